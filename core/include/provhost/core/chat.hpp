@@ -1,0 +1,130 @@
+// chat.hpp: the one path that `provhost chat` and `provhost serve` share.
+//
+// submit() resolves the provider and model, opens a provider session, and drives the HTTP requests
+// the session asks for on libcurl's multi interface; response bytes go to the session, its events
+// go to the ChatSink. When a provider fails before any text reached the sink, the next eligible
+// provider is tried (fallback). Any number of chats run concurrently on the engine's one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <provhost/core/registry.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace provhost::core {
+
+struct Message {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+// What the user asked for, before resolution.
+struct ChatSpec {
+  std::string provider;  // "" = the eligible providers in order, with fallback
+  std::string model;     // "" = the provider's default; "Provider/model" names the provider too
+  std::vector<Message> messages;
+  bool stream = true;
+  std::string options_json = "{}";  // extra request fields for the plugin (temperature, ...)
+};
+
+// Why a chat failed. Each kind has one exit code for `chat` and one HTTP status for `serve`.
+enum class ErrorKind {
+  unknown_provider,  // no such provider loaded
+  model_not_found,   // no (working) provider lists the model
+  bad_request,       // the request cannot be sent (no messages, ...)
+  rate_limited,      // 429, 402
+  auth,              // 401
+  blocked,           // 403 Cloudflare challenge
+  http_status,       // any other non-2xx status
+  bad_gateway,       // 502
+  gateway_timeout,   // 504
+  timeout,           // connect, first-byte or total timeout
+  stalled,           // no bytes for the idle timeout mid-stream
+  truncated,         // the stream ended before its terminator
+  connection,        // could not connect, connection reset, proxy failure
+  protocol,          // the upstream's answer could not be read
+  upstream,          // the upstream reported an error inside its answer
+  plugin,            // the plugin misbehaved (threw, broke the ABI contract)
+  cancelled,         // the caller cancelled
+};
+
+std::string_view to_string(ErrorKind kind);
+
+struct ChatError {
+  ErrorKind kind = ErrorKind::protocol;
+  std::string provider;             // "" when no provider was reached
+  std::string message;              // one line for the user, naming the provider and the cause
+  int http_status = 0;              // the upstream's status, when there was one
+  std::vector<ChatError> attempts;  // after fallback: why each provider tried failed
+};
+
+// Receives one chat's answer. Every call comes from the engine's thread, in this order:
+// on_start, on_text..., then exactly one of on_done / on_error (on_error may come without on_start).
+class ChatSink {
+ public:
+  virtual ~ChatSink() = default;
+  // The first text is ready from this provider; fallback is no longer possible after this.
+  virtual void on_start(const std::string &provider, const std::string &model) {
+    (void)provider;
+    (void)model;
+  }
+  virtual void on_text(std::string_view text) = 0;
+  virtual void on_warning(const std::string &provider, std::string_view message) {
+    (void)provider;
+    (void)message;
+  }
+  virtual void on_done() = 0;
+  virtual void on_error(const ChatError &error) = 0;
+};
+
+// Cancels a chat: its transfer is closed at once and the sink gets on_error(cancelled) unless the
+// chat already ended. Thread-safe.
+class ChatHandle {
+ public:
+  virtual ~ChatHandle() = default;
+  virtual void cancel() = 0;
+};
+
+struct Timeouts {
+  uint32_t connect_ms = 10'000;     // TCP + TLS + proxy handshake
+  uint32_t first_byte_ms = 60'000;  // request sent -> first response byte
+  uint32_t idle_ms = 30'000;        // no bytes mid-stream -> "stalled"
+  uint32_t total_ms = 0;            // the whole chat, retries included; 0 = the provider's own
+};
+
+struct EngineOptions {
+  Timeouts timeouts;
+  std::string proxy;  // "" = HTTPS_PROXY / ALL_PROXY from the environment, as libcurl reads them
+  // Provider name (case-insensitive) -> origin ("http://127.0.0.1:8080") that replaces the
+  // provider's real scheme, host and port. PROVHOST_UPSTREAM_<NAME> fills in the rest.
+  std::map<std::string, std::string> upstreams;
+  double backoff_scale = 1.0;  // multiplies every retry wait (PROVHOST_BACKOFF_SCALE); tests use 0.01
+};
+
+class Engine {
+ public:
+  Engine(const Registry &registry, EngineOptions options);
+  ~Engine();
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
+
+  // Starts a chat and returns at once; thread-safe. Errors, resolution errors included, arrive
+  // through sink->on_error.
+  std::shared_ptr<ChatHandle> submit(ChatSpec spec, std::shared_ptr<ChatSink> sink);
+
+  // Runs the loop on the calling thread until stop() (for `serve`).
+  void run();
+  // Runs the loop until every submitted chat has ended (for `chat`).
+  void run_until_idle();
+  // Makes run() return soon; thread-safe.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace provhost::core

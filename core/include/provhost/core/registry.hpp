@@ -1,0 +1,97 @@
+// registry.hpp: the loaded providers, the files that were rejected and why, and model resolution.
+#pragma once
+
+#include <provhost/provhost.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace provhost::core {
+
+// A provider's metadata, copied out of the plugin at load time.
+struct ProviderMeta {
+  std::string name;
+  std::string version;
+  std::string description;
+  std::string url;
+  bool working = false;
+  std::string default_model;
+  std::vector<std::string> models;
+  std::vector<std::pair<std::string, std::string>> aliases;  // alias -> model
+  std::vector<std::string> capabilities;
+
+  bool has_capability(std::string_view capability) const;
+};
+
+// One provider plugin that loaded and passed validation.
+struct LoadedProvider {
+  ProviderMeta meta;
+  std::filesystem::path file;
+  uint32_t abi_offered = 0;     // the version the host offered
+  uint32_t abi_negotiated = 0;  // the version the plugin answered
+  const ph_provider *abi = nullptr;
+  std::shared_ptr<void> library;  // keeps the shared library loaded while anything uses `abi`
+};
+
+// A file in a plugin folder that looked like a plugin (provhost-*.so) but was not loaded.
+struct RejectedPlugin {
+  std::filesystem::path file;
+  std::string reason;  // one line
+};
+
+// A provider and the concrete model to ask it for.
+struct Resolution {
+  const LoadedProvider *provider = nullptr;
+  std::string model;
+};
+
+// The outcome of resolving what the user asked for: candidates in the order to try them, or why
+// there are none.
+struct ResolveResult {
+  std::vector<Resolution> candidates;
+  std::string error;  // one line; set when candidates is empty
+  enum class Kind { ok, unknown_provider, model_not_found } kind = Kind::ok;
+};
+
+class Registry {
+ public:
+  Registry();
+  ~Registry();
+  Registry(const Registry &) = delete;
+  Registry &operator=(const Registry &) = delete;
+
+  // Loads every provhost-*.so in the folders, in order (files by name within a folder). Files that
+  // fail are recorded in rejected(); this never throws for a bad plugin.
+  void load(const std::vector<std::filesystem::path> &folders);
+
+  const std::vector<std::unique_ptr<LoadedProvider>> &providers() const;
+  const std::vector<RejectedPlugin> &rejected() const;
+
+  // By name, case-insensitively; nullptr when absent.
+  const LoadedProvider *find(std::string_view name) const;
+
+  // provider "" and model "Provider/model" name the provider too. With a provider: that provider
+  // and its resolved model. Without: every working provider that lists the model (all working
+  // providers with their default model when the model is empty), in load order.
+  ResolveResult resolve(std::string_view provider, std::string_view model) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// A provider's own resolution of a model name: "" -> the default model, an alias -> its target, a
+// listed model -> itself. Returns false (with a one-line reason naming the valid models) when the
+// provider lists models and this is not one of them.
+bool resolve_model(const ProviderMeta &provider, std::string_view requested, std::string &model, std::string &error);
+
+// The folders to search, in order: each --plugin-dir, then PROVHOST_PLUGIN_PATH (colon separated),
+// then the default folder next to the executable (../lib/provhost/plugins relative to bin/provhost).
+std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::filesystem::path> &plugin_dirs);
+
+}  // namespace provhost::core

@@ -1,0 +1,427 @@
+// provider.hpp: write a provider plugin in C++ without touching the C ABI.
+//
+//   class MySession : public provhost::Session { ... };        // builds requests, parses bytes
+//   class MyProvider : public provhost::Provider { ... };      // metadata + open()
+//   PROVHOST_PLUGIN(MyProvider)                                // the one exported entry symbol
+//
+// The glue below converts between the C structs of provhost.h and these types, negotiates the ABI
+// version, and catches every exception at the boundary: a ProviderError becomes that failure, any
+// other exception an internal error, so nothing C++ ever crosses into the host.
+//
+// Header-only, standard library only.
+#pragma once
+
+#include <provhost/provhost.h>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace provhost {
+
+inline std::string_view view(ph_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+inline ph_str str(std::string_view s) { return ph_str{s.data(), s.size()}; }
+
+struct Message {
+  std::string role;  // "system", "user" or "assistant"
+  std::string content;
+};
+
+struct ChatRequest {
+  std::string model;  // resolved by the host: never empty, never an alias
+  std::vector<Message> messages;
+  bool stream = true;
+  std::string options_json = "{}";  // extra options as a JSON object
+};
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+struct RetryPolicy {
+  uint32_t max_attempts = 1;
+  uint32_t initial_backoff_ms = 0;
+  uint32_t backoff_multiplier = 2;
+  uint32_t retry_on = 0;  // PH_RETRY_ON_* flags
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<Header> headers;
+  std::string body;
+  uint32_t timeout_ms = 0;  // 0 = the host's default
+  std::optional<RetryPolicy> retry;
+};
+
+enum class Failure : ph_failure {
+  protocol = PH_FAIL_PROTOCOL,
+  upstream = PH_FAIL_UPSTREAM,
+  rate_limited = PH_FAIL_RATE_LIMITED,
+  auth = PH_FAIL_AUTH,
+  blocked = PH_FAIL_BLOCKED,
+  truncated = PH_FAIL_TRUNCATED,
+  bad_request = PH_FAIL_BAD_REQUEST,
+  internal = PH_FAIL_INTERNAL,
+};
+
+enum class ResponseAction : ph_response_action {
+  read = PH_RESPONSE_READ,
+  http_error = PH_RESPONSE_HTTP_ERROR,
+  discard = PH_RESPONSE_DISCARD,
+};
+
+// Throw this from a session or from Provider::open to fail the request with a reason.
+class ProviderError : public std::runtime_error {
+ public:
+  ProviderError(Failure failure, const std::string &message) : std::runtime_error(message), failure_(failure) {}
+  Failure failure() const { return failure_; }
+
+ private:
+  Failure failure_;
+};
+
+struct ProviderInfo {
+  std::string name;
+  std::string version = "1.0.0";
+  std::string description;
+  std::string url;
+  bool working = true;
+  std::string default_model;
+  std::vector<std::string> models;
+  std::vector<std::pair<std::string, std::string>> aliases;  // alias -> model
+  std::vector<std::string> capabilities;
+};
+
+// The host's services. Cheap to copy; valid while the plugin is loaded. [any-thread]
+class Host {
+ public:
+  Host() = default;
+  explicit Host(const ph_host *host) : host_(host) {}
+
+  void log(ph_log_level level, std::string_view message) const {
+    if (host_ && host_->log) host_->log(host_, level, str(message));
+  }
+  void warning(std::string_view message) const { log(PH_LOG_WARNING, message); }
+  void debug(std::string_view message) const { log(PH_LOG_DEBUG, message); }
+
+  int64_t now_unix_ms() const { return host_ && host_->now_unix_ms ? host_->now_unix_ms(host_) : 0; }
+
+  void random_bytes(void *buffer, size_t size) const {
+    if (host_ && host_->random_bytes) host_->random_bytes(host_, buffer, size);
+  }
+
+  // `length` characters drawn uniformly from `alphabet` (at most 256 characters).
+  std::string random_string(std::string_view alphabet, size_t length) const {
+    std::string out;
+    out.reserve(length);
+    const size_t n = alphabet.size();
+    const size_t limit = 256 - 256 % n;  // rejection sampling keeps the draw uniform
+    while (out.size() < length) {
+      unsigned char bytes[64];
+      random_bytes(bytes, sizeof bytes);
+      for (unsigned char b : bytes) {
+        if (b < limit && out.size() < length) out.push_back(alphabet[b % n]);
+      }
+    }
+    return out;
+  }
+
+  // Lowercase hex digest of `data` ("md5", "sha1", "sha256"); "" when the host lacks it.
+  std::string digest_hex(std::string_view algorithm, std::string_view data) const {
+    if (!host_ || !PH_HAS_FIELD(host_, ph_host, digest) || !host_->digest) return {};
+    uint8_t raw[PH_MAX_DIGEST_SIZE];
+    size_t size = host_->digest(host_, str(algorithm), str(data), raw);
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < size && i < sizeof raw; ++i) {
+      out.push_back(hex[raw[i] >> 4]);
+      out.push_back(hex[raw[i] & 15]);
+    }
+    return out;
+  }
+
+  // A configuration value or secret for this plugin (PROVHOST_<PROVIDER>_<KEY>); "" when unset.
+  std::string config(std::string_view key) const {
+    if (!host_ || !PH_HAS_FIELD(host_, ph_host, get_config) || !host_->get_config) return {};
+    return std::string(view(host_->get_config(host_, str(key))));
+  }
+
+ private:
+  const ph_host *host_ = nullptr;
+};
+
+// Where a session reports its answer. [session-thread]
+class Events {
+ public:
+  Events() = default;
+  explicit Events(const ph_session_events *events) : events_(events) {}
+
+  void text(std::string_view text) {
+    if (!text.empty() && events_ && events_->text) events_->text(events_, str(text));
+  }
+  // The answer ended normally; the host stops reading the response.
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    if (events_ && events_->finish) events_->finish(events_);
+  }
+  void warning(std::string_view message) {
+    if (events_ && events_->warning) events_->warning(events_, str(message));
+  }
+  void error(Failure failure, std::string_view message) {
+    failed_ = true;
+    if (events_ && events_->error) events_->error(events_, static_cast<ph_failure>(failure), str(message));
+  }
+  bool finished() const { return finished_; }
+  bool failed() const { return failed_; }
+
+ private:
+  const ph_session_events *events_ = nullptr;
+  bool finished_ = false;
+  bool failed_ = false;
+};
+
+// One chat answer in progress: a small state machine driven by the host. [session-thread]
+class Session {
+ public:
+  explicit Session(Events events) : events_(events) {}
+  virtual ~Session() = default;
+
+  // The next request to send, or nullopt when the answer is complete.
+  virtual std::optional<HttpRequest> next_request() = 0;
+
+  // A response began. By default a 2xx status is read and anything else is an HTTP error that the
+  // host reports the same way for every provider.
+  virtual ResponseAction on_response_start(int status, const std::vector<Header> &headers) {
+    (void)headers;
+    return status >= 200 && status < 300 ? ResponseAction::read : ResponseAction::http_error;
+  }
+
+  // More response bytes, split anywhere. Call events().text() for answer text and events().finish()
+  // at the upstream's terminator (the host then stops reading).
+  virtual void on_body(std::string_view chunk) = 0;
+
+  // The response ended cleanly: flush buffered data. A protocol without a terminator calls
+  // events().finish() here; one with a terminator leaves it uncalled, and the host reports the
+  // answer as truncated.
+  virtual void on_response_end() {}
+
+  Events &events() { return events_; }
+
+ private:
+  Events events_;
+};
+
+// A provider: one instance per loaded plugin, shared by all its sessions (which may run on
+// different threads at once: guard shared state).
+class Provider {
+ public:
+  explicit Provider(Host host) : host_(host) {}
+  virtual ~Provider() = default;
+
+  // Called once, at load.
+  virtual ProviderInfo info() const = 0;
+
+  // [any-thread] Start answering `request`; throw ProviderError to refuse it.
+  virtual std::unique_ptr<Session> open(const ChatRequest &request, Events events) = 0;
+
+  const Host &host() const { return host_; }
+
+ private:
+  Host host_;
+};
+
+namespace detail {
+
+// The boundary wrapper: runs `body`, turns any exception into an error event.
+template <class Body>
+ph_status guarded(Events &events, Body &&body) {
+  try {
+    return body();
+  } catch (const ProviderError &e) {
+    events.error(e.failure(), e.what());
+  } catch (const std::exception &e) {
+    events.error(Failure::internal, std::string("internal error: ") + e.what());
+  } catch (...) {
+    events.error(Failure::internal, "internal error: unknown exception");
+  }
+  return PH_FAILED;
+}
+
+}  // namespace detail
+}  // namespace provhost
+
+// The C-side session: owns the C++ session and the views of the request it last handed out.
+struct ph_session {
+  std::unique_ptr<provhost::Session> impl;
+  provhost::Events events;  // used when impl could not be created
+  provhost::HttpRequest request;
+  std::vector<ph_header> header_views;
+  ph_retry_policy retry{};
+};
+
+namespace provhost::detail {
+
+template <class ProviderClass>
+class PluginGlue {
+ public:
+  static ph_status entry(ph_entry_args *args) {
+    if (!args || args->struct_size < offsetof(ph_entry_args, refusal)) return PH_REFUSED;
+    uint32_t version = ph_negotiate_version(args->host_abi_version, PH_ABI_VERSION);
+    if (version == 0) {
+      if (PH_HAS_FIELD(args, ph_entry_args, refusal))
+        args->refusal = str("the plugin speaks another ABI major version");
+      return PH_REFUSED;
+    }
+    try {
+      provider_ = std::make_unique<ProviderClass>(Host(args->host));
+      store_info(provider_->info());
+    } catch (const std::exception &e) {
+      static std::string reason;
+      reason = std::string("the provider failed to start: ") + e.what();
+      if (PH_HAS_FIELD(args, ph_entry_args, refusal)) args->refusal = str(reason);
+      return PH_REFUSED;
+    }
+    vtable_.struct_size = sizeof vtable_;
+    vtable_.info = &c_info_;
+    vtable_.session_open = &session_open;
+    vtable_.next_request = &next_request;
+    vtable_.on_response_start = &on_response_start;
+    vtable_.on_body = &on_body;
+    vtable_.on_response_end = &on_response_end;
+    vtable_.session_close = &session_close;
+    vtable_.deinit = &deinit;
+    args->plugin_abi_version = version;
+    args->provider = &vtable_;
+    return PH_OK;
+  }
+
+ private:
+  static void store_info(ProviderInfo info) {
+    info_ = std::move(info);
+    model_views_.clear();
+    for (auto &m : info_.models) model_views_.push_back(str(m));
+    alias_views_.clear();
+    for (auto &a : info_.aliases) alias_views_.push_back(ph_alias{str(a.first), str(a.second)});
+    capability_views_.clear();
+    for (auto &c : info_.capabilities) capability_views_.push_back(str(c));
+    c_info_ = ph_provider_info{};
+    c_info_.struct_size = sizeof c_info_;
+    c_info_.name = str(info_.name);
+    c_info_.version = str(info_.version);
+    c_info_.description = str(info_.description);
+    c_info_.url = str(info_.url);
+    c_info_.working = info_.working ? 1 : 0;
+    c_info_.default_model = str(info_.default_model);
+    c_info_.models = model_views_.data();
+    c_info_.model_count = model_views_.size();
+    c_info_.aliases = alias_views_.data();
+    c_info_.alias_count = alias_views_.size();
+    c_info_.capabilities = capability_views_.data();
+    c_info_.capability_count = capability_views_.size();
+  }
+
+  static ph_status session_open(const ph_provider *, const ph_chat_request *request, const ph_session_events *events,
+                                ph_session **out_session) {
+    *out_session = nullptr;
+    auto session = std::make_unique<ph_session>();
+    session->events = Events(events);
+    ph_status status = guarded(session->events, [&] {
+      ChatRequest req;
+      req.model = std::string(view(request->model));
+      for (size_t i = 0; i < request->message_count; ++i) {
+        req.messages.push_back(
+            Message{std::string(view(request->messages[i].role)), std::string(view(request->messages[i].content))});
+      }
+      req.stream = request->stream != 0;
+      if (request->options_json.size) req.options_json = std::string(view(request->options_json));
+      session->impl = provider_->open(req, Events(events));
+      return session->impl ? PH_OK : PH_FAILED;
+    });
+    if (status == PH_OK) *out_session = session.release();
+    return status;
+  }
+
+  static ph_status next_request(ph_session *s, ph_http_request *out) {
+    return guarded(s->impl->events(), [&] {
+      std::optional<HttpRequest> next = s->impl->next_request();
+      if (!next) return s->impl->events().failed() ? PH_FAILED : PH_DONE;
+      s->request = std::move(*next);
+      s->header_views.clear();
+      for (auto &h : s->request.headers) s->header_views.push_back(ph_header{str(h.name), str(h.value)});
+      out->method = str(s->request.method);
+      out->url = str(s->request.url);
+      out->headers = s->header_views.data();
+      out->header_count = s->header_views.size();
+      out->body = str(s->request.body);
+      if (PH_HAS_FIELD(out, ph_http_request, timeout_ms)) out->timeout_ms = s->request.timeout_ms;
+      if (PH_HAS_FIELD(out, ph_http_request, retry)) {
+        out->retry = nullptr;
+        if (s->request.retry) {
+          const RetryPolicy &r = *s->request.retry;
+          s->retry = ph_retry_policy{sizeof(ph_retry_policy), r.max_attempts, r.initial_backoff_ms,
+                                     r.backoff_multiplier, r.retry_on};
+          out->retry = &s->retry;
+        }
+      }
+      return PH_OK;
+    });
+  }
+
+  static ph_response_action on_response_start(ph_session *s, int32_t status, const ph_header *headers, size_t count) {
+    ResponseAction action = ResponseAction::http_error;
+    guarded(s->impl->events(), [&] {
+      std::vector<Header> copy;
+      copy.reserve(count);
+      for (size_t i = 0; i < count; ++i)
+        copy.push_back(Header{std::string(view(headers[i].name)), std::string(view(headers[i].value))});
+      action = s->impl->on_response_start(status, copy);
+      return PH_OK;
+    });
+    return static_cast<ph_response_action>(action);
+  }
+
+  static ph_status on_body(ph_session *s, ph_str chunk) {
+    return guarded(s->impl->events(), [&] {
+      s->impl->on_body(view(chunk));
+      if (s->impl->events().failed()) return PH_FAILED;
+      return s->impl->events().finished() ? PH_DONE : PH_OK;
+    });
+  }
+
+  static ph_status on_response_end(ph_session *s) {
+    return guarded(s->impl->events(), [&] {
+      s->impl->on_response_end();
+      return s->impl->events().failed() ? PH_FAILED : PH_OK;
+    });
+  }
+
+  static void session_close(ph_session *s) { delete s; }
+
+  static void deinit(const ph_provider *) { provider_.reset(); }
+
+  static inline std::unique_ptr<ProviderClass> provider_;
+  static inline ProviderInfo info_;
+  static inline std::vector<ph_str> model_views_;
+  static inline std::vector<ph_alias> alias_views_;
+  static inline std::vector<ph_str> capability_views_;
+  static inline ph_provider_info c_info_{};
+  static inline ph_provider vtable_{};
+};
+
+}  // namespace provhost::detail
+
+// Defines the plugin's one exported symbol for `ProviderClass` (a provhost::Provider constructible
+// from a provhost::Host). Use it once per plugin, in one source file.
+#define PROVHOST_PLUGIN(ProviderClass)                                        \
+  extern "C" PH_EXPORT ph_status provhost_plugin_entry(ph_entry_args *args) { \
+    return ::provhost::detail::PluginGlue<ProviderClass>::entry(args);        \
+  }
