@@ -5,9 +5,10 @@
 # The target is called `provhost-<name>`; link further header-only libraries to it as usual.
 include_guard(GLOBAL)
 
-set(_PROVHOST_PLUGIN_MAP "${CMAKE_CURRENT_LIST_DIR}/provhost-plugin.map")
-
 function(provhost_add_plugin name)
+  # Resolved here, not at include time: a variable set when this file is included would be
+  # invisible to calls made from other directories.
+  set(map "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/provhost-plugin.map")
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "OUTPUT_DIRECTORY" "SOURCES")
   if(NOT arg_SOURCES)
     message(FATAL_ERROR "provhost_add_plugin(${name}): SOURCES is required")
@@ -22,9 +23,9 @@ function(provhost_add_plugin name)
     CXX_VISIBILITY_PRESET hidden
     C_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
-    LINK_DEPENDS "${_PROVHOST_PLUGIN_MAP}")
+    LINK_DEPENDS "${map}")
   target_link_options(${target} PRIVATE
-    "LINKER:--version-script=${_PROVHOST_PLUGIN_MAP}"
+    "LINKER:--version-script=${map}"
     "LINKER:--no-undefined")
   if(arg_OUTPUT_DIRECTORY)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${arg_OUTPUT_DIRECTORY}")

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,8 @@ struct ResolveResult {
   enum class Kind { ok, unknown_provider, model_not_found } kind = Kind::ok;
 };
 
+// Owns the loaded plugins. Destroying it unloads them, newest first: each provider's deinit, then
+// its library is closed. Destroy it only after every session of its providers has closed.
 class Registry {
  public:
   Registry();
@@ -69,6 +72,14 @@ class Registry {
   // fail are recorded in rejected(); this never throws for a bad plugin.
   void load(const std::vector<std::filesystem::path> &folders);
 
+  // Loads one file, whatever its name (for `inspect FILE`). The provider, or nullptr when the file
+  // was rejected (the reason is in rejected()).
+  const LoadedProvider *load_file(const std::filesystem::path &file);
+
+  // Registers a provider that is already loaded (load_file's last step; tests use it directly).
+  // nullopt, or why it was refused: another provider already has its name.
+  std::optional<std::string> add(std::unique_ptr<LoadedProvider> provider);
+
   const std::vector<std::unique_ptr<LoadedProvider>> &providers() const;
   const std::vector<RejectedPlugin> &rejected() const;
 
@@ -77,7 +88,9 @@ class Registry {
 
   // provider "" and model "Provider/model" name the provider too. With a provider: that provider
   // and its resolved model. Without: every working provider that lists the model (all working
-  // providers with their default model when the model is empty), in load order.
+  // providers with their default model when the model is empty), in load order. A provider that
+  // lists no models accepts any model. A "Provider/" prefix counts only when it names a loaded
+  // provider, since model names may contain '/' themselves.
   ResolveResult resolve(std::string_view provider, std::string_view model) const;
 
  private:

@@ -1,0 +1,46 @@
+// plugin_loader.hpp: finding plugin files, loading one, and the checks that decide whether it is
+// accepted. The Registry uses these; they are public so that each rule can be tested on its own.
+#pragma once
+
+#include <provhost/provhost.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "provhost/core/registry.hpp"
+
+namespace provhost::core {
+
+// Plugins' strings must be UTF-8 so that every output (text or JSON) can carry them.
+bool is_valid_utf8(std::string_view text);
+
+// "1.0" for PH_MAKE_VERSION(1, 0).
+std::string format_abi_version(uint32_t version);
+
+// The host's half of the version handshake: nullopt when the plugin's answer can be used with a
+// host that offered `offered`, or the one-line reason to reject it.
+std::optional<std::string> check_abi_answer(uint32_t offered, uint32_t answered);
+
+// Checks a provider descriptor against the ABI rules and copies its metadata into `meta`.
+// Reads each field only when struct_size covers it. nullopt when valid, else the reason.
+std::optional<std::string> validate_provider(const ph_provider *provider, ProviderMeta &meta);
+
+// True for "provhost-<name>.so" (a file name, not a path).
+bool is_plugin_file_name(std::string_view file_name);
+
+// The plugin files in `folder`, sorted by name; none when the folder does not exist.
+std::vector<std::filesystem::path> plugin_files(const std::filesystem::path &folder);
+
+// Loads one plugin file: dlopen, entry, handshake, validation. Exactly one of the two is set.
+struct PluginLoad {
+  std::unique_ptr<LoadedProvider> provider;
+  std::string error;  // one line
+};
+PluginLoad load_plugin(const std::filesystem::path &file);
+
+}  // namespace provhost::core

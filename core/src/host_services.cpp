@@ -1,0 +1,146 @@
+#include "provhost/core/host_services.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/random.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#ifndef PROVHOST_VERSION
+#define PROVHOST_VERSION "0.0.0"
+#endif
+
+namespace provhost::core {
+namespace {
+
+std::string_view view(ph_str s) { return s.data && s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+
+const HostServices &self(const ph_host *host) { return *static_cast<const HostServices *>(host->host_data); }
+
+std::string_view level_name(ph_log_level level) {
+  switch (level) {
+    case PH_LOG_DEBUG:
+      return "debug";
+    case PH_LOG_INFO:
+      return "info";
+    case PH_LOG_WARNING:
+      return "warning";
+    default:
+      return "error";
+  }
+}
+
+std::string upper_identifier(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) out.push_back(std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_');
+  return out;
+}
+
+constexpr std::string_view host_name = "provhost";
+constexpr std::string_view host_version = PROVHOST_VERSION;
+
+}  // namespace
+
+HostServices::HostServices(std::string provider_name) : provider_name_(std::move(provider_name)) {
+  table_.struct_size = sizeof table_;
+  table_.host_data = this;
+  table_.host_name = ph_str{host_name.data(), host_name.size()};
+  table_.host_version = ph_str{host_version.data(), host_version.size()};
+  table_.log = &HostServices::log;
+  table_.now_unix_ms = &HostServices::now_unix_ms;
+  table_.random_bytes = &HostServices::random_bytes;
+  table_.get_config = &HostServices::get_config;
+  table_.digest = &HostServices::digest;
+}
+
+void HostServices::log(const ph_host *host, ph_log_level level, ph_str message) {
+  if (!log_level_enabled(level)) return;
+  std::string line = format_log_line(self(host).provider_name_, level, view(message));
+  // One write per line keeps lines from different threads whole.
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+int64_t HostServices::now_unix_ms(const ph_host *) {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void HostServices::random_bytes(const ph_host *, void *buffer, size_t size) {
+  auto *bytes = static_cast<unsigned char *>(buffer);
+  while (size > 0) {
+    int chunk = size > 1 << 20 ? 1 << 20 : static_cast<int>(size);
+    if (RAND_bytes(bytes, chunk) != 1) {
+      // The kernel's generator is as good; OpenSSL only fails when it cannot seed itself.
+      ssize_t n = ::getrandom(bytes, static_cast<size_t>(chunk), 0);
+      if (n <= 0) {
+        std::fputs("provhost: error: no source of random bytes\n", stderr);
+        std::abort();
+      }
+      chunk = static_cast<int>(n);
+    }
+    bytes += chunk;
+    size -= static_cast<size_t>(chunk);
+  }
+}
+
+ph_str HostServices::get_config(const ph_host *host, ph_str key) {
+  auto &services = const_cast<HostServices &>(self(host));
+  std::string variable = config_variable(services.provider_name_, view(key));
+  std::lock_guard lock(services.config_mutex_);
+  auto found = services.config_.find(variable);
+  if (found == services.config_.end()) {
+    const char *value = std::getenv(variable.c_str());
+    found = services.config_.emplace(variable, value ? std::make_unique<std::string>(value) : nullptr).first;
+  }
+  if (!found->second || found->second->empty()) return ph_str{nullptr, 0};
+  return ph_str{found->second->data(), found->second->size()};
+}
+
+size_t HostServices::digest(const ph_host *, ph_str algorithm, ph_str data, uint8_t *out) {
+  return compute_digest(view(algorithm), view(data), out);
+}
+
+std::string config_variable(std::string_view provider, std::string_view key) {
+  return "PROVHOST_" + upper_identifier(provider) + "_" + upper_identifier(key);
+}
+
+bool log_level_enabled(ph_log_level level) {
+  if (level != PH_LOG_DEBUG) return true;
+  static const bool debug = [] {
+    const char *setting = std::getenv("PROVHOST_LOG");
+    return setting && std::strcmp(setting, "debug") == 0;
+  }();
+  return debug;
+}
+
+std::string format_log_line(std::string_view provider, ph_log_level level, std::string_view message) {
+  std::string line = "provhost: [";
+  line += provider;
+  line += "] ";
+  line += level_name(level);
+  line += ": ";
+  for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  while (line.size() > 0 && line.back() == ' ') line.pop_back();
+  line += '\n';
+  return line;
+}
+
+size_t compute_digest(std::string_view algorithm, std::string_view data, uint8_t *out) {
+  const EVP_MD *md = nullptr;
+  if (algorithm == "md5")
+    md = EVP_md5();
+  else if (algorithm == "sha1")
+    md = EVP_sha1();
+  else if (algorithm == "sha256")
+    md = EVP_sha256();
+  if (!md || !out) return 0;
+  unsigned int size = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &size, md, nullptr) != 1) return 0;
+  return size;
+}
+
+}  // namespace provhost::core

@@ -1,0 +1,135 @@
+// Which provider answers, and with which model: the rules of registry.hpp's resolve().
+#include <algorithm>
+
+#include "provhost/core/registry.hpp"
+
+namespace provhost::core {
+namespace {
+
+std::string in_quotes(std::string_view text) {
+  std::string out(1, '"');
+  out.append(text);
+  out.push_back('"');
+  return out;
+}
+
+std::string joined(const std::vector<std::string> &items) {
+  std::string out;
+  for (const auto &item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+std::vector<std::string> provider_names(const std::vector<std::unique_ptr<LoadedProvider>> &providers) {
+  std::vector<std::string> names;
+  for (const auto &provider : providers) names.push_back(provider->meta.name);
+  return names;
+}
+
+ResolveResult failure(ResolveResult::Kind kind, std::string error) {
+  ResolveResult result;
+  result.kind = kind;
+  result.error = std::move(error);
+  return result;
+}
+
+ResolveResult unknown_provider(std::string_view name, const std::vector<std::unique_ptr<LoadedProvider>> &providers) {
+  std::string error = "unknown provider " + in_quotes(name);
+  error += providers.empty() ? "; no providers are loaded" : "; loaded providers: " + joined(provider_names(providers));
+  return failure(ResolveResult::Kind::unknown_provider, std::move(error));
+}
+
+}  // namespace
+
+bool resolve_model(const ProviderMeta &provider, std::string_view requested, std::string &model, std::string &error) {
+  if (requested.empty()) {
+    if (provider.default_model.empty()) {
+      error = provider.name + " has no default model; name one with -m MODEL";
+      return false;
+    }
+    model = provider.default_model;
+    return true;
+  }
+  for (const auto &[alias, target] : provider.aliases) {
+    if (alias == requested) {
+      model = target;
+      return true;
+    }
+  }
+  if (provider.models.empty() ||
+      std::find(provider.models.begin(), provider.models.end(), requested) != provider.models.end()) {
+    model = std::string(requested);
+    return true;
+  }
+  error = "model not found: " + provider.name + " has no model " + in_quotes(requested) +
+          "; its models: " + joined(provider.models);
+  if (!provider.aliases.empty()) {
+    std::vector<std::string> aliases;
+    for (const auto &alias : provider.aliases) aliases.push_back(alias.first);
+    error += " (aliases: " + joined(aliases) + ")";
+  }
+  return false;
+}
+
+ResolveResult Registry::resolve(std::string_view provider, std::string_view model) const {
+  const auto &loaded = providers();
+  const LoadedProvider *chosen = nullptr;
+  std::string_view requested_model = model;
+  if (!provider.empty()) {
+    chosen = find(provider);
+    if (!chosen) return unknown_provider(provider, loaded);
+    // "-p Ylokh -m Ylokh/gpt-4" says the same thing twice.
+    if (size_t slash = model.find('/'); slash != std::string_view::npos && find(model.substr(0, slash)) == chosen)
+      requested_model = model.substr(slash + 1);
+  } else if (size_t slash = model.find('/'); slash != std::string_view::npos) {
+    // Model names may contain '/' themselves ("meta-llama/Llama-2"), so only a loaded provider's
+    // name before the slash makes it the "Provider/model" form.
+    if ((chosen = find(model.substr(0, slash)))) requested_model = model.substr(slash + 1);
+  }
+
+  if (chosen) {
+    ResolveResult result;
+    Resolution resolution{chosen, {}};
+    std::string error;
+    if (!resolve_model(chosen->meta, requested_model, resolution.model, error))
+      return failure(ResolveResult::Kind::model_not_found, error);
+    result.candidates.push_back(std::move(resolution));
+    return result;
+  }
+
+  ResolveResult result;
+  bool any_working = false;
+  for (const auto &candidate : loaded) {
+    if (!candidate->meta.working) continue;
+    any_working = true;
+    std::string resolved, ignored;
+    if (resolve_model(candidate->meta, requested_model, resolved, ignored))
+      result.candidates.push_back(Resolution{candidate.get(), std::move(resolved)});
+  }
+  if (!result.candidates.empty()) return result;
+
+  if (!any_working) {
+    return failure(ResolveResult::Kind::model_not_found,
+                   loaded.empty() ? "no providers are loaded (see provhost list)"
+                                  : "no working provider is loaded; choose one with -p NAME (see provhost list)");
+  }
+  if (size_t slash = model.find('/'); slash != std::string_view::npos)
+    return unknown_provider(model.substr(0, slash), loaded);
+  if (model.empty())
+    return failure(ResolveResult::Kind::model_not_found,
+                   "no working provider has a default model; name one with -m MODEL");
+  std::vector<std::string> offered;
+  for (const auto &candidate : loaded) {
+    if (!candidate->meta.working) continue;
+    for (const auto &name : candidate->meta.models) {
+      if (std::find(offered.begin(), offered.end(), name) == offered.end()) offered.push_back(name);
+    }
+  }
+  return failure(ResolveResult::Kind::model_not_found, "model not found: no working provider offers " +
+                                                           in_quotes(model) +
+                                                           "; working providers' models: " + joined(offered));
+}
+
+}  // namespace provhost::core

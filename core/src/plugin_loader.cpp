@@ -1,0 +1,320 @@
+#include "provhost/core/plugin_loader.hpp"
+
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
+
+#include <algorithm>
+#include <boost/dll/shared_library.hpp>
+#include <cstddef>
+#include <cstdlib>
+#include <system_error>
+
+#include "provhost/core/host_services.hpp"
+
+namespace provhost::core {
+namespace {
+
+// The last field of each struct that an ABI 1.0 plugin must provide; later fields are optional and
+// treated as absent when struct_size stops short of them.
+constexpr size_t end_of(size_t offset, size_t size) { return offset + size; }
+constexpr size_t provider_required_size =
+    end_of(offsetof(ph_provider, session_close), sizeof(ph_provider::session_close));
+constexpr size_t info_required_size = end_of(offsetof(ph_provider_info, model_count), sizeof(size_t));
+
+std::string in_quotes(std::string_view text) {
+  std::string out(1, '"');
+  out.append(text);
+  out.push_back('"');
+  return out;
+}
+
+bool valid_provider_name(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+// Copies a borrowed string; false when it is malformed (a NULL pointer with a size, or not UTF-8).
+bool copy_str(ph_str in, std::string &out) {
+  if (!in.data && in.size) return false;
+  out.assign(in.data ? in.data : "", in.data ? in.size : 0);
+  return is_valid_utf8(out);
+}
+
+std::optional<std::string> copy_field(ph_str in, std::string &out, std::string_view field) {
+  if (copy_str(in, out)) return std::nullopt;
+  if (!in.data) return std::string(field) + " has a NULL pointer and a size of " + std::to_string(in.size);
+  return std::string(field) + " is not valid UTF-8";
+}
+
+template <class Item>
+std::optional<std::string> check_array(const Item *items, size_t count, std::string_view field) {
+  if (!items && count) return std::string(field) + " is NULL but its count is " + std::to_string(count);
+  return std::nullopt;
+}
+
+std::optional<std::string> copy_strings(const ph_str *items, size_t count, std::vector<std::string> &out,
+                                        std::string_view field) {
+  if (auto error = check_array(items, count, field)) return error;
+  for (size_t i = 0; i < count; ++i) {
+    std::string value;
+    if (!copy_str(items[i], value) || value.empty())
+      return std::string(field) + "[" + std::to_string(i) + "] is empty or malformed";
+    out.push_back(std::move(value));
+  }
+  return std::nullopt;
+}
+
+bool contains(const std::vector<std::string> &items, std::string_view item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
+// dlerror's text, without Boost's wrapping and without the file's own path, which the caller shows.
+std::string loader_message(const std::string &what, const std::filesystem::path &file) {
+  std::string message = what;
+  const std::string marker = "(dlerror system message: ";
+  if (size_t start = message.find(marker); start != std::string::npos) {
+    start += marker.size();
+    size_t end = message.rfind(')');
+    message = message.substr(start, end == std::string::npos || end < start ? std::string::npos : end - start);
+  }
+  const std::string prefix = file.string() + ": ";
+  if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  return message;
+}
+
+// What keeps a loaded plugin alive. Destruction follows the ABI's order: deinit, then the library
+// is closed, then the host services it was given go away.
+class PluginLibrary {
+ public:
+  explicit PluginLibrary(std::string initial_name) : services_(std::move(initial_name)) {}
+  PluginLibrary(const PluginLibrary &) = delete;
+  PluginLibrary &operator=(const PluginLibrary &) = delete;
+
+  ~PluginLibrary() {
+    if (provider_ && PH_HAS_FIELD(provider_, ph_provider, deinit) && provider_->deinit) {
+      try {
+        provider_->deinit(provider_);
+      } catch (...) {
+        // A plugin's exception must not escape into the host; it is being unloaded anyway.
+      }
+    }
+    library_.unload();
+  }
+
+  HostServices &services() { return services_; }
+  boost::dll::shared_library &library() { return library_; }
+
+  // From now on, deinit is called before the library closes.
+  void adopt(const ph_provider *provider) { provider_ = provider; }
+
+ private:
+  HostServices services_;
+  boost::dll::shared_library library_;
+  const ph_provider *provider_ = nullptr;
+};
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+  struct Discard {
+    void Put(char) {}
+  } sink;
+  rapidjson::MemoryStream stream(text.data(), text.size());
+  while (stream.Tell() < text.size()) {
+    if (!rapidjson::UTF8<>::Validate(stream, sink)) return false;
+  }
+  return true;
+}
+
+std::string format_abi_version(uint32_t version) {
+  return std::to_string(PH_VERSION_MAJOR(version)) + "." + std::to_string(PH_VERSION_MINOR(version));
+}
+
+std::optional<std::string> check_abi_answer(uint32_t offered, uint32_t answered) {
+  if (PH_VERSION_MAJOR(answered) != PH_VERSION_MAJOR(offered)) {
+    return "plugin speaks ABI " + format_abi_version(answered) + "; this host speaks " +
+           std::to_string(PH_VERSION_MAJOR(offered)) + ".x";
+  }
+  if (PH_VERSION_MINOR(answered) > PH_VERSION_MINOR(offered)) {
+    return "plugin answered ABI " + format_abi_version(answered) + ", newer than the " + format_abi_version(offered) +
+           " this host offered";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> validate_provider(const ph_provider *provider, ProviderMeta &meta) {
+  if (!provider) return "the plugin returned no provider (NULL)";
+  if (provider->struct_size < provider_required_size) {
+    return "ph_provider.struct_size is " + std::to_string(provider->struct_size) + ", smaller than the " +
+           std::to_string(provider_required_size) + " bytes ABI 1.0 requires";
+  }
+  const ph_provider_info *info = provider->info;
+  if (!info) return "the provider has no info (NULL)";
+  if (info->struct_size < info_required_size) {
+    return "ph_provider_info.struct_size is " + std::to_string(info->struct_size) + ", smaller than the " +
+           std::to_string(info_required_size) + " bytes ABI 1.0 requires";
+  }
+
+  ProviderMeta out;
+  if (!info->name.data && !info->name.size) return "the provider's name is NULL";
+  if (auto error = copy_field(info->name, out.name, "name")) return error;
+  if (out.name.empty()) return "the provider's name is empty";
+  if (!valid_provider_name(out.name))
+    return "invalid provider name " + in_quotes(out.name) + " (allowed: A-Z a-z 0-9 _ -)";
+
+  struct Required {
+    bool present;
+    const char *name;
+  };
+  for (Required function : {Required{provider->session_open != nullptr, "session_open"},
+                            Required{provider->next_request != nullptr, "next_request"},
+                            Required{provider->on_response_start != nullptr, "on_response_start"},
+                            Required{provider->on_body != nullptr, "on_body"},
+                            Required{provider->on_response_end != nullptr, "on_response_end"},
+                            Required{provider->session_close != nullptr, "session_close"}}) {
+    if (!function.present) return "required function " + std::string(function.name) + " is NULL";
+  }
+
+  if (auto error = copy_field(info->version, out.version, "version")) return error;
+  if (auto error = copy_field(info->description, out.description, "description")) return error;
+  if (auto error = copy_field(info->url, out.url, "url")) return error;
+  out.working = info->working != 0;
+  if (auto error = copy_field(info->default_model, out.default_model, "default_model")) return error;
+  if (auto error = copy_strings(info->models, info->model_count, out.models, "models")) return error;
+  if (PH_HAS_FIELD(info, ph_provider_info, alias_count)) {
+    if (auto error = check_array(info->aliases, info->alias_count, "aliases")) return error;
+    for (size_t i = 0; i < info->alias_count; ++i) {
+      std::string alias, model;
+      if (!copy_str(info->aliases[i].alias, alias) || !copy_str(info->aliases[i].model, model) || alias.empty() ||
+          model.empty())
+        return "aliases[" + std::to_string(i) + "] is empty or malformed";
+      out.aliases.emplace_back(std::move(alias), std::move(model));
+    }
+  }
+  if (PH_HAS_FIELD(info, ph_provider_info, capability_count)) {
+    if (auto error = copy_strings(info->capabilities, info->capability_count, out.capabilities, "capabilities"))
+      return error;
+  }
+
+  if (!out.models.empty()) {
+    if (out.default_model.empty()) return "the provider lists models but no default model";
+    if (!contains(out.models, out.default_model))
+      return "default model " + in_quotes(out.default_model) + " is not among its models";
+    for (const auto &[alias, model] : out.aliases) {
+      if (!contains(out.models, model))
+        return "alias " + in_quotes(alias) + " points at unknown model " + in_quotes(model);
+    }
+  }
+  meta = std::move(out);
+  return std::nullopt;
+}
+
+bool is_plugin_file_name(std::string_view file_name) {
+  constexpr std::string_view prefix = "provhost-", suffix = ".so";
+  return file_name.size() > prefix.size() + suffix.size() && file_name.substr(0, prefix.size()) == prefix &&
+         file_name.substr(file_name.size() - suffix.size()) == suffix;
+}
+
+std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::filesystem::path> &plugin_dirs) {
+  std::vector<std::filesystem::path> folders = plugin_dirs;
+  if (const char *path = std::getenv("PROVHOST_PLUGIN_PATH")) {
+    std::string_view rest(path);
+    while (!rest.empty()) {
+      size_t colon = rest.find(':');
+      std::string_view folder = rest.substr(0, colon);
+      if (!folder.empty()) folders.emplace_back(folder);
+      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    }
+  }
+  std::error_code error;
+  std::filesystem::path executable = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) folders.push_back((executable.parent_path() / ".." / "lib" / "provhost" / "plugins").lexically_normal());
+  return folders;
+}
+
+std::vector<std::filesystem::path> plugin_files(const std::filesystem::path &folder) {
+  std::vector<std::filesystem::path> files;
+  std::error_code error;
+  std::filesystem::directory_iterator it(folder, error), end;
+  for (; !error && it != end; it.increment(error)) {
+    if (!is_plugin_file_name(it->path().filename().string())) continue;
+    std::error_code status_error;
+    if (std::filesystem::is_regular_file(it->path(), status_error)) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end(),
+            [](const auto &a, const auto &b) { return a.filename().string() < b.filename().string(); });
+  return files;
+}
+
+PluginLoad load_plugin(const std::filesystem::path &file) {
+  PluginLoad result;
+  auto plugin = std::make_shared<PluginLibrary>(file.stem().string());
+  try {
+    plugin->library().load(boost::dll::fs::path(file.string()),
+                           boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception &e) {
+    result.error = "not loadable: " + loader_message(e.what(), file);
+    return result;
+  }
+  if (!plugin->library().has(PH_ENTRY_SYMBOL)) {
+    result.error = "no entry symbol " PH_ENTRY_SYMBOL " (is it a provhost plugin?)";
+    return result;
+  }
+  auto entry = plugin->library().get<ph_status(ph_entry_args *)>(PH_ENTRY_SYMBOL);
+
+  const uint32_t offered = PH_ABI_VERSION;
+  ph_entry_args args{};
+  args.struct_size = sizeof args;
+  args.host_abi_version = offered;
+  args.host = plugin->services().table();
+  ph_status status;
+  try {
+    status = entry(&args);
+  } catch (const std::exception &e) {
+    result.error = std::string("the entry function threw an exception: ") + e.what();
+    return result;
+  } catch (...) {
+    result.error = "the entry function threw an exception";
+    return result;
+  }
+  if (status == PH_REFUSED) {
+    std::string refusal;
+    copy_str(args.refusal, refusal);
+    std::replace(refusal.begin(), refusal.end(), '\n', ' ');
+    result.error =
+        refusal.empty() ? "the plugin refused to load (no reason given)" : "the plugin refused to load: " + refusal;
+    return result;
+  }
+  if (status != PH_OK) {
+    result.error = "the entry function returned status " + std::to_string(status);
+    return result;
+  }
+  if (auto error = check_abi_answer(offered, args.plugin_abi_version)) {
+    result.error = *error;
+    return result;
+  }
+  // From here on, whatever the verdict, the provider gets its deinit before the library closes; not
+  // before: a provider of another ABI version may not have the deinit of this one.
+  plugin->adopt(args.provider);
+  ProviderMeta meta;
+  if (auto error = validate_provider(args.provider, meta)) {
+    result.error = *error;
+    return result;
+  }
+  plugin->services().set_provider_name(meta.name);
+
+  auto loaded = std::make_unique<LoadedProvider>();
+  loaded->meta = std::move(meta);
+  loaded->file = file;
+  loaded->abi_offered = offered;
+  loaded->abi_negotiated = args.plugin_abi_version;
+  loaded->abi = args.provider;
+  loaded->library = plugin;
+  result.provider = std::move(loaded);
+  return result;
+}
+
+}  // namespace provhost::core

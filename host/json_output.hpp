@@ -1,0 +1,23 @@
+// json_output.hpp: the JSON that `list --json` and `inspect --json` print.
+#pragma once
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <provhost/core/registry.hpp>
+#include <string_view>
+
+namespace provhost::host {
+
+using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+void write_string(JsonWriter &writer, std::string_view text);
+
+// The members of one provider's object (without the braces), as DESIGN.md's `list --json` has them:
+// name, version, file, abi, working, url, description, default_model, models, aliases, capabilities.
+void write_provider_members(JsonWriter &writer, const core::LoadedProvider &provider);
+
+// {"file": ..., "reason": ...}
+void write_rejected(JsonWriter &writer, const core::RejectedPlugin &rejected);
+
+}  // namespace provhost::host

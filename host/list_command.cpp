@@ -1,0 +1,109 @@
+// provhost list [--json]: the providers that loaded, then the files that were rejected and why.
+#include <iostream>
+#include <memory>
+#include <provhost/core/registry.hpp>
+
+#include "commands.hpp"
+#include "json_output.hpp"
+
+namespace provhost::host {
+namespace {
+
+std::string joined(const std::vector<std::string> &items, std::string_view separator) {
+  std::string out;
+  for (const auto &item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+std::string counted(size_t count, std::string_view singular, std::string_view plural) {
+  return std::to_string(count) + " " + std::string(count == 1 ? singular : plural);
+}
+
+void print_table(const std::vector<std::vector<std::string>> &rows) {
+  std::vector<size_t> widths;
+  for (const auto &row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto &row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << '\n';
+  }
+}
+
+void print_text(const core::Registry &registry, const std::vector<std::filesystem::path> &searched) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "VERSION", "WORKING", "DEFAULT MODEL", "MODELS", "CAPABILITIES", "FILE"}};
+  for (const auto &provider : registry.providers()) {
+    const core::ProviderMeta &meta = provider->meta;
+    rows.push_back({meta.name, meta.version, meta.working ? "yes" : "no",
+                    meta.default_model.empty() ? "-" : meta.default_model,
+                    meta.models.empty() ? "any" : std::to_string(meta.models.size()),
+                    meta.capabilities.empty() ? "-" : joined(meta.capabilities, ","), provider->file.string()});
+  }
+  if (!registry.providers().empty()) print_table(rows);
+
+  if (!registry.rejected().empty()) {
+    if (!registry.providers().empty()) std::cout << '\n';
+    std::cout << "Rejected files:\n";
+    for (const auto &rejected : registry.rejected())
+      std::cout << "  " << rejected.file.string() << ": " << rejected.reason << '\n';
+  }
+  if (!registry.providers().empty() || !registry.rejected().empty()) std::cout << '\n';
+  std::cout << counted(registry.providers().size(), "provider", "providers") << ", "
+            << counted(registry.rejected().size(), "rejected file", "rejected files");
+  if (registry.providers().empty()) {
+    std::vector<std::string> folders;
+    for (const auto &folder : searched) folders.push_back(folder.string());
+    std::cout << " (searched: " << (folders.empty() ? "nothing" : joined(folders, ", ")) << ")";
+  }
+  std::cout << '\n';
+}
+
+void print_json(const core::Registry &registry) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.SetIndent(' ', 2);
+  writer.StartObject();
+  writer.Key("providers");
+  writer.StartArray();
+  for (const auto &provider : registry.providers()) {
+    writer.StartObject();
+    write_provider_members(writer, *provider);
+    writer.EndObject();
+  }
+  writer.EndArray();
+  writer.Key("rejected");
+  writer.StartArray();
+  for (const auto &rejected : registry.rejected()) write_rejected(writer, rejected);
+  writer.EndArray();
+  writer.EndObject();
+  std::cout << buffer.GetString() << '\n';
+}
+
+}  // namespace
+
+Command add_list_command(CLI::App &app, const GlobalOptions &global) {
+  auto json = std::make_shared<bool>(false);
+  CLI::App *list = app.add_subcommand("list", "List the providers that loaded, and the files that did not");
+  list->add_flag("--json", *json, "Print one JSON object");
+  return {list, [&global, json] {
+            core::Registry registry;
+            std::vector<std::filesystem::path> searched = core::plugin_search_path(global.plugin_dirs);
+            registry.load(searched);
+            if (*json)
+              print_json(registry);
+            else
+              print_text(registry, searched);
+            return static_cast<int>(exit_ok);
+          }};
+}
+
+}  // namespace provhost::host
