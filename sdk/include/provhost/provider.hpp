@@ -118,14 +118,16 @@ class Host {
     if (host_ && host_->random_bytes) host_->random_bytes(host_, buffer, size);
   }
 
-  // `length` characters drawn uniformly from `alphabet` (at most 256 characters).
+  // `length` characters drawn uniformly from `alphabet` (1 to 256 characters).
   std::string random_string(std::string_view alphabet, size_t length) const {
+    const size_t n = alphabet.size();
+    // Outside 1..256 the rejection limit below would be 0 (or a division by zero): no byte could ever pass.
+    if (n == 0 || n > 256) throw std::invalid_argument("random_string: the alphabet must have 1 to 256 characters");
     std::string out;
     out.reserve(length);
-    const size_t n = alphabet.size();
     const size_t limit = 256 - 256 % n;  // rejection sampling keeps the draw uniform
     while (out.size() < length) {
-      unsigned char bytes[64];
+      unsigned char bytes[64] = {};  // zeros, not garbage, should the host fill nothing
       random_bytes(bytes, sizeof bytes);
       for (unsigned char b : bytes) {
         if (b < limit && out.size() < length) out.push_back(alphabet[b % n]);
@@ -351,6 +353,8 @@ class PluginGlue {
   }
 
   static ph_status next_request(ph_session *s, ph_http_request *out) {
+    // A session that reported an error produces nothing more, however its state machine stands.
+    if (s->impl->events().failed()) return PH_FAILED;
     return guarded(s->impl->events(), [&] {
       std::optional<HttpRequest> next = s->impl->next_request();
       if (!next) return s->impl->events().failed() ? PH_FAILED : PH_DONE;
@@ -390,6 +394,7 @@ class PluginGlue {
   }
 
   static ph_status on_body(ph_session *s, ph_str chunk) {
+    if (s->impl->events().failed()) return PH_FAILED;
     return guarded(s->impl->events(), [&] {
       s->impl->on_body(view(chunk));
       if (s->impl->events().failed()) return PH_FAILED;

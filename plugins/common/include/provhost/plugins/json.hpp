@@ -1,0 +1,136 @@
+// json.hpp: the RapidJSON chores every bundled plugin shares: strict parsing, serialising a request
+// body, reading the caller's options and spotting an error object inside a 2xx answer.
+#pragma once
+
+#include <rapidjson/document.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <optional>
+#include <provhost/provider.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace provhost::plugins {
+
+using JsonAllocator = rapidjson::Document::AllocatorType;
+
+// Invalid UTF-8 counts as undecodable: the host is promised whole UTF-8 characters in every text event.
+inline bool parse_json(std::string_view text, rapidjson::Document &out) {
+  out.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  return !out.HasParseError();
+}
+
+// After parse_json failed: true when the text is only the start of a JSON document, i.e. the answer was cut
+// short (which the host reports as truncated) rather than being garbage.
+inline bool ended_early(const rapidjson::Document &failed, std::string_view text) {
+  const size_t content_end = text.find_last_not_of(" \t\r\n") + 1;  // trailing whitespace cannot complete it
+  switch (failed.GetParseError()) {
+    case rapidjson::kParseErrorDocumentEmpty:
+      return false;
+    case rapidjson::kParseErrorStringInvalidEncoding:
+      // Cut inside a UTF-8 character: the error is within its last (at most 4) bytes.
+      return failed.GetErrorOffset() + 4 > content_end;
+    default:
+      return failed.GetErrorOffset() >= content_end;
+  }
+}
+
+inline std::string_view as_view(const rapidjson::Value &string) {
+  return std::string_view(string.GetString(), string.GetStringLength());
+}
+
+// A copy of `text` that lives in `allocator`'s document.
+inline rapidjson::Value json_string(std::string_view text, JsonAllocator &allocator) {
+  return rapidjson::Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), allocator);
+}
+
+// Validating the encoding here turns a caller's broken UTF-8 into a clear refusal rather than a body the
+// upstream cannot parse.
+inline std::string to_json(const rapidjson::Value &value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator,
+                    rapidjson::kWriteValidateEncodingFlag>
+      writer(buffer);
+  if (!value.Accept(writer)) throw ProviderError(Failure::bad_request, "the request contains text that is not UTF-8");
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// The OpenAI-style messages array, role and content only.
+inline rapidjson::Value messages_array(const std::vector<Message> &messages, JsonAllocator &allocator) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  for (const Message &message : messages) {
+    rapidjson::Value object(rapidjson::kObjectType);
+    object.AddMember("role", json_string(message.role, allocator), allocator);
+    object.AddMember("content", json_string(message.content, allocator), allocator);
+    array.PushBack(object, allocator);
+  }
+  return array;
+}
+
+// ChatRequest::options_json as an object; anything else is the caller's mistake.
+inline rapidjson::Document parse_options(std::string_view options_json) {
+  rapidjson::Document options;
+  if (options_json.empty()) {
+    options.SetObject();
+    return options;
+  }
+  if (!parse_json(options_json, options) || !options.IsObject())
+    throw ProviderError(Failure::bad_request, "the options are not a JSON object");
+  return options;
+}
+
+// The reason an upstream gave inside a 2xx answer ({"error": {"message": "..."}}, {"error": "..."}), or nullopt
+// when `value` is not such an error object.
+inline std::optional<std::string> error_message(const rapidjson::Value &value) {
+  if (!value.IsObject()) return std::nullopt;
+  auto error = value.FindMember("error");
+  if (error == value.MemberEnd() || error->value.IsNull() || error->value.IsFalse()) return std::nullopt;
+  const rapidjson::Value &detail = error->value;
+  if (detail.IsString()) return std::string(as_view(detail));
+  if (detail.IsObject()) {
+    auto message = detail.FindMember("message");
+    if (message != detail.MemberEnd() && message->value.IsString()) return std::string(as_view(message->value));
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  detail.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+inline void throw_if_error(const rapidjson::Value &value) {
+  if (auto message = error_message(value)) throw ProviderError(Failure::upstream, "upstream error: " + *message);
+}
+
+// A short excerpt of skipped data for a warning: at most `limit` bytes, and always UTF-8 (the data was
+// perhaps skipped because it was not), each undecodable byte shown as '?'.
+inline std::string excerpt(std::string_view data, size_t limit = 80) {
+  struct Sink {
+    std::string &out;
+    void Put(char c) { out.push_back(c); }
+  };
+  size_t cut = std::min(limit, data.size());
+  // Back to a character boundary, so that the cut itself does not show as '?'.
+  while (cut < data.size() && cut > 0 && (static_cast<unsigned char>(data[cut]) & 0xC0) == 0x80) --cut;
+  const std::string_view head = data.substr(0, cut);
+  std::string out;
+  Sink sink{out};
+  for (size_t pos = 0; pos < head.size();) {
+    rapidjson::MemoryStream in(head.data() + pos, head.size() - pos);
+    const size_t kept = out.size();
+    if (rapidjson::UTF8<>::Validate(in, sink)) {
+      pos += in.Tell();
+    } else {
+      out.resize(kept);
+      out.push_back('?');
+      ++pos;
+    }
+  }
+  if (head.size() < data.size()) out += "...";
+  return out;
+}
+
+}  // namespace provhost::plugins

@@ -1,0 +1,130 @@
+// FreeNetfly: an OpenAI-style streamed chat-completions POST that the host retries on connection errors and
+// timeouts; the answer is SSE with delta chunks, ended by `data: [DONE]`. See README.md.
+#include <provhost/framing.hpp>
+#include <provhost/plugins/json.hpp>
+#include <provhost/plugins/messages.hpp>
+#include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/plugins/single_request.hpp>
+#include <provhost/provider.hpp>
+
+namespace {
+
+using namespace provhost;
+using namespace provhost::plugins;
+
+constexpr const char *kOrigin = "https://free.netfly.top";
+
+ProviderInfo freenetfly_info() {
+  ProviderInfo info;
+  info.name = "FreeNetfly";
+  info.description = "free.netfly.top, OpenAI-compatible (gpt4free's FreeNetfly)";
+  info.url = kOrigin;
+  info.working = true;
+  info.default_model = "gpt-3.5-turbo";
+  info.models = {"gpt-3.5-turbo", "gpt-4"};
+  info.capabilities = {"stream", "message_history", "system_message"};
+  return info;
+}
+
+// ---- Request building ----------------------------------------------------------------------------------
+
+// The original retried its POST itself; here the host does, by this policy.
+RetryPolicy retry_policy() {
+  RetryPolicy retry;
+  retry.max_attempts = 5;
+  retry.initial_backoff_ms = 2000;
+  retry.backoff_multiplier = 2;
+  retry.retry_on = PH_RETRY_ON_CONNECT_ERROR | PH_RETRY_ON_TIMEOUT;
+  return retry;
+}
+
+HttpRequest chat_request(const std::vector<Message> &messages, const std::string &model) {
+  rapidjson::Document body(rapidjson::kObjectType);
+  auto &allocator = body.GetAllocator();
+  body.AddMember("messages", messages_array(messages, allocator), allocator);
+  body.AddMember("stream", true, allocator);
+  body.AddMember("model", json_string(model, allocator), allocator);
+  body.AddMember("temperature", 0.5, allocator);
+  body.AddMember("presence_penalty", 0, allocator);
+  body.AddMember("frequency_penalty", 0, allocator);
+  body.AddMember("top_p", 1, allocator);
+
+  HttpRequest request;
+  request.method = "POST";
+  request.url = std::string(kOrigin) + "/api/openai/v1/chat/completions";
+  request.headers = {
+      {"accept", "application/json, text/event-stream"},
+      {"accept-language", "en-US,en;q=0.9"},
+      {"content-type", "application/json"},
+      {"dnt", "1"},
+      {"origin", kOrigin},
+      {"referer", std::string(kOrigin) + "/"},
+      {"sec-ch-ua", "\"Not/A)Brand\";v=\"8\", \"Chromium\";v=\"126\""},
+      {"sec-ch-ua-mobile", "?0"},
+      {"sec-ch-ua-platform", "\"Linux\""},
+      {"sec-fetch-dest", "empty"},
+      {"sec-fetch-mode", "cors"},
+      {"sec-fetch-site", "same-origin"},
+      {"user-agent",
+       "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"},
+  };
+  request.body = to_json(body);
+  request.timeout_ms = 60'000;
+  request.retry = retry_policy();
+  return request;
+}
+
+// ---- Answer parsing ------------------------------------------------------------------------------------
+
+class FreeNetflySession : public SingleRequestSession {
+ public:
+  using SingleRequestSession::SingleRequestSession;
+
+  void on_body(std::string_view chunk) override {
+    stream_.feed(chunk, [&](const SseEvent &event) { read_event(event); });
+  }
+
+  // An event still open at the end is read like any other; without [DONE] there is no finish.
+  void on_response_end() override {
+    stream_.finish([&](const SseEvent &event) { read_event(event); });
+  }
+
+ private:
+  void read_event(const SseEvent &event) {
+    for (const std::string &data : event.data) {
+      if (events().finished()) return;
+      if (data == "[DONE]") {
+        events().finish();
+        return;
+      }
+      ChunkText chunk = read_delta_chunk(data);
+      if (chunk.kind == ChunkText::Kind::text) {
+        events().text(chunk.text);
+      } else {
+        events().warning(skipped_chunk_warning(chunk, data));
+      }
+    }
+  }
+
+  SseFramer stream_;
+};
+
+class FreeNetfly : public Provider {
+ public:
+  explicit FreeNetfly(Host host) : Provider(host), info_(freenetfly_info()) {}
+
+  ProviderInfo info() const override { return info_; }
+
+  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
+    require_messages(request);
+    return std::make_unique<FreeNetflySession>(events,
+                                               chat_request(request.messages, resolve_model(info_, request.model)));
+  }
+
+ private:
+  ProviderInfo info_;
+};
+
+}  // namespace
+
+PROVHOST_PLUGIN(FreeNetfly)

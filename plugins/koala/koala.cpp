@@ -1,0 +1,127 @@
+// Koala: one POST whose body splits the conversation into input / inputHistory / outputHistory; the answer
+// is a line stream of `data: <JSON>` whose JSON strings are the text. See README.md.
+#include <provhost/framing.hpp>
+#include <provhost/plugins/json.hpp>
+#include <provhost/plugins/messages.hpp>
+#include <provhost/plugins/single_request.hpp>
+#include <provhost/provider.hpp>
+
+namespace {
+
+using namespace provhost;
+using namespace provhost::plugins;
+
+constexpr const char *kOrigin = "https://koala.sh";
+
+ProviderInfo koala_info() {
+  ProviderInfo info;
+  info.name = "Koala";
+  info.description = "koala.sh chat (gpt4free's Koala)";
+  info.url = kOrigin;
+  info.working = true;
+  info.default_model = "gpt-4o-mini";
+  info.models = {info.default_model};
+  info.capabilities = {"stream", "message_history"};
+  return info;
+}
+
+// ---- Request building ----------------------------------------------------------------------------------
+
+// Koala has no system field: the original folds the system text into the question itself.
+std::string input_text(const std::vector<Message> &messages) {
+  std::string input = messages.back().content;
+  std::string system = join_contents(messages, "system", " ");
+  if (!system.empty()) input += " " + system;
+  return input;
+}
+
+std::string request_body(const std::vector<Message> &messages, const std::string &model) {
+  rapidjson::Document body(rapidjson::kObjectType);
+  auto &allocator = body.GetAllocator();
+  rapidjson::Value input_history(rapidjson::kArrayType), output_history(rapidjson::kArrayType);
+  for (size_t i = 0; i + 1 < messages.size(); ++i)
+    if (messages[i].role == "user") input_history.PushBack(json_string(messages[i].content, allocator), allocator);
+  // All assistant turns, the last message included, exactly as the original collects them.
+  for (const Message &message : messages)
+    if (message.role == "assistant") output_history.PushBack(json_string(message.content, allocator), allocator);
+  body.AddMember("input", json_string(input_text(messages), allocator), allocator);
+  body.AddMember("inputHistory", input_history, allocator);
+  body.AddMember("outputHistory", output_history, allocator);
+  body.AddMember("model", json_string(model, allocator), allocator);
+  return to_json(body);
+}
+
+HttpRequest chat_request(const Host &host, const std::vector<Message> &messages, const std::string &model) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = std::string(kOrigin) + "/api/gpt/";
+  request.headers = {
+      {"User-Agent", "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:122.0) Gecko/20100101 Firefox/122.0"},
+      {"Accept", "text/event-stream"},
+      {"Accept-Language", "de,en-US;q=0.7,en;q=0.3"},
+      {"Referer", std::string(kOrigin) + "/chat"},
+      {"Content-Type", "application/json"},
+      {"Flag-Real-Time-Data", "false"},
+      {"Visitor-ID", host.random_string("abcdefghijklmnopqrstuvwxyz0123456789", 20)},
+      {"Origin", kOrigin},
+      {"Alt-Used", "koala.sh"},
+      {"Sec-Fetch-Dest", "empty"},
+      {"Sec-Fetch-Mode", "cors"},
+      {"Sec-Fetch-Site", "same-origin"},
+  };
+  request.body = request_body(messages, model);
+  return request;
+}
+
+// ---- Answer parsing ------------------------------------------------------------------------------------
+
+class KoalaSession : public SingleRequestSession {
+ public:
+  using SingleRequestSession::SingleRequestSession;
+
+  void on_body(std::string_view chunk) override {
+    lines_.feed(chunk, [&](std::string_view line) { read_line(line); });
+  }
+
+  // No terminator in this protocol: a clean end of the response is the end of the answer.
+  void on_response_end() override {
+    lines_.finish([&](std::string_view line) { read_line(line); });
+    events().finish();
+  }
+
+ private:
+  void read_line(std::string_view line) {
+    std::string_view payload;
+    if (!strip_prefix(line, "data: ", payload)) return;
+    rapidjson::Document value;
+    if (!parse_json(payload, value)) {
+      events().warning("skipped undecodable data: " + excerpt(payload));
+      return;
+    }
+    throw_if_error(value);
+    // Other JSON values (numbers, objects) carry no text in this protocol.
+    if (value.IsString()) events().text(as_view(value));
+  }
+
+  LineFramer lines_;
+};
+
+class Koala : public Provider {
+ public:
+  explicit Koala(Host host) : Provider(host), info_(koala_info()) {}
+
+  ProviderInfo info() const override { return info_; }
+
+  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
+    require_messages(request);
+    return std::make_unique<KoalaSession>(events,
+                                          chat_request(host(), request.messages, resolve_model(info_, request.model)));
+  }
+
+ private:
+  ProviderInfo info_;
+};
+
+}  // namespace
+
+PROVHOST_PLUGIN(Koala)

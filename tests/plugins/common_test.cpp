@@ -1,0 +1,76 @@
+// plugins/common: the shared helpers, tested directly where the plugins' tests cannot reach every case.
+#include <catch2/catch.hpp>
+#include <provhost/plugins/json.hpp>
+#include <provhost/plugins/openai_chunks.hpp>
+
+#include "plugin_driver.hpp"
+
+using namespace provhost::plugins;
+using provhost::test::is_utf8;
+
+TEST_CASE("excerpt keeps short text, and cuts long text on a character boundary") {
+  CHECK(excerpt("short") == "short");
+  const std::string emoji = "🦊🦊🦊";  // 4 bytes each
+  CHECK(excerpt(emoji, 6) == "🦊...");
+  CHECK(excerpt(emoji, 8) == "🦊🦊...");
+  CHECK(excerpt(emoji, 12) == emoji);
+}
+
+TEST_CASE("excerpt shows undecodable bytes as '?', so a warning is always UTF-8") {
+  const std::string bad = std::string("ok \xC3\x28 and \xFF end");
+  std::string shown = excerpt(bad);
+  CHECK(is_utf8(shown));
+  CHECK(shown == "ok ?( and ? end");
+}
+
+TEST_CASE("ended_early tells a document cut short from garbage") {
+  auto cut_short = [](const std::string &text) {
+    rapidjson::Document document;
+    REQUIRE_FALSE(parse_json(text, document));
+    return ended_early(document, text);
+  };
+  CHECK(cut_short(R"({"data": "Hel)"));
+  CHECK(cut_short("{\"data\": \"Привет\xD0"));  // inside a 2-byte character
+  CHECK(cut_short("{\"a\": tr\n"));
+  CHECK(cut_short("[1, 2,  "));
+  CHECK_FALSE(cut_short(R"({"data": "a\q"})"));
+  CHECK_FALSE(cut_short(R"({"a": 1} trailing)"));
+  CHECK_FALSE(cut_short("<html>"));
+  CHECK_FALSE(cut_short("   "));
+}
+
+TEST_CASE("error_message finds the reason of an error object") {
+  rapidjson::Document document;
+  REQUIRE(parse_json(R"({"error": {"message": "quota", "code": 429}})", document));
+  CHECK(error_message(document) == "quota");
+  REQUIRE(parse_json(R"({"error": "plain"})", document));
+  CHECK(error_message(document) == "plain");
+  REQUIRE(parse_json(R"({"error": {"code": 7}})", document));
+  CHECK(error_message(document) == R"({"code":7})");
+  for (const char *not_an_error : {R"({"error": null})", R"({"error": false})", R"({"choices": []})", R"("text")"}) {
+    REQUIRE(parse_json(not_an_error, document));
+    CHECK_FALSE(error_message(document));
+  }
+}
+
+TEST_CASE("read_delta_chunk sorts chunks into text, unexpected and undecodable") {
+  auto kind = [](const char *json) { return read_delta_chunk(json).kind; };
+  CHECK(read_delta_chunk(R"({"choices":[{"delta":{"content":"hi"}}]})").text == "hi");
+  CHECK(kind(R"({"choices":[{"delta":{"role":"assistant"}}]})") == ChunkText::Kind::text);
+  CHECK(kind(R"({"choices":[{"delta":{"content":null}}]})") == ChunkText::Kind::text);
+  CHECK(kind(R"({"choices":[],"usage":{"total_tokens":3}})") == ChunkText::Kind::text);
+  CHECK(kind(R"({"object":"chat.completion.chunk"})") == ChunkText::Kind::unexpected);
+  CHECK(kind(R"({"choices":[{"message":{"content":"x"}}]})") == ChunkText::Kind::unexpected);
+  CHECK(kind(R"([1])") == ChunkText::Kind::unexpected);
+  CHECK(kind(R"({"choices":[{"delta":)") == ChunkText::Kind::undecodable);
+  CHECK(kind("{\"choices\":[{\"delta\":{\"content\":\"\xFF\"}}]}") == ChunkText::Kind::undecodable);
+  CHECK_THROWS_AS(read_delta_chunk(R"({"error":{"message":"busy"}})"), provhost::ProviderError);
+}
+
+TEST_CASE("to_json refuses text that is not UTF-8 instead of sending broken JSON") {
+  rapidjson::Document document(rapidjson::kObjectType);
+  document.AddMember("ok", json_string("Привет 🙂", document.GetAllocator()), document.GetAllocator());
+  CHECK(to_json(document) == "{\"ok\":\"Привет 🙂\"}");
+  document.AddMember("bad", json_string("\xC3\x28", document.GetAllocator()), document.GetAllocator());
+  CHECK_THROWS_AS(to_json(document), provhost::ProviderError);
+}

@@ -1,0 +1,320 @@
+#include "plugin_driver.hpp"
+
+#include <dlfcn.h>
+#include <openssl/evp.h>
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+namespace provhost::test {
+namespace {
+
+std::string_view view(ph_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+ph_str str(std::string_view s) { return ph_str{s.data(), s.size()}; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+size_t openssl_digest(std::string_view algorithm, std::string_view data, uint8_t *out) {
+  const EVP_MD *md = EVP_get_digestbyname(std::string(algorithm).c_str());
+  if (!md) return 0;
+  unsigned int size = 0;
+  if (!EVP_Digest(data.data(), data.size(), out, &size, md, nullptr)) return 0;
+  return size;
+}
+
+}  // namespace
+
+// ---- FakeHost --------------------------------------------------------------------------------------------
+
+FakeHost::FakeHost(uint64_t seed, int64_t now_unix_ms) : random_state_(seed), now_unix_ms_(now_unix_ms) {
+  table_.struct_size = sizeof table_;
+  table_.host_data = this;
+  table_.host_name = str("provhost-plugin-tests");
+  table_.host_version = str("0");
+  table_.log = &FakeHost::log;
+  table_.now_unix_ms = &FakeHost::now;
+  table_.random_bytes = &FakeHost::random_bytes;
+  table_.get_config = nullptr;
+  table_.digest = &FakeHost::digest;
+}
+
+void FakeHost::reseed(uint64_t seed) {
+  std::lock_guard lock(mutex_);
+  random_state_ = seed;
+}
+
+void FakeHost::set_now_unix_ms(int64_t now) {
+  std::lock_guard lock(mutex_);
+  now_unix_ms_ = now;
+}
+
+std::vector<std::string> FakeHost::log_lines() const {
+  std::lock_guard lock(mutex_);
+  return log_lines_;
+}
+
+void FakeHost::log(const ph_host *host, ph_log_level, ph_str message) {
+  auto *self = static_cast<FakeHost *>(host->host_data);
+  std::lock_guard lock(self->mutex_);
+  self->log_lines_.emplace_back(view(message));
+}
+
+int64_t FakeHost::now(const ph_host *host) {
+  auto *self = static_cast<FakeHost *>(host->host_data);
+  std::lock_guard lock(self->mutex_);
+  return self->now_unix_ms_;
+}
+
+// splitmix64: a fixed, well-mixed byte stream per seed.
+void FakeHost::random_bytes(const ph_host *host, void *buffer, size_t size) {
+  auto *self = static_cast<FakeHost *>(host->host_data);
+  std::lock_guard lock(self->mutex_);
+  auto *bytes = static_cast<unsigned char *>(buffer);
+  for (size_t i = 0; i < size; ++i) {
+    uint64_t z = (self->random_state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    bytes[i] = static_cast<unsigned char>(z ^ (z >> 31));
+  }
+}
+
+size_t FakeHost::digest(const ph_host *, ph_str algorithm, ph_str data, uint8_t *out) {
+  return openssl_digest(view(algorithm), view(data), out);
+}
+
+std::string digest_hex(std::string_view algorithm, std::string_view data) {
+  uint8_t raw[EVP_MAX_MD_SIZE];
+  size_t size = openssl_digest(algorithm, data, raw);
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(hex[raw[i] >> 4]);
+    out.push_back(hex[raw[i] & 15]);
+  }
+  return out;
+}
+
+// ---- Plugin ----------------------------------------------------------------------------------------------
+
+Plugin::Plugin(const std::string &path, FakeHost &host, uint32_t offered_version) {
+  library_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library_) throw std::runtime_error("dlopen " + path + ": " + dlerror());
+  auto entry = reinterpret_cast<ph_entry_fn>(dlsym(library_, PH_ENTRY_SYMBOL));
+  if (!entry) {
+    dlclose(library_);
+    throw std::runtime_error(path + " exports no " PH_ENTRY_SYMBOL);
+  }
+  ph_entry_args args{};
+  args.struct_size = sizeof args;
+  args.host_abi_version = offered_version;
+  args.host = host.table();
+  if (entry(&args) != PH_OK || !args.provider) {
+    std::string reason(view(args.refusal));
+    dlclose(library_);
+    throw std::runtime_error(path + " refused to load: " + reason);
+  }
+  provider_ = args.provider;
+  negotiated_ = args.plugin_abi_version;
+}
+
+Plugin::~Plugin() {
+  if (provider_->deinit) provider_->deinit(provider_);
+  dlclose(library_);
+}
+
+std::string Plugin::name() const { return std::string(view(info().name)); }
+std::string Plugin::url() const { return std::string(view(info().url)); }
+std::string Plugin::default_model() const { return std::string(view(info().default_model)); }
+
+std::vector<std::string> Plugin::models() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < info().model_count; ++i) out.emplace_back(view(info().models[i]));
+  return out;
+}
+
+std::vector<std::string> Plugin::capabilities() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < info().capability_count; ++i) out.emplace_back(view(info().capabilities[i]));
+  return out;
+}
+
+Pairs Plugin::aliases() const {
+  Pairs out;
+  for (size_t i = 0; i < info().alias_count; ++i)
+    out.emplace_back(view(info().aliases[i].alias), view(info().aliases[i].model));
+  return out;
+}
+
+// ---- Request / Outcome -----------------------------------------------------------------------------------
+
+std::optional<std::string> Request::header(std::string_view name) const {
+  for (const auto &[key, value] : headers)
+    if (iequals(key, name)) return value;
+  return std::nullopt;
+}
+
+size_t Request::header_count(std::string_view name) const {
+  return std::count_if(headers.begin(), headers.end(), [&](const auto &h) { return iequals(h.first, name); });
+}
+
+std::string Outcome::text() const {
+  std::string all;
+  for (const std::string &piece : texts) all += piece;
+  return all;
+}
+
+// ---- Session ---------------------------------------------------------------------------------------------
+
+Session::Session(const Plugin &plugin, const Chat &chat) : provider_(plugin.provider()) {
+  events_.struct_size = sizeof events_;
+  events_.host_data = this;
+  events_.text = &Session::on_text;
+  events_.finish = &Session::on_finish;
+  events_.warning = &Session::on_warning;
+  events_.error = &Session::on_error;
+
+  std::vector<ph_message> messages;
+  for (const auto &[role, content] : chat.messages) messages.push_back(ph_message{str(role), str(content)});
+  ph_chat_request request{};
+  request.struct_size = sizeof request;
+  request.model = str(chat.model);
+  request.messages = messages.data();
+  request.message_count = messages.size();
+  request.stream = chat.stream ? 1 : 0;
+  request.options_json = str(chat.options_json);
+  open_status_ = provider_.session_open(&provider_, &request, &events_, &session_);
+}
+
+Session::~Session() {
+  if (session_) provider_.session_close(session_);
+}
+
+std::optional<Request> Session::next_request() {
+  if (!session_) return std::nullopt;
+  ph_http_request out{};
+  out.struct_size = sizeof out;
+  last_status_ = provider_.next_request(session_, &out);
+  if (last_status_ != PH_OK) return std::nullopt;
+  Request request;
+  request.method = view(out.method);
+  request.url = view(out.url);
+  for (size_t i = 0; i < out.header_count; ++i)
+    request.headers.emplace_back(view(out.headers[i].name), view(out.headers[i].value));
+  request.body = view(out.body);
+  request.timeout_ms = out.timeout_ms;
+  if (out.retry) request.retry = *out.retry;
+  return request;
+}
+
+ph_response_action Session::start_response(int status, const Pairs &headers) {
+  std::vector<ph_header> views;
+  for (const auto &[name, value] : headers) views.push_back(ph_header{str(name), str(value)});
+  return provider_.on_response_start(session_, status, views.data(), views.size());
+}
+
+ph_status Session::body(std::string_view chunk) { return provider_.on_body(session_, str(chunk)); }
+
+ph_status Session::end_response() { return provider_.on_response_end(session_); }
+
+ph_response_action Session::respond(const Response &response, const std::vector<size_t> &cuts) {
+  ph_response_action action = start_response(response.status, response.headers);
+  if (action != PH_RESPONSE_READ) return action;
+  size_t from = 0;
+  std::vector<size_t> ends = cuts;
+  ends.push_back(response.body.size());
+  for (size_t end : ends) {
+    if (end < from) continue;
+    ph_status status = body(std::string_view(response.body).substr(from, end - from));
+    from = end;
+    if (status != PH_OK) return action;  // PH_DONE: the host stops reading; PH_FAILED: the chat is over
+  }
+  end_response();
+  return action;
+}
+
+void Session::on_text(const ph_session_events *events, ph_str text) {
+  static_cast<Session *>(events->host_data)->outcome_.texts.emplace_back(view(text));
+}
+
+void Session::on_finish(const ph_session_events *events) {
+  ++static_cast<Session *>(events->host_data)->outcome_.finishes;
+}
+
+void Session::on_warning(const ph_session_events *events, ph_str message) {
+  static_cast<Session *>(events->host_data)->outcome_.warnings.emplace_back(view(message));
+}
+
+void Session::on_error(const ph_session_events *events, ph_failure failure, ph_str message) {
+  static_cast<Session *>(events->host_data)->outcome_.errors.emplace_back(failure, std::string(view(message)));
+}
+
+Outcome answer_once(const Plugin &plugin, const Chat &chat, const Response &response, const std::vector<size_t> &cuts) {
+  Session session(plugin, chat);
+  if (session.open_status() != PH_OK) return session.outcome();
+  if (!session.next_request()) return session.outcome();
+  if (session.respond(response, cuts) == PH_RESPONSE_READ) {
+    // A one-request protocol has nothing more to send, whether or not the answer was complete.
+    if (session.next_request()) throw std::logic_error("the plugin asked for a second request");
+  }
+  return session.outcome();
+}
+
+std::vector<std::vector<size_t>> cut_plans(size_t size, size_t three_way_limit) {
+  std::vector<std::vector<size_t>> plans;
+  for (size_t cut = 0; cut <= size; ++cut) plans.push_back({cut});
+  std::vector<size_t> every_byte;
+  for (size_t cut = 1; cut < size; ++cut) every_byte.push_back(cut);
+  plans.push_back(every_byte);
+  if (size <= three_way_limit)
+    for (size_t first = 1; first < size; ++first)
+      for (size_t second = first + 1; second < size; ++second) plans.push_back({first, second});
+  return plans;
+}
+
+Pairs form_decode(std::string_view body) {
+  auto decode = [](std::string_view text) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '+') {
+        out.push_back(' ');
+      } else if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+        out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+        i += 2;
+      } else {
+        out.push_back(text[i]);
+      }
+    }
+    return out;
+  };
+  Pairs pairs;
+  while (!body.empty()) {
+    size_t amp = body.find('&');
+    std::string_view field = body.substr(0, amp);
+    size_t eq = field.find('=');
+    pairs.emplace_back(decode(field.substr(0, eq)), eq == std::string_view::npos ? "" : decode(field.substr(eq + 1)));
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+  }
+  return pairs;
+}
+
+bool is_utf8(std::string_view text) {
+  struct Discard {
+    void Put(char) {}
+  } sink;
+  for (size_t pos = 0; pos < text.size();) {
+    rapidjson::MemoryStream in(text.data() + pos, text.size() - pos);
+    if (!rapidjson::UTF8<>::Validate(in, sink)) return false;
+    pos += in.Tell();
+  }
+  return true;
+}
+
+}  // namespace provhost::test
