@@ -1,0 +1,86 @@
+"""`provhost list` wall time and `provhost chat` CPU per streamed chunk, against `curl -sN`.
+
+CPU is user + system time of the measured child process alone (getrusage of the children), so the
+emulator serving the bytes is not counted. Each figure is the median of several runs.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+PROVIDERS = ["Ylokh", "Koala", "ChatgptFree", "FreeNetfly", "FlowGpt"]
+
+
+def child_cpu(argv, env=None):
+    """Runs argv to completion with stdout discarded; returns (cpu seconds, wall seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"bench: {' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-400:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall
+
+
+def post_json(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return response.read()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--list-runs", type=int, default=200)
+    args = parser.parse_args()
+
+    provhost = os.path.join(args.build_dir, "bin", "provhost")
+    emulator_bin = os.path.join(args.build_dir, "bin", "provhost-emulator")
+
+    # (a) provhost list: wall time, median of many runs.
+    walls = []
+    for _ in range(10):
+        child_cpu([provhost, "list"])
+    for _ in range(args.list_runs):
+        walls.append(child_cpu([provhost, "list"])[1])
+    print(f"provhost list: median {statistics.median(walls) * 1000:.2f} ms, "
+          f"p90 {sorted(walls)[int(len(walls) * 0.9)] * 1000:.2f} ms over {len(walls)} runs (target < 15 ms)")
+
+    # (b) chat CPU per chunk against curl fetching the same bytes.
+    emulator = subprocess.Popen([emulator_bin], stdout=subprocess.PIPE, text=True)
+    try:
+        line = emulator.stdout.readline()
+        origin = line.strip().split()[-1]
+        post_json(f"{origin}/__emulator/config", {"chunks": args.chunks, "write_size": 16384})
+        upstreams = []
+        for p in PROVIDERS:
+            upstreams += ["--upstream", f"{p}={origin}"]
+        print(f"chat CPU, {args.chunks} chunks per answer, median of {args.runs} runs "
+              f"(CPU = user + system of the client process):")
+        print(f"  {'provider':<12} {'provhost':>10} {'curl -sN':>10} {'ratio':>7} {'ns/chunk':>9}")
+        for p in PROVIDERS:
+            raw_url = f"{origin}/__emulator/raw?route={p.lower()}"
+            chat = [provhost, *upstreams, "chat", "-p", p, "benchmark"]
+            curl = ["curl", "-sN", "-o", "/dev/null", raw_url]
+            ours = statistics.median(child_cpu(chat)[0] for _ in range(args.runs))
+            theirs = statistics.median(child_cpu(curl)[0] for _ in range(args.runs))
+            ratio = ours / theirs if theirs > 0 else float("inf")
+            print(f"  {p:<12} {ours * 1000:>8.1f}ms {theirs * 1000:>8.1f}ms {ratio:>6.2f}x "
+                  f"{ours / args.chunks * 1e9:>9.0f}   (target < 2x)")
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
