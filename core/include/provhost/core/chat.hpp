@@ -71,6 +71,7 @@ class ChatSink {
     (void)provider;
     (void)model;
   }
+  // The next piece of the answer: all the text one chunk of the response carried.
   virtual void on_text(std::string_view text) = 0;
   virtual void on_warning(const std::string &provider, std::string_view message) {
     (void)provider;
@@ -88,11 +89,14 @@ class ChatHandle {
   virtual void cancel() = 0;
 };
 
+// 0 means no limit of our own (for connect: libcurl's default).
 struct Timeouts {
   uint32_t connect_ms = 10'000;     // TCP + TLS + proxy handshake
   uint32_t first_byte_ms = 60'000;  // request sent -> first response byte
   uint32_t idle_ms = 30'000;        // no bytes mid-stream -> "stalled"
-  uint32_t total_ms = 0;            // the whole chat, retries included; 0 = the provider's own
+  // The whole chat, retries and fallback included; 0 = the longest of 120 s and the timeout the
+  // provider asks for one request.
+  uint32_t total_ms = 0;
 };
 
 struct EngineOptions {
@@ -112,10 +116,12 @@ class Engine {
   Engine &operator=(const Engine &) = delete;
 
   // Starts a chat and returns at once; thread-safe. Errors, resolution errors included, arrive
-  // through sink->on_error.
+  // through sink->on_error. `sink` must not be null.
   std::shared_ptr<ChatHandle> submit(ChatSpec spec, std::shared_ptr<ChatSink> sink);
 
-  // Runs the loop on the calling thread until stop() (for `serve`).
+  // Runs the loop on the calling thread until stop() (for `serve`). One thread at a time runs
+  // the loop; sinks are called on it. Chats still running when the engine is destroyed end with
+  // on_error(cancelled).
   void run();
   // Runs the loop until every submitted chat has ended (for `chat`).
   void run_until_idle();

@@ -1,0 +1,36 @@
+// retry.hpp: when a failed attempt of a request may be sent again, and how long to wait first.
+#pragma once
+
+#include <provhost/provhost.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace provhost::core {
+
+// A plugin's ph_retry_policy, read safely (struct_size honoured) and made sane: at least one
+// attempt, a multiplier of at least 1. A request without a policy is sent once.
+struct RetryPolicy {
+  uint32_t max_attempts = 1;
+  uint32_t initial_backoff_ms = 0;
+  uint32_t backoff_multiplier = 1;
+  uint32_t retry_on = 0;  // PH_RETRY_ON_* flags
+};
+RetryPolicy read_retry_policy(const ph_retry_policy *policy);
+
+// The PH_RETRY_ON_* flag that covers an HTTP status: rate limit for 429 and 503, server error for
+// 500, 502 and 504; 0 for any other status, which is never retried.
+uint32_t retry_flag_for_status(int status);
+
+// The wait before attempt `failed_attempts + 1`: initial_backoff_ms times multiplier^(failed - 1),
+// times `scale` (PROVHOST_BACKOFF_SCALE), times 1 + 0.2 * `jitter` where jitter is in [-1, 1].
+std::chrono::milliseconds backoff_delay(const RetryPolicy &policy, uint32_t failed_attempts, double scale,
+                                        double jitter);
+
+// PROVHOST_BACKOFF_SCALE, the factor for every retry wait (tests make waits short with 0.001): 1
+// when unset; nullopt, with a one-line reason in `error`, when it is not a number >= 0.
+std::optional<double> backoff_scale_from_environment(std::string &error);
+
+}  // namespace provhost::core

@@ -1,0 +1,97 @@
+// engine_session.hpp: one provider session, driven through the C ABI. Every call into the plugin
+// is guarded: a missing function, a bad answer or an exception that crosses the boundary fails the
+// session with ErrorKind::plugin instead of the process. The session is closed exactly once.
+#pragma once
+
+#include <optional>
+#include <provhost/core/chat.hpp>
+#include <provhost/core/http_error.hpp>
+#include <provhost/core/registry.hpp>
+#include <provhost/core/retry.hpp>
+#include <string>
+#include <string_view>
+
+namespace provhost::core::detail {
+
+// Receives what the session reports while the engine feeds it.
+class SessionListener {
+ public:
+  // All the text one call into the plugin produced, when that call returns.
+  virtual void session_text(std::string_view text) = 0;
+  virtual void session_warning(std::string_view message) = 0;
+
+ protected:
+  ~SessionListener() = default;
+};
+
+// A request the session asked for, copied out of the plugin (whose copy only lives until the next
+// call into the session, while retries need it longer).
+struct OutgoingRequest {
+  std::string method;
+  std::string url;
+  HttpHeaders headers;
+  std::string body;
+  uint32_t timeout_ms = 0;
+  RetryPolicy retry;
+};
+
+class PluginSession {
+ public:
+  PluginSession(const LoadedProvider &provider, std::string model, SessionListener &listener);
+  ~PluginSession();
+  PluginSession(const PluginSession &) = delete;
+  PluginSession &operator=(const PluginSession &) = delete;
+
+  const std::string &provider_name() const { return provider_.meta.name; }
+  const std::string &model() const { return model_; }
+
+  // Opens the session for `spec`; false when it failed (see failure()).
+  bool open(const ChatSpec &spec);
+
+  enum class Next { request, done, failed };
+  Next next_request(OutgoingRequest &out);
+
+  // What to do with a response that began; nullopt when the session failed.
+  std::optional<ph_response_action> response_start(int status, const HttpHeaders &headers);
+
+  // PH_OK (keep reading), PH_DONE (the answer is complete) or PH_FAILED.
+  ph_status body(std::string_view chunk);
+
+  // PH_OK or PH_FAILED.
+  ph_status response_end();
+
+  // Frees the plugin's session; later calls do nothing.
+  void close();
+
+  // The session called `finish`: the answer ended normally.
+  bool finished() const { return finished_; }
+  // Why the session failed: its error event, or what the plugin did wrong.
+  ChatError failure() const;
+
+ private:
+  static PluginSession &self(const ph_session_events *events);
+  static void on_text(const ph_session_events *events, ph_str text);
+  static void on_finish(const ph_session_events *events);
+  static void on_warning(const ph_session_events *events, ph_str message);
+  static void on_error(const ph_session_events *events, ph_failure failure, ph_str message);
+
+  template <class Result, class Call>
+  Result guarded(const char *function, Result on_throw, Call &&call);
+  void deliver_text();
+  void fail(ErrorKind kind, std::string_view message);
+  void plugin_bug(std::string_view what);
+  ph_status checked_status(ph_status status, const char *function, bool done_allowed);
+  bool copy_request(const ph_http_request &in, OutgoingRequest &out);
+
+  const LoadedProvider &provider_;
+  const ph_provider *abi_;
+  std::string model_;
+  SessionListener &listener_;
+  ph_session_events events_{};
+  ph_session *session_ = nullptr;
+  bool finished_ = false;
+  std::optional<ChatError> failure_;
+  std::string pending_text_;  // text reported during the current call into the plugin
+};
+
+}  // namespace provhost::core::detail

@@ -1,0 +1,112 @@
+#include <curl/curl.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <memory>
+#include <provhost/core/upstream.hpp>
+
+namespace provhost::core {
+namespace {
+
+struct UrlDeleter {
+  void operator()(CURLU *url) const { curl_url_cleanup(url); }
+};
+
+// One part of a parsed URL; "" when the URL has none.
+std::string url_part(CURLU *url, CURLUPart part) {
+  char *value = nullptr;
+  if (curl_url_get(url, part, &value, 0) != CURLUE_OK || !value) return {};
+  std::string copy(value);
+  curl_free(value);
+  return copy;
+}
+
+std::string invalid_upstream(std::string_view text, std::string_view why) {
+  std::string message = "invalid upstream '";
+  message.append(text).append("': ").append(why);
+  return message;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> parse_origin(std::string_view text, std::string &error) {
+  if (text.find("://") == std::string_view::npos) {
+    error = invalid_upstream(text, "expected scheme://host[:port], e.g. http://127.0.0.1:8080");
+    return std::nullopt;
+  }
+  std::unique_ptr<CURLU, UrlDeleter> url(curl_url());
+  if (!url) {
+    error = "out of memory";
+    return std::nullopt;
+  }
+  if (CURLUcode code = curl_url_set(url.get(), CURLUPART_URL, std::string(text).c_str(), CURLU_DISALLOW_USER);
+      code != CURLUE_OK) {
+    error = invalid_upstream(text, curl_url_strerror(code));
+    return std::nullopt;
+  }
+  std::string scheme = url_part(url.get(), CURLUPART_SCHEME);
+  if (scheme != "http" && scheme != "https") {
+    error = invalid_upstream(text, "the scheme must be http or https");
+    return std::nullopt;
+  }
+  std::string path = url_part(url.get(), CURLUPART_PATH);
+  if ((!path.empty() && path != "/") || !url_part(url.get(), CURLUPART_QUERY).empty() ||
+      !url_part(url.get(), CURLUPART_FRAGMENT).empty()) {
+    error = invalid_upstream(text, "give only scheme://host[:port], without a path");
+    return std::nullopt;
+  }
+  std::string origin = scheme + "://" + url_part(url.get(), CURLUPART_HOST);
+  if (std::string port = url_part(url.get(), CURLUPART_PORT); !port.empty()) origin += ":" + port;
+  return origin;
+}
+
+std::optional<std::string> replace_origin(std::string_view url, std::string_view origin) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0) return std::nullopt;
+  size_t authority_end = url.find_first_of("/?#", scheme_end + 3);
+  std::string replaced(origin);
+  if (authority_end != std::string_view::npos) replaced += url.substr(authority_end);
+  return replaced;
+}
+
+std::optional<std::map<std::string, std::string>> parse_upstreams(const std::map<std::string, std::string> &urls,
+                                                                  std::string &error) {
+  std::map<std::string, std::string> origins;
+  for (const auto &[name, url] : urls) {
+    std::string why;
+    std::optional<std::string> origin = parse_origin(url, why);
+    if (!origin) {
+      error = "--upstream " + name + ": " + why;
+      return std::nullopt;
+    }
+    origins[name] = std::move(*origin);
+  }
+  return origins;
+}
+
+std::string upstream_variable(std::string_view provider) {
+  std::string name = "PROVHOST_UPSTREAM_";
+  for (char c : provider) {
+    name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                                                        : '_';
+  }
+  return name;
+}
+
+std::string find_upstream(std::string_view provider, const std::map<std::string, std::string> &overrides) {
+  for (const auto &[name, origin] : overrides) {
+    if (iequals(name, provider)) return origin;
+  }
+  const char *from_environment = std::getenv(upstream_variable(provider).c_str());
+  return from_environment ? from_environment : "";
+}
+
+}  // namespace provhost::core

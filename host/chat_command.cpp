@@ -1,0 +1,269 @@
+// provhost chat: builds the conversation from --messages, --system and PROMPT, runs it on the
+// engine and streams the answer's text to stdout as it arrives (the options are parsed in main.cpp).
+#include <pthread.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <provhost/core/chat.hpp>
+#include <provhost/core/host_services.hpp>
+#include <provhost/core/retry.hpp>
+#include <provhost/core/upstream.hpp>
+#include <thread>
+
+#include "commands.hpp"
+
+namespace provhost::host {
+namespace {
+
+// A problem with what the user gave us: reported as one line, exit code 2.
+struct UsageError {
+  std::string message;
+};
+
+std::string read_all(std::istream &in) { return std::string(std::istreambuf_iterator<char>(in), {}); }
+
+std::string read_file(const std::filesystem::path &file) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(file, ignored)) {
+    throw UsageError{"cannot read messages file " + file.string() + ": it is a directory"};
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw UsageError{"cannot read messages file " + file.string() + ": " + std::strerror(errno)};
+  std::string text = read_all(in);
+  if (in.bad()) throw UsageError{"cannot read messages file " + file.string() + ": " + std::strerror(errno)};
+  return text;
+}
+
+// An OpenAI-style content: a string, or an array of parts of which the "text" ones count.
+std::optional<std::string> message_content(const rapidjson::Value &content) {
+  if (content.IsString()) return std::string(content.GetString(), content.GetStringLength());
+  if (!content.IsArray()) return std::nullopt;
+  std::string text;
+  for (const auto &part : content.GetArray()) {
+    if (!part.IsObject()) return std::nullopt;
+    auto type = part.FindMember("type");
+    auto part_text = part.FindMember("text");
+    if (type == part.MemberEnd() || !type->value.IsString() || std::string_view(type->value.GetString()) != "text" ||
+        part_text == part.MemberEnd() || !part_text->value.IsString()) {
+      return std::nullopt;
+    }
+    text.append(part_text->value.GetString(), part_text->value.GetStringLength());
+  }
+  return text;
+}
+
+std::vector<core::Message> parse_messages(const std::string &json, const std::string &source) {
+  rapidjson::Document document;
+  document.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+  if (document.HasParseError()) {
+    throw UsageError{source + ": malformed JSON at offset " + std::to_string(document.GetErrorOffset()) + ": " +
+                     rapidjson::GetParseError_En(document.GetParseError())};
+  }
+  if (!document.IsArray()) throw UsageError{source + ": expected a JSON array of {\"role\", \"content\"} objects"};
+  std::vector<core::Message> messages;
+  size_t index = 0;
+  for (const auto &item : document.GetArray()) {
+    const std::string where = source + ": message " + std::to_string(index++);
+    if (!item.IsObject()) throw UsageError{where + " is not an object"};
+    auto role = item.FindMember("role");
+    if (role == item.MemberEnd() || !role->value.IsString()) throw UsageError{where + " has no \"role\" string"};
+    std::string role_name(role->value.GetString(), role->value.GetStringLength());
+    if (role_name != "system" && role_name != "user" && role_name != "assistant") {
+      throw UsageError{where + " has the role \"" + role_name + "\"; expected system, user or assistant"};
+    }
+    auto content = item.FindMember("content");
+    std::optional<std::string> text;
+    if (content != item.MemberEnd()) text = message_content(content->value);
+    if (!text) throw UsageError{where + " has no \"content\" string (or array of text parts)"};
+    messages.push_back({std::move(role_name), std::move(*text)});
+  }
+  return messages;
+}
+
+// --messages FILE, then --system first, then PROMPT last.
+std::vector<core::Message> conversation(const ChatOptions &options) {
+  bool prompt_from_stdin = options.prompt == "-";
+  std::vector<core::Message> messages;
+  if (!options.messages_file.empty()) {
+    if (options.messages_file == "-") {
+      if (prompt_from_stdin) throw UsageError{"--messages - and PROMPT - cannot both read standard input"};
+      messages = parse_messages(read_all(std::cin), "standard input");
+    } else {
+      messages = parse_messages(read_file(options.messages_file), options.messages_file.string());
+    }
+  }
+  if (prompt_from_stdin) {
+    std::string prompt = read_all(std::cin);
+    if (prompt.empty()) throw UsageError{"no prompt: standard input was empty"};
+    messages.push_back({"user", std::move(prompt)});
+  } else if (!options.prompt.empty()) {
+    messages.push_back({"user", options.prompt});
+  }
+  if (messages.empty()) throw UsageError{"no prompt: give PROMPT, - for stdin, or --messages FILE"};
+  if (!options.system.empty()) messages.insert(messages.begin(), {"system", options.system});
+  return messages;
+}
+
+// Seconds from the command line as milliseconds; 0 (unset) keeps the engine's default.
+uint32_t milliseconds_or(double seconds, uint32_t fallback) {
+  if (seconds <= 0) return fallback;
+  return static_cast<uint32_t>(std::clamp(std::llround(seconds * 1000), 1LL, static_cast<long long>(UINT32_MAX)));
+}
+
+void check_proxy(const std::string &proxy) {
+  size_t separator = proxy.find("://");
+  if (separator == std::string::npos) return;  // host:port, an HTTP proxy to libcurl
+  std::string scheme = proxy.substr(0, separator);
+  for (const char *known : {"http", "https", "socks4", "socks4a", "socks5", "socks5h"}) {
+    if (scheme == known) return;
+  }
+  throw UsageError{"unsupported proxy scheme \"" + scheme + "\" (use http, https, socks4, socks4a, socks5 or socks5h)"};
+}
+
+core::EngineOptions engine_options(const GlobalOptions &global, const ChatOptions &options) {
+  core::EngineOptions engine;
+  core::Timeouts &timeouts = engine.timeouts;
+  timeouts.total_ms = milliseconds_or(options.timeout_sec, 0);
+  timeouts.connect_ms = milliseconds_or(options.connect_timeout_sec, timeouts.connect_ms);
+  timeouts.first_byte_ms = milliseconds_or(options.first_byte_timeout_sec, timeouts.first_byte_ms);
+  timeouts.idle_ms = milliseconds_or(options.idle_timeout_sec, timeouts.idle_ms);
+  check_proxy(options.proxy);
+  engine.proxy = options.proxy;
+  std::string error;
+  std::optional<std::map<std::string, std::string>> upstreams = core::parse_upstreams(upstream_origins(global), error);
+  if (!upstreams) throw UsageError{error};
+  engine.upstreams = std::move(*upstreams);
+  std::optional<double> backoff_scale = core::backoff_scale_from_environment(error);
+  if (!backoff_scale) throw UsageError{error};
+  engine.backoff_scale = *backoff_scale;
+  return engine;
+}
+
+int exit_code_for(core::ErrorKind kind) {
+  using core::ErrorKind;
+  switch (kind) {
+    case ErrorKind::unknown_provider:
+    case ErrorKind::model_not_found:
+    case ErrorKind::bad_request:
+      return exit_usage;
+    case ErrorKind::timeout:
+    case ErrorKind::stalled:
+    case ErrorKind::truncated:
+    case ErrorKind::connection:
+      return exit_transfer;
+    case ErrorKind::cancelled:
+      return exit_interrupted;
+    default:
+      return exit_upstream;
+  }
+}
+
+// Writes all of `text` to stdout now, without a buffer in between.
+void write_stdout(std::string_view text) {
+  while (!text.empty()) {
+    ssize_t written = ::write(STDOUT_FILENO, text.data(), text.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return;  // stdout is gone; the answer has nowhere to go
+    }
+    text.remove_prefix(static_cast<size_t>(written));
+  }
+}
+
+class StdoutSink final : public core::ChatSink {
+ public:
+  void on_text(std::string_view text) override {
+    wrote_text = true;
+    write_stdout(text);
+  }
+  void on_warning(const std::string &provider, std::string_view message) override {
+    std::cerr << core::format_log_line(provider, PH_LOG_WARNING, message) << std::flush;
+  }
+  void on_done() override { done = true; }
+  void on_error(const core::ChatError &chat_error) override { error = chat_error; }
+
+  bool wrote_text = false;
+  bool done = false;
+  std::optional<core::ChatError> error;
+};
+
+// Turns SIGINT into a cancellation. SIGINT is blocked in every thread (libcurl's resolver threads
+// inherit the mask), and one thread waits for it, so no code runs in a signal handler.
+class InterruptWatcher {
+ public:
+  explicit InterruptWatcher(std::shared_ptr<core::ChatHandle> handle) {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGUSR1);  // "the chat is over": ends the watcher
+    pthread_sigmask(SIG_BLOCK, &signals, &previous_);
+    watcher_ = std::thread([this, signals, handle = std::move(handle)] {
+      int received = 0;
+      while (sigwait(&signals, &received) == 0 && received == SIGINT) {
+        interrupted_ = true;
+        handle->cancel();
+      }
+    });
+  }
+  ~InterruptWatcher() {
+    pthread_kill(watcher_.native_handle(), SIGUSR1);
+    watcher_.join();
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  InterruptWatcher(const InterruptWatcher &) = delete;
+  InterruptWatcher &operator=(const InterruptWatcher &) = delete;
+
+  bool interrupted() const { return interrupted_; }
+
+ private:
+  sigset_t previous_;
+  std::atomic<bool> interrupted_{false};
+  std::thread watcher_;
+};
+
+}  // namespace
+
+int run_chat(const GlobalOptions &global, const ChatOptions &options) {
+  core::ChatSpec spec;
+  core::EngineOptions engine_config;
+  try {
+    engine_config = engine_options(global, options);  // first: a bad option should not wait for stdin
+    spec.messages = conversation(options);
+  } catch (const UsageError &e) {
+    std::cerr << "provhost: " << e.message << "\n";
+    return exit_usage;
+  }
+  spec.provider = options.provider;
+  spec.model = options.model;
+  spec.stream = !options.no_stream;
+
+  core::Registry registry;
+  load_plugins(registry, global);
+  core::Engine engine(registry, std::move(engine_config));
+  auto sink = std::make_shared<StdoutSink>();
+  bool interrupted = false;
+  {
+    // Submitting starts no thread: the watcher blocks SIGINT before libcurl's resolver threads exist.
+    InterruptWatcher watcher(engine.submit(std::move(spec), sink));
+    engine.run_until_idle();
+    interrupted = watcher.interrupted();
+  }
+  if (sink->wrote_text && ::isatty(STDOUT_FILENO)) write_stdout("\n");
+  if (sink->done) return exit_ok;
+  if (interrupted) return exit_interrupted;
+  std::cerr << "provhost: " << (sink->error ? sink->error->message : "the chat ended without an answer") << "\n";
+  return sink->error ? exit_code_for(sink->error->kind) : exit_internal_error;
+}
+
+}  // namespace provhost::host

@@ -1,0 +1,67 @@
+// The upstream override: an origin that replaces scheme, host and port, and nothing else.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <provhost/core/upstream.hpp>
+
+using namespace provhost::core;
+
+TEST_CASE("an origin is scheme, host and optional port") {
+  std::string error;
+  CHECK(parse_origin("http://127.0.0.1:8080", error) == "http://127.0.0.1:8080");
+  CHECK(parse_origin("http://127.0.0.1:8080/", error) == "http://127.0.0.1:8080");
+  CHECK(parse_origin("https://example.com", error) == "https://example.com");
+  CHECK(parse_origin("HTTP://Example.com:9", error) == "http://Example.com:9");
+  CHECK(parse_origin("http://[::1]:3000", error) == "http://[::1]:3000");
+}
+
+TEST_CASE("anything more or less than an origin is refused with a reason") {
+  const char *bad[] = {"127.0.0.1:8080",      "ftp://example.com", "http://example.com/api", "http://example.com?x=1",
+                       "http://user:pw@host", "http://",           "http://host:notaport",   ""};
+  for (const char *text : bad) {
+    INFO(text);
+    std::string error;
+    CHECK_FALSE(parse_origin(text, error));
+    CHECK(error.find("invalid upstream") == 0);
+    CHECK(error.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("replace_origin swaps the origin and keeps path, query and fragment byte for byte") {
+  const std::string origin = "http://127.0.0.1:4000";
+  CHECK(replace_origin("https://koala.sh/api/gpt/", origin) == "http://127.0.0.1:4000/api/gpt/");
+  CHECK(replace_origin("https://chatgptfree.ai", origin) == "http://127.0.0.1:4000");
+  CHECK(replace_origin("https://chatgptfree.ai/", origin) == "http://127.0.0.1:4000/");
+  CHECK(replace_origin("https://user@host.example:8443/a/../b?q=%20x&y=/z#frag", origin) ==
+        "http://127.0.0.1:4000/a/../b?q=%20x&y=/z#frag");
+  CHECK(replace_origin("https://host.example?only=query", origin) == "http://127.0.0.1:4000?only=query");
+  SECTION("a URL that is not absolute cannot be rewritten") {
+    CHECK_FALSE(replace_origin("/v1/chat/completions", origin));
+    CHECK_FALSE(replace_origin("://nothing", origin));
+  }
+}
+
+TEST_CASE("the environment variable is the name in capitals, other characters as _") {
+  CHECK(upstream_variable("Ylokh") == "PROVHOST_UPSTREAM_YLOKH");
+  CHECK(upstream_variable("ChatgptFree") == "PROVHOST_UPSTREAM_CHATGPTFREE");
+  CHECK(upstream_variable("my-provider_2") == "PROVHOST_UPSTREAM_MY_PROVIDER_2");
+}
+
+TEST_CASE("an explicit override wins over the environment, names match case-insensitively") {
+  ::setenv("PROVHOST_UPSTREAM_KOALA", "http://127.0.0.1:1111", 1);
+  ::unsetenv("PROVHOST_UPSTREAM_FLOWGPT");
+  std::map<std::string, std::string> overrides = {{"koala", "http://127.0.0.1:2222"}};
+  CHECK(find_upstream("Koala", overrides) == "http://127.0.0.1:2222");
+  CHECK(find_upstream("Koala", {}) == "http://127.0.0.1:1111");
+  CHECK(find_upstream("FlowGpt", overrides) == "");
+  ::unsetenv("PROVHOST_UPSTREAM_KOALA");
+}
+
+TEST_CASE("upstream pairs from the command line become origins, or the first bad one is named") {
+  std::string error;
+  auto origins = parse_upstreams({{"Koala", "http://127.0.0.1:1/"}, {"Ylokh", "https://example.com"}}, error);
+  REQUIRE(origins);
+  CHECK(*origins ==
+        std::map<std::string, std::string>{{"Koala", "http://127.0.0.1:1"}, {"Ylokh", "https://example.com"}});
+  CHECK_FALSE(parse_upstreams({{"Koala", "http://127.0.0.1:1"}, {"Ylokh", "http://h/x"}}, error));
+  CHECK(error == "--upstream Ylokh: invalid upstream 'http://h/x': give only scheme://host[:port], without a path");
+}
