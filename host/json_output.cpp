@@ -61,4 +61,25 @@ void write_rejected(JsonWriter &writer, const core::RejectedPlugin &rejected) {
   writer.EndObject();
 }
 
+std::string providers_json(const core::Registry &registry) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.SetIndent(' ', 2);
+  writer.StartObject();
+  writer.Key("providers");
+  writer.StartArray();
+  for (const auto &provider : registry.providers()) {
+    writer.StartObject();
+    write_provider_members(writer, *provider);
+    writer.EndObject();
+  }
+  writer.EndArray();
+  writer.Key("rejected");
+  writer.StartArray();
+  for (const auto &rejected : registry.rejected()) write_rejected(writer, rejected);
+  writer.EndArray();
+  writer.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
 }  // namespace provhost::host

@@ -1,10 +1,11 @@
-// json_output.hpp: the JSON that `list --json` and `inspect --json` print.
+// json_output.hpp: the JSON that `list --json` and `inspect --json` print (and `serve` answers).
 #pragma once
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
 #include <provhost/core/registry.hpp>
+#include <string>
 #include <string_view>
 
 namespace provhost::host {
@@ -19,5 +20,9 @@ void write_provider_members(JsonWriter &writer, const core::LoadedProvider &prov
 
 // {"file": ..., "reason": ...}
 void write_rejected(JsonWriter &writer, const core::RejectedPlugin &rejected);
+
+// The object `list --json` prints and `serve` answers on /v1/providers:
+// {"providers": [...], "rejected": [...]}.
+std::string providers_json(const core::Registry &registry);
 
 }  // namespace provhost::host

@@ -67,27 +67,6 @@ void print_text(const core::Registry &registry, const std::vector<std::filesyste
   std::cout << '\n';
 }
 
-void print_json(const core::Registry &registry) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
-  writer.SetIndent(' ', 2);
-  writer.StartObject();
-  writer.Key("providers");
-  writer.StartArray();
-  for (const auto &provider : registry.providers()) {
-    writer.StartObject();
-    write_provider_members(writer, *provider);
-    writer.EndObject();
-  }
-  writer.EndArray();
-  writer.Key("rejected");
-  writer.StartArray();
-  for (const auto &rejected : registry.rejected()) write_rejected(writer, rejected);
-  writer.EndArray();
-  writer.EndObject();
-  std::cout << buffer.GetString() << '\n';
-}
-
 }  // namespace
 
 Command add_list_command(CLI::App &app, const GlobalOptions &global) {
@@ -99,7 +78,7 @@ Command add_list_command(CLI::App &app, const GlobalOptions &global) {
             std::vector<std::filesystem::path> searched = core::plugin_search_path(global.plugin_dirs);
             registry.load(searched);
             if (*json)
-              print_json(registry);
+              std::cout << providers_json(registry) << '\n';
             else
               print_text(registry, searched);
             return static_cast<int>(exit_ok);

@@ -1,0 +1,445 @@
+#include "serve_openai.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <optional>
+#include <random>
+#include <set>
+
+namespace provhost::serve {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_string(Writer &w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+
+void write_key(Writer &w, std::string_view key) { w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size())); }
+
+void write_string_or_null(Writer &w, std::string_view s) {
+  if (s.empty()) {
+    w.Null();
+  } else {
+    write_string(w, s);
+  }
+}
+
+std::string_view json_type_name(const rapidjson::Value &v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType:
+      return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType:
+      return "a boolean";
+    case rapidjson::kObjectType:
+      return "an object";
+    case rapidjson::kArrayType:
+      return "an array";
+    case rapidjson::kStringType:
+      return "a string";
+    case rapidjson::kNumberType:
+      return v.IsInt64() || v.IsUint64() ? "an integer" : "a decimal";
+  }
+  return "a value";
+}
+
+ApiError invalid_request(std::string message, std::string param, std::string code = {}) {
+  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
+}
+
+ApiError wrong_type(const std::string &param, std::string_view expected, const rapidjson::Value &got) {
+  return invalid_request("Invalid type for '" + param + "': expected " + std::string(expected) + ", but got " +
+                             std::string(json_type_name(got)) + " instead.",
+                         param, "invalid_type");
+}
+
+std::string_view view_of(const rapidjson::Value &v) { return {v.GetString(), v.GetStringLength()}; }
+
+// OpenAI's newer clients send "developer" where older ones send "system"; providers know only the latter.
+bool normalise_role(std::string_view role, std::string &out) {
+  if (role == "system" || role == "developer") {
+    out = "system";
+  } else if (role == "user" || role == "assistant") {
+    out = std::string(role);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Content is a string, null (an assistant turn that only called tools) or an array of parts, of
+// which only text parts can reach a text-only provider.
+std::optional<ApiError> read_content(const rapidjson::Value &content, const std::string &param, std::string &out) {
+  if (content.IsNull()) return std::nullopt;
+  if (content.IsString()) {
+    out.assign(content.GetString(), content.GetStringLength());
+    return std::nullopt;
+  }
+  if (!content.IsArray()) return wrong_type(param, "one of a string or array of objects", content);
+  for (rapidjson::SizeType i = 0; i < content.Size(); ++i) {
+    const auto &part = content[i];
+    std::string part_param = param + "[" + std::to_string(i) + "]";
+    if (!part.IsObject()) return wrong_type(part_param, "an object", part);
+    auto type = part.FindMember("type");
+    auto text = part.FindMember("text");
+    if (type == part.MemberEnd() || !type->value.IsString() || view_of(type->value) != "text") {
+      return invalid_request("Only text content parts are supported ('" + part_param + ".type' must be \"text\").",
+                             part_param + ".type");
+    }
+    if (text == part.MemberEnd() || !text->value.IsString()) {
+      return invalid_request("Missing required parameter: '" + part_param + ".text'.", part_param + ".text",
+                             "missing_required_parameter");
+    }
+    out.append(text->value.GetString(), text->value.GetStringLength());
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_messages(const rapidjson::Value &messages, std::vector<core::Message> &out) {
+  if (!messages.IsArray()) return wrong_type("messages", "an array", messages);
+  if (messages.Empty()) return invalid_request("'messages' must contain at least one message.", "messages");
+  out.reserve(messages.Size());
+  for (rapidjson::SizeType i = 0; i < messages.Size(); ++i) {
+    const auto &m = messages[i];
+    std::string param = "messages[" + std::to_string(i) + "]";
+    if (!m.IsObject()) return wrong_type(param, "an object", m);
+    core::Message message;
+    auto role = m.FindMember("role");
+    if (role == m.MemberEnd()) {
+      return invalid_request("Missing required parameter: '" + param + ".role'.", param + ".role",
+                             "missing_required_parameter");
+    }
+    if (!role->value.IsString()) return wrong_type(param + ".role", "a string", role->value);
+    if (!normalise_role(view_of(role->value), message.role)) {
+      return invalid_request("Invalid value for '" + param + ".role': \"" + std::string(view_of(role->value)) +
+                                 "\"; supported roles are system, developer, user and assistant.",
+                             param + ".role", "invalid_value");
+    }
+    if (auto content = m.FindMember("content"); content != m.MemberEnd()) {
+      if (auto error = read_content(content->value, param + ".content", message.content)) return error;
+    } else if (message.role != "assistant") {
+      return invalid_request("Missing required parameter: '" + param + ".content'.", param + ".content",
+                             "missing_required_parameter");
+    }
+    out.push_back(std::move(message));
+  }
+  return std::nullopt;
+}
+
+// The sampling fields a provider may use, checked for type and copied into the options object as
+// given. null means "not set", as in OpenAI's API.
+std::optional<ApiError> read_options(const rapidjson::Value &body, std::string &options_json) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  auto copy_if_present = [&](const char *name, auto &&accepts, std::string_view expected) -> std::optional<ApiError> {
+    auto member = body.FindMember(name);
+    if (member == body.MemberEnd() || member->value.IsNull()) return std::nullopt;
+    if (!accepts(member->value)) return wrong_type(name, expected, member->value);
+    w.Key(name);
+    member->value.Accept(w);
+    return std::nullopt;
+  };
+  auto is_number = [](const rapidjson::Value &v) { return v.IsNumber(); };
+  auto is_count = [](const rapidjson::Value &v) { return v.IsInt64() && v.GetInt64() >= 0; };
+  auto is_stop = [](const rapidjson::Value &v) {
+    if (v.IsString()) return true;
+    if (!v.IsArray()) return false;
+    for (const auto &item : v.GetArray()) {
+      if (!item.IsString()) return false;
+    }
+    return true;
+  };
+  for (auto &&error :
+       {copy_if_present("temperature", is_number, "a number"), copy_if_present("top_p", is_number, "a number"),
+        copy_if_present("max_tokens", is_count, "a non-negative integer"),
+        copy_if_present("stop", is_stop, "a string or an array of strings")}) {
+    if (error) return error;
+  }
+  // Newer clients send max_completion_tokens instead; providers know only max_tokens.
+  if (!body.HasMember("max_tokens") || body["max_tokens"].IsNull()) {
+    if (auto member = body.FindMember("max_completion_tokens"); member != body.MemberEnd() && !member->value.IsNull()) {
+      if (!is_count(member->value)) return wrong_type("max_completion_tokens", "a non-negative integer", member->value);
+      w.Key("max_tokens");
+      member->value.Accept(w);
+    }
+  }
+  w.EndObject();
+  options_json.assign(buffer.GetString(), buffer.GetSize());
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_optional_string(const rapidjson::Value &body, const char *name, std::string &out) {
+  auto member = body.FindMember(name);
+  if (member == body.MemberEnd() || member->value.IsNull()) return std::nullopt;
+  if (!member->value.IsString()) return wrong_type(name, "a string", member->value);
+  out.assign(member->value.GetString(), member->value.GetStringLength());
+  return std::nullopt;
+}
+
+std::string random_suffix(std::size_t length) {
+  static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+  std::string out(length, ' ');
+  for (auto &c : out) c = alphabet[pick(generator)];
+  return out;
+}
+
+// The fields every chat.completion and chat.completion.chunk starts with.
+void write_identity(Writer &w, const CompletionIdentity &identity, std::string_view object) {
+  write_key(w, "id");
+  write_string(w, identity.id);
+  write_key(w, "object");
+  write_string(w, object);
+  write_key(w, "created");
+  w.Int64(identity.created);
+  write_key(w, "model");
+  write_string(w, identity.model);
+  if (!identity.provider.empty()) {
+    write_key(w, "provider");
+    write_string(w, identity.provider);
+  }
+}
+
+enum class Delta { role, text, finish };
+
+std::string chunk_event(const CompletionIdentity &identity, Delta delta, std::string_view text = {}) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  write_identity(w, identity, "chat.completion.chunk");
+  write_key(w, "choices");
+  w.StartArray();
+  w.StartObject();
+  write_key(w, "index");
+  w.Int(0);
+  write_key(w, "delta");
+  w.StartObject();
+  if (delta == Delta::role) {
+    write_key(w, "role");
+    write_string(w, "assistant");
+    write_key(w, "content");
+    write_string(w, "");
+  } else if (delta == Delta::text) {
+    write_key(w, "content");
+    write_string(w, text);
+  }
+  w.EndObject();
+  write_key(w, "logprobs");
+  w.Null();
+  write_key(w, "finish_reason");
+  if (delta == Delta::finish) {
+    write_string(w, "stop");
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  std::string event;
+  event.reserve(buffer.GetSize() + 8);
+  event.append("data: ").append(buffer.GetString(), buffer.GetSize()).append("\n\n");
+  return event;
+}
+
+void write_error_object(Writer &w, const ApiError &error) {
+  w.StartObject();
+  write_key(w, "error");
+  w.StartObject();
+  write_key(w, "message");
+  write_string(w, error.message);
+  write_key(w, "type");
+  write_string(w, error.type);
+  write_key(w, "param");
+  write_string_or_null(w, error.param);
+  write_key(w, "code");
+  write_string_or_null(w, error.code);
+  w.EndObject();
+  w.EndObject();
+}
+
+}  // namespace
+
+std::variant<core::ChatSpec, ApiError> parse_chat_request(std::string_view body) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  if (doc.HasParseError()) {
+    return invalid_request(
+        "The request body is not valid JSON: " + std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
+            " (at byte " + std::to_string(doc.GetErrorOffset()) + ").",
+        "", "invalid_json");
+  }
+  if (!doc.IsObject()) return wrong_type("body", "an object", doc);
+
+  core::ChatSpec spec;
+  if (auto error = read_optional_string(doc, "model", spec.model)) return *error;
+  if (auto error = read_optional_string(doc, "provider", spec.provider)) return *error;
+
+  auto messages = doc.FindMember("messages");
+  if (messages == doc.MemberEnd()) {
+    return invalid_request("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
+  }
+  if (auto error = read_messages(messages->value, spec.messages)) return *error;
+
+  spec.stream = false;
+  if (auto stream = doc.FindMember("stream"); stream != doc.MemberEnd() && !stream->value.IsNull()) {
+    if (!stream->value.IsBool()) return wrong_type("stream", "a boolean", stream->value);
+    spec.stream = stream->value.GetBool();
+  }
+  if (auto error = read_options(doc, spec.options_json)) return *error;
+  return spec;
+}
+
+ApiError api_error(const core::ChatError &error) {
+  using core::ErrorKind;
+  struct Mapping {
+    int status;
+    const char *type;
+    const char *param;
+    const char *code;
+  };
+  // The upstream's own authentication failing (auth) is a gateway error: the client's key was fine.
+  auto mapping = [](ErrorKind kind) -> Mapping {
+    switch (kind) {
+      case ErrorKind::unknown_provider:
+        return {404, "invalid_request_error", "provider", "provider_not_found"};
+      case ErrorKind::model_not_found:
+        return {404, "invalid_request_error", "model", "model_not_found"};
+      case ErrorKind::bad_request:
+        return {400, "invalid_request_error", "", ""};
+      case ErrorKind::rate_limited:
+        return {429, "rate_limit_error", "", "rate_limit_exceeded"};
+      case ErrorKind::auth:
+        return {502, "upstream_error", "", "upstream_auth"};
+      case ErrorKind::blocked:
+        return {502, "upstream_error", "", "blocked"};
+      case ErrorKind::http_status:
+        return {502, "upstream_error", "", "http_status"};
+      case ErrorKind::bad_gateway:
+        return {502, "upstream_error", "", "bad_gateway"};
+      case ErrorKind::gateway_timeout:
+        return {504, "upstream_error", "", "gateway_timeout"};
+      case ErrorKind::timeout:
+        return {504, "upstream_error", "", "timeout"};
+      case ErrorKind::stalled:
+        return {504, "upstream_error", "", "stalled"};
+      case ErrorKind::truncated:
+        return {502, "upstream_error", "", "truncated"};
+      case ErrorKind::connection:
+        return {502, "upstream_error", "", "connection"};
+      case ErrorKind::protocol:
+        return {502, "upstream_error", "", "protocol"};
+      case ErrorKind::upstream:
+        return {502, "upstream_error", "", "upstream"};
+      case ErrorKind::plugin:
+        return {500, "server_error", "", "plugin_error"};
+      case ErrorKind::cancelled:
+        return {503, "server_error", "", "cancelled"};
+    }
+    return {500, "server_error", "", ""};
+  }(error.kind);
+  return ApiError{mapping.status, error.message.empty() ? std::string(core::to_string(error.kind)) : error.message,
+                  mapping.type, mapping.param, mapping.code};
+}
+
+std::string error_json(const ApiError &error) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  write_error_object(w, error);
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+CompletionIdentity new_identity(std::string model, int64_t created) {
+  return CompletionIdentity{"chatcmpl-" + random_suffix(24), created, std::move(model), {}};
+}
+
+std::string completion_json(const CompletionIdentity &identity, std::string_view content) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  write_identity(w, identity, "chat.completion");
+  write_key(w, "choices");
+  w.StartArray();
+  w.StartObject();
+  write_key(w, "index");
+  w.Int(0);
+  write_key(w, "message");
+  w.StartObject();
+  write_key(w, "role");
+  write_string(w, "assistant");
+  write_key(w, "content");
+  write_string(w, content);
+  w.EndObject();
+  write_key(w, "logprobs");
+  w.Null();
+  write_key(w, "finish_reason");
+  write_string(w, "stop");
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string role_event(const CompletionIdentity &identity) { return chunk_event(identity, Delta::role); }
+
+std::string text_event(const CompletionIdentity &identity, std::string_view text) {
+  return chunk_event(identity, Delta::text, text);
+}
+
+std::string finish_event(const CompletionIdentity &identity) { return chunk_event(identity, Delta::finish); }
+
+std::string error_event(const ApiError &error) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  write_error_object(w, error);
+  std::string event;
+  event.append("data: ").append(buffer.GetString(), buffer.GetSize()).append("\n\n");
+  return event;
+}
+
+std::string models_json(const std::vector<std::unique_ptr<core::LoadedProvider>> &providers, int64_t created) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  auto write_model = [&](std::string_view id, std::string_view owner) {
+    w.StartObject();
+    write_key(w, "id");
+    write_string(w, id);
+    write_key(w, "object");
+    write_string(w, "model");
+    write_key(w, "created");
+    w.Int64(created);
+    write_key(w, "owned_by");
+    write_string(w, owner);
+    w.EndObject();
+  };
+  // A provider that lists no models still answers for its default one.
+  auto models_of = [](const core::ProviderMeta &meta) {
+    std::vector<std::string> models = meta.models;
+    if (models.empty() && !meta.default_model.empty()) models.push_back(meta.default_model);
+    return models;
+  };
+
+  w.StartObject();
+  write_key(w, "object");
+  write_string(w, "list");
+  write_key(w, "data");
+  w.StartArray();
+  std::set<std::string, std::less<>> written;
+  for (const auto &provider : providers) {
+    for (const auto &model : models_of(provider->meta)) {
+      if (written.insert(model).second) write_model(model, provider->meta.name);
+    }
+  }
+  for (const auto &provider : providers) {
+    for (const auto &model : models_of(provider->meta))
+      write_model(provider->meta.name + "/" + model, provider->meta.name);
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+}  // namespace provhost::serve

@@ -1,0 +1,59 @@
+// serve_openai.hpp: OpenAI's chat-completions wire format as pure functions: reading a request,
+// writing completions, stream chunks, model lists and errors. The HTTP server (serve_server.hpp)
+// does the I/O; everything a client parses is built here, so it is tested without a socket.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <provhost/core/chat.hpp>
+#include <provhost/core/registry.hpp>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace provhost::serve {
+
+// An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}} with its HTTP status.
+struct ApiError {
+  int status = 500;
+  std::string message;
+  std::string type = "server_error";
+  std::string param;  // "" is sent as null
+  std::string code;   // "" is sent as null
+};
+
+// A chat-completions request body turned into what the engine runs, or the 400 saying why it cannot
+// be. Fields the server does not use (n, user, seed, stream_options, ...) are accepted and ignored.
+std::variant<core::ChatSpec, ApiError> parse_chat_request(std::string_view body);
+
+// The status and OpenAI error type/code for a chat that failed.
+ApiError api_error(const core::ChatError &error);
+
+std::string error_json(const ApiError &error);
+
+// What every chunk of one answer shares, and what a complete answer repeats.
+struct CompletionIdentity {
+  std::string id;  // "chatcmpl-..."
+  int64_t created = 0;
+  std::string model;
+  std::string provider;  // sent as an extra "provider" field; "" leaves it out
+};
+
+CompletionIdentity new_identity(std::string model, int64_t created);
+
+// A whole non-streaming answer: object "chat.completion".
+std::string completion_json(const CompletionIdentity &identity, std::string_view content);
+
+// Server-sent events of a streaming answer, each "data: {...}\n\n" with object "chat.completion.chunk".
+std::string role_event(const CompletionIdentity &identity);  // delta {role: "assistant", content: ""}
+std::string text_event(const CompletionIdentity &identity, std::string_view text);
+std::string finish_event(const CompletionIdentity &identity);  // empty delta, finish_reason "stop"
+std::string error_event(const ApiError &error);                // an error after the stream began
+inline constexpr std::string_view done_event = "data: [DONE]\n\n";
+
+// GET /v1/models: each model once under its own name (owned by the first provider listing it) and
+// once per provider as "Provider/model".
+std::string models_json(const std::vector<std::unique_ptr<core::LoadedProvider>> &providers, int64_t created);
+
+}  // namespace provhost::serve

@@ -1,0 +1,71 @@
+// serve_server.hpp: the HTTP side of `provhost serve`, on Boost.Beast.
+//
+// One io_context thread serves every connection (the engine has the other core); chats run on the engine's thread and
+// their sink callbacks are posted to the connection's executor, so nothing blocks either loop. A streaming answer
+// starts (status 200, text/event-stream) only when its first text is ready, so an error before it still gets its real
+// status and fallback stays invisible to the client.
+//
+// Limits: request headers and body sizes (431, 413), a client timeout for reading a request, for an
+// idle keep-alive connection and for every write (a client that stops reading is dropped and its
+// chat cancelled), and a bound on what a streaming client may lag behind.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <provhost/core/chat.hpp>
+#include <string>
+
+namespace provhost::serve {
+
+struct ServerOptions {
+  boost::asio::ip::tcp::endpoint listen{boost::asio::ip::make_address("127.0.0.1"), 8080};
+  std::string api_key;  // "" = no authentication
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::chrono::milliseconds client_timeout{30'000};
+  std::size_t max_stream_backlog = 1024 * 1024;  // bytes of events a slow client may lag behind
+  std::chrono::milliseconds shutdown_timeout{30'000};
+  bool access_log = true;  // one line per request on stderr
+};
+
+// Starts a chat the way core::Engine::submit does: returns at once, calls the sink from another
+// thread. A function, so tests can put a scripted provider behind the server.
+using SubmitChat =
+    std::function<std::shared_ptr<core::ChatHandle>(core::ChatSpec spec, std::shared_ptr<core::ChatSink> sink)>;
+
+// The fixed answers, computed once from the registry at start.
+struct Catalog {
+  std::string models_json;     // GET /v1/models
+  std::string providers_json;  // GET /v1/providers, as `list --json`
+};
+
+struct ServerState;
+
+class Server {
+ public:
+  // Binds at once (throws boost::system::system_error when it cannot); serves once start() is called
+  // and the io_context runs.
+  Server(boost::asio::io_context &io, ServerOptions options, SubmitChat submit, Catalog catalog);
+  ~Server();
+  Server(const Server &) = delete;
+  Server &operator=(const Server &) = delete;
+
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+  // Begins accepting; `on_stopped` runs once, on the io_context, when shutdown has finished.
+  void start(std::function<void()> on_stopped = {});
+
+  // Stops accepting and closes idle connections; requests in flight finish (streams included) until
+  // the shutdown timeout, after which the rest are cut. When the last connection has closed the
+  // server holds no more work, so io_context::run returns. A second call cuts at once.
+  void shutdown();
+
+ private:
+  std::shared_ptr<ServerState> state_;
+};
+
+}  // namespace provhost::serve

@@ -1,0 +1,196 @@
+// `provhost serve` as users run it: the real binary with the real plugins in front of the upstream
+// emulator, driven by raw HTTP. Every provider answers through it; fallback is invisible to the
+// client; an upstream 429 stays a 429; a client that hangs up closes the upstream connection;
+// SIGTERM lets a stream in flight finish and exits 0; the access log has one line per request and
+// no secrets; bad options fail with one line.
+#include <rapidjson/document.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <emulator/emulator.hpp>
+#include <memory>
+#include <thread>
+
+#include "http_client.hpp"
+#include "support/process.hpp"
+
+using namespace provhost;
+using namespace provhost::serve_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char *const providers[] = {"Koala", "Ylokh", "ChatgptFree", "FreeNetfly", "FlowGpt"};
+
+// The emulator in-process, `provhost serve` as a child process pointed at it.
+class Served {
+ public:
+  explicit Served(std::vector<std::string> serve_args = {}, emulator::Config config = {}) : upstream_(config) {
+    upstream_.start();
+    std::vector<std::string> argv = {test::provhost_binary()};
+    for (const char *name : providers) {
+      argv.push_back("--upstream");
+      argv.push_back(std::string(name) + "=" + upstream_.origin());
+    }
+    argv.insert(argv.end(), {"serve", "--listen", "127.0.0.1:0"});
+    argv.insert(argv.end(), serve_args.begin(), serve_args.end());
+    process_ = std::make_unique<test::BackgroundProcess>(
+        argv,
+        test::Environment{{"PROVHOST_BACKOFF_SCALE", "0.01"}, {"PROVHOST_PLUGIN_PATH", ""}, {"PROVHOST_API_KEY", ""}});
+    auto line = process_->wait_for_line([](const std::string &l) { return l.rfind("listening on ", 0) == 0; });
+    if (!line) FAIL("provhost serve did not start: " << process_->err());
+    port_ = static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
+  }
+
+  uint16_t port() const { return port_; }
+  emulator::Emulator &upstream() { return upstream_; }
+  test::BackgroundProcess &process() { return *process_; }
+
+ private:
+  emulator::Emulator upstream_;
+  std::unique_ptr<test::BackgroundProcess> process_;
+  uint16_t port_ = 0;
+};
+
+std::string chat_body(const std::string &model, bool stream, const std::string &provider = "") {
+  std::string body = R"({"model": ")" + model + R"(", "stream": )" + (stream ? "true" : "false");
+  if (!provider.empty()) body += R"(, "provider": ")" + provider + "\"";
+  return body + R"(, "messages": [{"role": "user", "content": "Hello there"}]})";
+}
+
+rapidjson::Document parse(const std::string &json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  INFO(json);
+  REQUIRE_FALSE(doc.HasParseError());
+  return doc;
+}
+
+std::string str(const rapidjson::Value &v) { return {v.GetString(), v.GetStringLength()}; }
+
+// The text of a complete event stream, and the provider its chunks name.
+std::pair<std::string, std::string> stream_text(const std::string &body) {
+  auto events = sse_data(body);
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back() == "[DONE]");
+  std::string text, provider;
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    auto doc = parse(events[i]);
+    REQUIRE(doc.HasMember("choices"));
+    provider = str(doc["provider"]);
+    const auto &delta = doc["choices"][0]["delta"];
+    if (delta.HasMember("content")) text += str(delta["content"]);
+  }
+  return {text, provider};
+}
+
+template <class Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds limit = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return predicate();
+}
+
+}  // namespace
+
+TEST_CASE("every provider answers through serve, streaming and not") {
+  Served served;
+  const std::string expected = served.upstream().expected_text();
+  for (const char *provider : providers) {
+    INFO(provider);
+    auto whole = fetch(served.port(), "POST", "/v1/chat/completions", chat_body("", false, provider));
+    REQUIRE(whole.status == 200);
+    auto doc = parse(whole.body);
+    CHECK(str(doc["choices"][0]["message"]["content"]) == expected);
+    CHECK(str(doc["provider"]) == provider);
+
+    auto streamed = fetch(served.port(), "POST", "/v1/chat/completions", chat_body("", true, provider));
+    REQUIRE(streamed.status == 200);
+    CHECK(stream_text(streamed.body) == std::make_pair(expected, std::string(provider)));
+  }
+}
+
+TEST_CASE("a provider that fails before its first token falls back to the next, unseen by the client") {
+  Served served;
+  // gpt-4o-mini without a provider: ChatgptFree (by its alias), then Koala.
+  auto first = stream_text(fetch(served.port(), "POST", "/v1/chat/completions", chat_body("gpt-4o-mini", true)).body);
+  REQUIRE(first.first == served.upstream().expected_text());
+  const std::string first_choice = first.second;
+  const std::string route = first_choice == "Koala" ? "koala" : "chatgptfree";
+  served.upstream().set_fault(route, "server_error");
+
+  auto r = fetch(served.port(), "POST", "/v1/chat/completions", chat_body("gpt-4o-mini", true));
+  CHECK(r.status == 200);
+  auto [text, provider] = stream_text(r.body);
+  CHECK(text == served.upstream().expected_text());
+  CHECK(provider != first_choice);
+  CHECK_FALSE(provider.empty());
+}
+
+TEST_CASE("an upstream rate limit is a 429 and an unknown model a 404, streaming or not") {
+  auto stream = GENERATE(false, true);
+  Served served;
+  served.upstream().set_fault("koala", "rate_limit");
+  auto limited = fetch(served.port(), "POST", "/v1/chat/completions", chat_body("Koala/gpt-4o-mini", stream));
+  CHECK(limited.status == 429);
+  CHECK(str(parse(limited.body)["error"]["type"]) == "rate_limit_error");
+  auto unknown = fetch(served.port(), "POST", "/v1/chat/completions", chat_body("no-such-model", stream));
+  CHECK(unknown.status == 404);
+  CHECK(str(parse(unknown.body)["error"]["code"]) == "model_not_found");
+}
+
+TEST_CASE("a client that disconnects mid-stream closes its upstream connection") {
+  Served served;
+  served.upstream().set_fault("koala", "stall");
+  Client client(served.port());
+  client.send_request("POST", "/v1/chat/completions", chat_body("Koala/gpt-4o-mini", true));
+  REQUIRE(client.read_header().status == 200);
+  REQUIRE(served.upstream().open_connections() >= 1);
+  client.close();
+  CHECK(eventually([&] { return served.upstream().open_connections() == 0; }));
+  CHECK(eventually([&] { return served.process().err().find("client closed") != std::string::npos; }));
+}
+
+TEST_CASE("SIGTERM lets a stream in flight finish, then exits 0; the access log holds no secrets") {
+  emulator::Config long_answer;
+  long_answer.chunks = 20000;
+  long_answer.write_size = 1024;
+  Served served({"--api-key", "sk-very-secret"}, long_answer);
+  const std::string expected = served.upstream().expected_text();
+
+  Client client(served.port());
+  client.send_request("POST", "/v1/chat/completions?key=sk-query-secret", chat_body("Koala/gpt-4o-mini", true),
+                      "Authorization: Bearer sk-very-secret\r\n");
+  REQUIRE(client.read_header().status == 200);
+  served.process().send_signal(SIGTERM);
+  auto [text, provider] = stream_text(client.read_rest());
+  CHECK(text.size() == expected.size());
+  CHECK(text == expected);
+  client.close();
+  CHECK(served.process().wait(10s) == 0);
+
+  std::string log = served.process().err();
+  CHECK_THAT(log, Catch::Contains("POST /v1/chat/completions 200 Koala gpt-4o-mini"));
+  CHECK_THAT(log, !Catch::Contains("sk-very-secret"));
+  CHECK_THAT(log, !Catch::Contains("sk-query-secret"));
+}
+
+TEST_CASE("bad serve options fail with one line and a usage exit code") {
+  auto bad_listen = test::run_process({test::provhost_binary(), "serve", "--listen", "127.0.0.1:99999"});
+  CHECK(bad_listen.exit_code == 2);
+  CHECK_THAT(bad_listen.err, Catch::StartsWith("provhost: --listen:"));
+  CHECK(std::count(bad_listen.err.begin(), bad_listen.err.end(), '\n') == 1);
+  CHECK(test::run_process({test::provhost_binary(), "serve", "--listen", "nonsense"}).exit_code == 2);
+}
+
+TEST_CASE("a port already in use is reported in one line") {
+  Served served;
+  auto second =
+      test::run_process({test::provhost_binary(), "serve", "--listen", "127.0.0.1:" + std::to_string(served.port())});
+  CHECK(second.exit_code == 1);
+  CHECK_THAT(second.err, Catch::Contains("cannot listen on 127.0.0.1:" + std::to_string(served.port())));
+}

@@ -1,0 +1,187 @@
+// `provhost serve` through the official OpenAI client library for Node.js, against the upstream
+// emulator: the model list, every provider streaming and not, and the library's own error classes
+// for an unknown model, an upstream rate limit and a wrong API key.
+//
+// Run by ctest (test serve_openai_node), which sets PROVHOST_BIN and PROVHOST_EMULATOR_BIN.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+let OpenAI;
+try {
+  ({ default: OpenAI } = await import('openai'));
+} catch (error) {
+  console.error('the openai package is missing: run scripts/deps (npm ci --prefix tests/serve/node)');
+  throw error;
+}
+
+const providers = ['Koala', 'Ylokh', 'ChatgptFree', 'FreeNetfly', 'FlowGpt'];
+const apiKey = 'sk-provhost-node-test';
+const children = [];
+
+// Starts a server process and resolves with the origin it prints ("listening on http://...").
+function startServer(command, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    child.stderr.on('data', (data) => (stderr += data));
+    const timer = setTimeout(() => reject(new Error(`${command} did not start within 10 s: ${stderr}`)), 10_000);
+    child.on('error', (error) => reject(error));
+    child.on('exit', (code) => reject(new Error(`${command} exited with ${code}: ${stderr}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = /^listening on (http:\/\/\S+)/.exec(line);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve(match[1]);
+    });
+  });
+}
+
+async function emulatorControl(origin, method, path, body) {
+  const response = await fetch(`${origin}/__emulator/${path}`, {
+    method,
+    headers: body ? { 'Content-Type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert.equal(response.status, 200, `emulator ${method} ${path}`);
+  return response.text();
+}
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run this test through ctest`);
+  return value;
+}
+
+describe('provhost serve with the OpenAI Node.js library', () => {
+  let emulator, client, expectedText;
+  const defaultModels = {};
+
+  before(async () => {
+    emulator = await startServer(required('PROVHOST_EMULATOR_BIN'), ['--port', '0']);
+    const upstreams = providers.flatMap((name) => ['--upstream', `${name}=${emulator}`]);
+    const serve = await startServer(
+      required('PROVHOST_BIN'),
+      [...upstreams, 'serve', '--listen', '127.0.0.1:0', '--api-key', apiKey],
+      { PROVHOST_BACKOFF_SCALE: '0.01', PROVHOST_PLUGIN_PATH: '' },
+    );
+    client = new OpenAI({ baseURL: `${serve}/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
+    expectedText = await emulatorControl(emulator, 'GET', 'text');
+    assert.ok(expectedText.length > 0);
+    const listing = await fetch(`${serve}/v1/providers`, { headers: { Authorization: `Bearer ${apiKey}` } });
+    for (const provider of (await listing.json()).providers) defaultModels[provider.name] = provider.default_model;
+  });
+
+  after(() => {
+    for (const child of children) child.kill('SIGTERM');
+  });
+
+  test('models.list() names every provider model, plain and as Provider/model', async () => {
+    const ids = [];
+    for await (const model of client.models.list()) {
+      assert.equal(model.object, 'model');
+      assert.equal(typeof model.created, 'number');
+      assert.ok(model.owned_by);
+      ids.push(model.id);
+    }
+    for (const id of ['gpt-4o-mini', 'gpt-3.5-turbo', 'Koala/gpt-4o-mini', 'FlowGpt/google-gemini', 'FreeNetfly/gpt-4']) {
+      assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
+    }
+  });
+
+  for (const provider of providers) {
+    test(`${provider}: a non-streaming completion carries the whole text`, async () => {
+      const completion = await client.chat.completions.create({
+        model: defaultModels[provider],
+        provider,
+        messages: [{ role: 'user', content: 'Hello' }],
+        user: 'node-test',
+        seed: 7,
+        n: 1,
+      });
+      assert.equal(completion.object, 'chat.completion');
+      assert.match(completion.id, /^chatcmpl-/);
+      assert.equal(completion.choices.length, 1);
+      assert.equal(completion.choices[0].index, 0);
+      assert.equal(completion.choices[0].message.role, 'assistant');
+      assert.equal(completion.choices[0].message.content, expectedText);
+      assert.equal(completion.choices[0].finish_reason, 'stop');
+      assert.equal(completion.provider, provider);
+    });
+
+    test(`${provider}: a streaming completion delivers every delta, then one finish`, async () => {
+      const stream = await client.chat.completions.create({
+        model: `${provider}/${defaultModels[provider]}`,
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hello' },
+        ],
+      });
+      const chunks = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      assert.ok(chunks.length >= 2);
+      assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+      const ids = new Set(chunks.map((chunk) => chunk.id));
+      const created = new Set(chunks.map((chunk) => chunk.created));
+      assert.equal(ids.size, 1);
+      assert.equal(created.size, 1);
+      let text = '';
+      const finishes = [];
+      chunks.forEach((chunk, i) => {
+        assert.equal(chunk.object, 'chat.completion.chunk');
+        for (const choice of chunk.choices) {
+          assert.equal(typeof choice.index, 'number');
+          text += choice.delta.content ?? '';
+          if (choice.finish_reason !== null && choice.finish_reason !== undefined) finishes.push([i, choice.finish_reason]);
+        }
+      });
+      assert.equal(text, expectedText);
+      assert.deepEqual(finishes, [[chunks.length - 1, 'stop']]);
+    });
+  }
+
+  test('an unknown model raises NotFoundError', async () => {
+    await assert.rejects(
+      client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'Hi' }] }),
+      (error) => error instanceof OpenAI.NotFoundError && error.status === 404 && error.code === 'model_not_found',
+    );
+    await assert.rejects(
+      client.chat.completions.create({ model: 'Nobody/gpt-4', stream: true, messages: [{ role: 'user', content: 'Hi' }] }),
+      OpenAI.NotFoundError,
+    );
+  });
+
+  test('an upstream 429 raises RateLimitError', async () => {
+    await emulatorControl(emulator, 'POST', 'fault', { route: 'koala', fault: 'rate_limit' });
+    try {
+      for (const stream of [false, true]) {
+        await assert.rejects(
+          client.chat.completions.create({ model: 'Koala/gpt-4o-mini', stream, messages: [{ role: 'user', content: 'Hi' }] }),
+          (error) => error instanceof OpenAI.RateLimitError && error.status === 429,
+        );
+      }
+    } finally {
+      await emulatorControl(emulator, 'DELETE', 'fault');
+    }
+  });
+
+  test('a wrong API key raises AuthenticationError', async () => {
+    const wrong = new OpenAI({ baseURL: client.baseURL, apiKey: 'sk-wrong', maxRetries: 0 });
+    await assert.rejects(wrong.models.list(), OpenAI.AuthenticationError);
+    await assert.rejects(
+      wrong.chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'Hi' }] }),
+      (error) => error instanceof OpenAI.AuthenticationError && error.status === 401,
+    );
+  });
+
+  test('malformed fields raise BadRequestError naming the parameter', async () => {
+    await assert.rejects(
+      client.chat.completions.create({ model: 'gpt-4', messages: 'not a list' }),
+      (error) => error instanceof OpenAI.BadRequestError && error.param === 'messages',
+    );
+  });
+});

@@ -1,0 +1,284 @@
+// The OpenAI wire format of `serve`: request validation, completions, stream chunks, model lists
+// and errors, checked by parsing what the functions write.
+#include <rapidjson/document.h>
+
+#include <catch2/catch.hpp>
+#include <variant>
+
+#include "serve_openai.hpp"
+
+using namespace provhost;
+using namespace provhost::serve;
+
+namespace {
+
+rapidjson::Document parse(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  REQUIRE_FALSE(doc.HasParseError());
+  return doc;
+}
+
+std::string str(const rapidjson::Value &v) { return {v.GetString(), v.GetStringLength()}; }
+
+core::ChatSpec parse_ok(std::string_view body) {
+  auto result = parse_chat_request(body);
+  if (auto *error = std::get_if<ApiError>(&result)) FAIL("unexpected error: " << error->message);
+  return std::get<core::ChatSpec>(result);
+}
+
+ApiError parse_error(std::string_view body) {
+  auto result = parse_chat_request(body);
+  REQUIRE(std::holds_alternative<ApiError>(result));
+  return std::get<ApiError>(result);
+}
+
+// The JSON of a "data: {...}\n\n" event.
+rapidjson::Document event_json(const std::string &event) {
+  REQUIRE(event.rfind("data: ", 0) == 0);
+  REQUIRE(event.size() > 8);
+  REQUIRE(event.substr(event.size() - 2) == "\n\n");
+  return parse(std::string_view(event).substr(6, event.size() - 8));
+}
+
+core::LoadedProvider provider(std::string name, std::vector<std::string> models, std::string default_model = "") {
+  core::LoadedProvider p;
+  p.meta.name = std::move(name);
+  p.meta.models = std::move(models);
+  p.meta.default_model = std::move(default_model);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("a chat request becomes a spec with its messages, provider and options") {
+  auto spec = parse_ok(R"({
+    "model": "Koala/gpt-4o-mini", "provider": "Koala", "stream": true,
+    "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi \u00e9"}],
+    "temperature": 0.5, "top_p": 1, "max_tokens": 64, "stop": ["\n"],
+    "n": 1, "user": "u", "seed": 3, "stream_options": {"include_usage": true}})");
+  CHECK(spec.model == "Koala/gpt-4o-mini");
+  CHECK(spec.provider == "Koala");
+  CHECK(spec.stream);
+  REQUIRE(spec.messages.size() == 2);
+  CHECK(spec.messages[0].role == "system");
+  CHECK(spec.messages[0].content == "Be brief.");
+  CHECK(spec.messages[1].content == "Hi \xc3\xa9");
+  auto options = parse(spec.options_json);
+  CHECK(options["temperature"].GetDouble() == 0.5);
+  CHECK(options["top_p"].GetInt() == 1);
+  CHECK(options["max_tokens"].GetInt() == 64);
+  CHECK(str(options["stop"][0]) == "\n");
+  CHECK_FALSE(options.HasMember("n"));
+  CHECK_FALSE(options.HasMember("user"));
+}
+
+TEST_CASE("a minimal chat request does not stream and passes no options") {
+  auto spec = parse_ok(R"({"model": "gpt-4", "messages": [{"role": "user", "content": "Hi"}]})");
+  CHECK_FALSE(spec.stream);
+  CHECK(spec.provider.empty());
+  CHECK(spec.options_json == "{}");
+}
+
+TEST_CASE("null optional fields count as absent") {
+  auto spec = parse_ok(
+      R"({"model": null, "provider": null, "stream": null, "temperature": null, "max_tokens": null, "stop": null,
+          "messages": [{"role": "user", "content": "Hi"}]})");
+  CHECK(spec.model.empty());
+  CHECK_FALSE(spec.stream);
+  CHECK(spec.options_json == "{}");
+}
+
+TEST_CASE("content given as text parts is joined; developer is a system message; max_completion_tokens counts") {
+  auto spec = parse_ok(R"({"model": "m", "max_completion_tokens": 9, "messages": [
+    {"role": "developer", "content": "Rules"},
+    {"role": "user", "content": [{"type": "text", "text": "one "}, {"type": "text", "text": "two"}]},
+    {"role": "assistant", "content": null}]})");
+  REQUIRE(spec.messages.size() == 3);
+  CHECK(spec.messages[0].role == "system");
+  CHECK(spec.messages[1].content == "one two");
+  CHECK(spec.messages[2].content.empty());
+  CHECK(parse(spec.options_json)["max_tokens"].GetInt() == 9);
+}
+
+TEST_CASE("malformed JSON is a 400 naming the parse error") {
+  auto error = parse_error(R"({"model": "m", "messages": [)");
+  CHECK(error.status == 400);
+  CHECK(error.type == "invalid_request_error");
+  CHECK(error.code == "invalid_json");
+  CHECK_THAT(error.message, Catch::Contains("not valid JSON"));
+}
+
+TEST_CASE("invalid UTF-8 in the body is malformed") {
+  CHECK(parse_error("{\"model\": \"\xff\", \"messages\": []}").code == "invalid_json");
+}
+
+TEST_CASE("a body that is not an object is a 400") { CHECK(parse_error("[1, 2]").status == 400); }
+
+TEST_CASE("a missing messages field is a 400 naming the parameter") {
+  auto error = parse_error(R"({"model": "gpt-4"})");
+  CHECK(error.status == 400);
+  CHECK(error.param == "messages");
+  CHECK(error.code == "missing_required_parameter");
+}
+
+TEST_CASE("fields of the wrong type are 400s naming the parameter") {
+  struct Case {
+    const char *body;
+    const char *param;
+  };
+  auto c = GENERATE(values<Case>({
+      {R"({"model": 4, "messages": [{"role": "user", "content": "x"}]})", "model"},
+      {R"({"provider": [], "messages": [{"role": "user", "content": "x"}]})", "provider"},
+      {R"({"messages": "hello"})", "messages"},
+      {R"({"messages": [3]})", "messages[0]"},
+      {R"({"messages": [{"role": 1, "content": "x"}]})", "messages[0].role"},
+      {R"({"messages": [{"role": "user", "content": 12}]})", "messages[0].content"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})", "stream"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})", "temperature"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "top_p": true})", "top_p"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 1.5})", "max_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": -1})", "max_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "stop": [1]})", "stop"},
+  }));
+  INFO(c.body);
+  auto error = parse_error(c.body);
+  CHECK(error.status == 400);
+  CHECK(error.param == c.param);
+}
+
+TEST_CASE("empty messages, unknown roles, missing content and non-text parts are 400s") {
+  CHECK(parse_error(R"({"messages": []})").param == "messages");
+  CHECK(parse_error(R"({"messages": [{"role": "tool", "content": "x"}]})").param == "messages[0].role");
+  CHECK(parse_error(R"({"messages": [{"content": "x"}]})").param == "messages[0].role");
+  CHECK(parse_error(R"({"messages": [{"role": "user"}]})").param == "messages[0].content");
+  CHECK(parse_error(R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})").param ==
+        "messages[0].content[0].type");
+}
+
+TEST_CASE("chat failures map to OpenAI statuses and types") {
+  using core::ErrorKind;
+  struct Case {
+    ErrorKind kind;
+    int status;
+    const char *type;
+  };
+  auto c = GENERATE(values<Case>({
+      {ErrorKind::unknown_provider, 404, "invalid_request_error"},
+      {ErrorKind::model_not_found, 404, "invalid_request_error"},
+      {ErrorKind::bad_request, 400, "invalid_request_error"},
+      {ErrorKind::rate_limited, 429, "rate_limit_error"},
+      {ErrorKind::auth, 502, "upstream_error"},
+      {ErrorKind::blocked, 502, "upstream_error"},
+      {ErrorKind::http_status, 502, "upstream_error"},
+      {ErrorKind::bad_gateway, 502, "upstream_error"},
+      {ErrorKind::connection, 502, "upstream_error"},
+      {ErrorKind::truncated, 502, "upstream_error"},
+      {ErrorKind::protocol, 502, "upstream_error"},
+      {ErrorKind::upstream, 502, "upstream_error"},
+      {ErrorKind::gateway_timeout, 504, "upstream_error"},
+      {ErrorKind::timeout, 504, "upstream_error"},
+      {ErrorKind::stalled, 504, "upstream_error"},
+      {ErrorKind::plugin, 500, "server_error"},
+  }));
+  core::ChatError error;
+  error.kind = c.kind;
+  error.message = "Koala: something happened";
+  auto api = api_error(error);
+  CHECK(api.status == c.status);
+  CHECK(api.type == c.type);
+  CHECK(api.message == "Koala: something happened");
+}
+
+TEST_CASE("an error has OpenAI's shape, with null for an absent param and code") {
+  auto doc = parse(error_json({429, "slow down", "rate_limit_error", "", "rate_limit_exceeded"}));
+  REQUIRE(doc.IsObject());
+  const auto &error = doc["error"];
+  CHECK(str(error["message"]) == "slow down");
+  CHECK(str(error["type"]) == "rate_limit_error");
+  CHECK(error["param"].IsNull());
+  CHECK(str(error["code"]) == "rate_limit_exceeded");
+}
+
+TEST_CASE("a completion is a chat.completion with one assistant message") {
+  CompletionIdentity identity = new_identity("gpt-4", 1700000000);
+  identity.provider = "FreeNetfly";
+  auto doc = parse(completion_json(identity, "Hi \"there\"\n\xf0\x9f\x98\x80"));
+  CHECK(str(doc["id"]) == identity.id);
+  CHECK(str(doc["object"]) == "chat.completion");
+  CHECK(doc["created"].GetInt64() == 1700000000);
+  CHECK(str(doc["model"]) == "gpt-4");
+  CHECK(str(doc["provider"]) == "FreeNetfly");
+  REQUIRE(doc["choices"].Size() == 1);
+  const auto &choice = doc["choices"][0];
+  CHECK(choice["index"].IsInt());
+  CHECK(choice["index"].GetInt() == 0);
+  CHECK(str(choice["message"]["role"]) == "assistant");
+  CHECK(str(choice["message"]["content"]) == "Hi \"there\"\n\xf0\x9f\x98\x80");
+  CHECK(str(choice["finish_reason"]) == "stop");
+}
+
+TEST_CASE("completion ids are unique and look like OpenAI's") {
+  auto a = new_identity("m", 1), b = new_identity("m", 1);
+  CHECK(a.id.rfind("chatcmpl-", 0) == 0);
+  CHECK(a.id.size() > 20);
+  CHECK(a.id != b.id);
+}
+
+TEST_CASE("stream chunks share the id, carry the role first and finish_reason only at the end") {
+  CompletionIdentity identity = new_identity("gpt-4", 42);
+  std::vector<std::string> events = {role_event(identity), text_event(identity, "data: [DONE]\n\n"),
+                                     finish_event(identity)};
+  int finishes = 0;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto doc = event_json(events[i]);
+    CHECK(str(doc["id"]) == identity.id);
+    CHECK(str(doc["object"]) == "chat.completion.chunk");
+    CHECK(doc["created"].GetInt64() == 42);
+    REQUIRE(doc["choices"].Size() == 1);
+    const auto &choice = doc["choices"][0];
+    CHECK(choice["index"].IsInt());
+    if (!choice["finish_reason"].IsNull()) {
+      ++finishes;
+      CHECK(i == events.size() - 1);
+      CHECK(str(choice["finish_reason"]) == "stop");
+      CHECK(choice["delta"].ObjectEmpty());
+    }
+  }
+  CHECK(finishes == 1);
+  CHECK(str(event_json(events[0])["choices"][0]["delta"]["role"]) == "assistant");
+  CHECK(str(event_json(events[1])["choices"][0]["delta"]["content"]) == "data: [DONE]\n\n");
+  CHECK_FALSE(event_json(events[1])["choices"][0]["delta"].HasMember("role"));
+}
+
+TEST_CASE("an error inside a stream is a data event with an error object") {
+  auto doc = event_json(error_event({502, "Koala: connection reset", "upstream_error", "", "connection"}));
+  CHECK(str(doc["error"]["message"]) == "Koala: connection reset");
+  CHECK(str(doc["error"]["code"]) == "connection");
+  CHECK(done_event == "data: [DONE]\n\n");
+}
+
+TEST_CASE("the model list names each model once, then every Provider/model") {
+  std::vector<std::unique_ptr<core::LoadedProvider>> providers;
+  providers.push_back(std::make_unique<core::LoadedProvider>(provider("Koala", {}, "gpt-4o-mini")));
+  providers.push_back(std::make_unique<core::LoadedProvider>(provider("Ylokh", {"gpt-3.5-turbo", "gpt-4"})));
+  providers.push_back(std::make_unique<core::LoadedProvider>(provider("FreeNetfly", {"gpt-3.5-turbo"})));
+  auto doc = parse(models_json(providers, 1234));
+  CHECK(str(doc["object"]) == "list");
+  std::vector<std::pair<std::string, std::string>> ids;
+  for (const auto &model : doc["data"].GetArray()) {
+    CHECK(str(model["object"]) == "model");
+    CHECK(model["created"].GetInt64() == 1234);
+    ids.emplace_back(str(model["id"]), str(model["owned_by"]));
+  }
+  std::vector<std::pair<std::string, std::string>> expected = {
+      {"gpt-4o-mini", "Koala"},
+      {"gpt-3.5-turbo", "Ylokh"},
+      {"gpt-4", "Ylokh"},
+      {"Koala/gpt-4o-mini", "Koala"},
+      {"Ylokh/gpt-3.5-turbo", "Ylokh"},
+      {"Ylokh/gpt-4", "Ylokh"},
+      {"FreeNetfly/gpt-3.5-turbo", "FreeNetfly"},
+  };
+  CHECK(ids == expected);
+}

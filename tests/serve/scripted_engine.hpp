@@ -1,0 +1,176 @@
+// scripted_engine.hpp: a stand-in for core::Engine behind the server in the serve tests. Chats run
+// on its own thread, as the engine's do, and follow a script: a provider and model, texts, then
+// done or an error; a chat may also hold after its first text until the test releases it or the
+// server cancels it. Records every spec it was given and every cancellation.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <provhost/core/chat.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "serve_server.hpp"
+
+namespace provhost::serve_test {
+
+struct Script {
+  std::string provider = "Scripted";
+  std::string model = "scripted-1";
+  std::vector<std::string> texts = {"Hello", ", world"};
+  std::optional<core::ChatError> error_before_text = {};  // fails without on_start
+  std::optional<core::ChatError> error_after_text = {};   // fails after the texts
+  bool hold_after_first_text = false;                     // waits for release() or cancel
+  bool repeat_until_cancelled = false;                    // sends texts[0] again and again until cancelled
+};
+
+class ScriptedEngine {
+ public:
+  ScriptedEngine() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+  ~ScriptedEngine() {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  void set_script(Script script) {
+    std::lock_guard lock(mutex_);
+    script_ = std::move(script);
+  }
+
+  serve::SubmitChat submitter() {
+    return [this](core::ChatSpec spec, std::shared_ptr<core::ChatSink> sink) { return submit(std::move(spec), sink); };
+  }
+
+  std::vector<core::ChatSpec> specs() const {
+    std::lock_guard lock(mutex_);
+    return specs_;
+  }
+
+  // Waits until `count` chats were cancelled, up to `limit`.
+  bool wait_for_cancellations(std::size_t count, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return cancellations_ >= count; });
+  }
+
+  // Waits until `count` chats are holding, up to `limit`.
+  bool wait_for_held(std::size_t count, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return held_ >= count; });
+  }
+
+  std::size_t cancellations() const {
+    std::lock_guard lock(mutex_);
+    return cancellations_;
+  }
+
+  // Held chats send the rest of their texts and finish.
+  void release() {
+    boost::asio::post(io_, [this] {
+      auto chats = std::move(held_chats_);
+      held_chats_.clear();
+      for (auto &chat : chats) {
+        if (chat->ended) continue;
+        for (std::size_t i = 1; i < chat->script.texts.size(); ++i) chat->sink->on_text(chat->script.texts[i]);
+        finish(*chat);
+      }
+    });
+  }
+
+ private:
+  struct Chat : core::ChatHandle, std::enable_shared_from_this<Chat> {
+    ScriptedEngine *engine = nullptr;
+    Script script;
+    std::shared_ptr<core::ChatSink> sink;
+    bool ended = false;  // touched on the engine thread only
+
+    void cancel() override {
+      boost::asio::post(engine->io_, [self = shared_from_this()] {
+        if (self->ended) return;
+        self->ended = true;
+        core::ChatError error;
+        error.kind = core::ErrorKind::cancelled;
+        error.message = "cancelled";
+        self->sink->on_error(error);
+        self->sink.reset();
+        std::lock_guard lock(self->engine->mutex_);
+        ++self->engine->cancellations_;
+        self->engine->changed_.notify_all();
+      });
+    }
+  };
+
+  std::shared_ptr<core::ChatHandle> submit(core::ChatSpec spec, std::shared_ptr<core::ChatSink> sink) {
+    auto chat = std::make_shared<Chat>();
+    chat->engine = this;
+    chat->sink = std::move(sink);
+    {
+      std::lock_guard lock(mutex_);
+      specs_.push_back(std::move(spec));
+      chat->script = script_;
+    }
+    boost::asio::post(io_, [this, chat] { run(chat); });
+    return chat;
+  }
+
+  void run(const std::shared_ptr<Chat> &chat) {
+    const Script &script = chat->script;
+    if (chat->ended) return;
+    if (script.error_before_text) return fail(*chat, *script.error_before_text);
+    if (script.repeat_until_cancelled) return repeat(chat, true);
+    if (!script.texts.empty()) chat->sink->on_start(script.provider, script.model);
+    if (script.hold_after_first_text) {
+      if (!script.texts.empty()) chat->sink->on_text(script.texts[0]);
+      held_chats_.push_back(chat);
+      std::lock_guard lock(mutex_);
+      ++held_;
+      changed_.notify_all();
+      return;
+    }
+    for (const auto &text : script.texts) chat->sink->on_text(text);
+    finish(*chat);
+  }
+
+  // One text at a time through the loop, so a cancellation gets in between.
+  void repeat(const std::shared_ptr<Chat> &chat, bool first) {
+    if (chat->ended) return;
+    if (first) chat->sink->on_start(chat->script.provider, chat->script.model);
+    chat->sink->on_text(chat->script.texts.at(0));
+    boost::asio::post(io_, [this, chat] { repeat(chat, false); });
+  }
+
+  void finish(Chat &chat) {
+    if (chat.script.error_after_text) return fail(chat, *chat.script.error_after_text);
+    chat.ended = true;
+    chat.sink->on_done();
+    chat.sink.reset();
+  }
+
+  void fail(Chat &chat, const core::ChatError &error) {
+    chat.ended = true;
+    chat.sink->on_error(error);
+    chat.sink.reset();
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::vector<std::shared_ptr<Chat>> held_chats_;  // engine thread only
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  Script script_;
+  std::vector<core::ChatSpec> specs_;
+  std::size_t cancellations_ = 0;
+  std::size_t held_ = 0;
+
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+}  // namespace provhost::serve_test

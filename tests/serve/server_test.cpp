@@ -1,0 +1,411 @@
+// The HTTP behaviour of `serve`, in-process: the real server on an ephemeral port in front of a
+// scripted engine, driven by raw HTTP. Covers the wire format clients see, every error status,
+// keep-alive, cancellation when a client leaves or lags, the client timeout and graceful shutdown.
+#include <rapidjson/document.h>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <future>
+#include <optional>
+#include <thread>
+
+#include "http_client.hpp"
+#include "scripted_engine.hpp"
+#include "serve_server.hpp"
+
+using namespace provhost;
+using namespace provhost::serve_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string hello_body = R"({"model": "scripted-1", "messages": [{"role": "user", "content": "Hi"}]})";
+const std::string hello_stream_body =
+    R"({"model": "scripted-1", "stream": true, "messages": [{"role": "user", "content": "Hi"}]})";
+
+serve::ServerOptions test_options() {
+  serve::ServerOptions options;
+  options.listen = tcp::endpoint(net::ip::make_address("127.0.0.1"), 0);
+  options.access_log = false;
+  options.client_timeout = 10s;
+  options.shutdown_timeout = 10s;
+  return options;
+}
+
+// The server on its own io thread, the way `serve` runs it, with the scripted engine behind it.
+class RunningServer {
+ public:
+  explicit RunningServer(serve::ServerOptions options = test_options()) {
+    server_.emplace(io_, std::move(options), engine.submitter(),
+                    serve::Catalog{R"({"object":"list","data":[]})", R"({"providers":[],"rejected":[]})"});
+    server_->start();
+    thread_ = std::thread([this] {
+      io_.run();
+      stopped_.set_value();
+    });
+  }
+
+  ~RunningServer() {
+    io_.stop();
+    thread_.join();
+  }
+
+  uint16_t port() const { return server_->local_endpoint().port(); }
+  void shutdown() { server_->shutdown(); }
+  bool stops_within(std::chrono::milliseconds limit) {
+    return stopped_future_.wait_for(limit) == std::future_status::ready;
+  }
+
+  ScriptedEngine engine;
+
+ private:
+  net::io_context io_{1};
+  std::optional<serve::Server> server_;
+  std::promise<void> stopped_;
+  std::future<void> stopped_future_ = stopped_.get_future();
+  std::thread thread_;
+};
+
+rapidjson::Document parse(const std::string &json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  INFO(json);
+  REQUIRE_FALSE(doc.HasParseError());
+  return doc;
+}
+
+std::string str(const rapidjson::Value &v) { return {v.GetString(), v.GetStringLength()}; }
+
+// Checks a complete OpenAI event stream and returns its text.
+std::string stream_text(const std::string &body) {
+  auto events = sse_data(body);
+  REQUIRE(events.size() >= 3);
+  CHECK(events.back() == "[DONE]");
+  std::string id, text;
+  int finishes = 0;
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    auto doc = parse(events[i]);
+    CHECK(str(doc["object"]) == "chat.completion.chunk");
+    if (i == 0) id = str(doc["id"]);
+    CHECK(str(doc["id"]) == id);
+    const auto &choice = doc["choices"][0];
+    CHECK(choice["index"].IsInt());
+    CHECK(choice["delta"].HasMember("role") == (i == 0));
+    if (choice["delta"].HasMember("content")) text += str(choice["delta"]["content"]);
+    if (!choice["finish_reason"].IsNull()) {
+      ++finishes;
+      CHECK(i + 2 == events.size());
+    }
+  }
+  CHECK(finishes == 1);
+  return text;
+}
+
+core::ChatError chat_error(core::ErrorKind kind, std::string message) {
+  core::ChatError error;
+  error.kind = kind;
+  error.message = std::move(message);
+  error.provider = "Scripted";
+  return error;
+}
+
+std::string error_code_of(const Response &r) {
+  auto doc = parse(r.body);
+  REQUIRE(doc.HasMember("error"));
+  const auto &code = doc["error"]["code"];
+  return code.IsNull() ? "" : str(code);
+}
+
+}  // namespace
+
+TEST_CASE("a non-streaming chat answers with a chat.completion in JSON") {
+  RunningServer server;
+  auto r = fetch(server.port(), "POST", "/v1/chat/completions", hello_body, "Accept: application/json\r\n");
+  CHECK(r.status == 200);
+  CHECK(r.header("content-type") == "application/json");
+  auto doc = parse(r.body);
+  CHECK(str(doc["object"]) == "chat.completion");
+  CHECK(str(doc["model"]) == "scripted-1");
+  CHECK(str(doc["choices"][0]["message"]["content"]) == "Hello, world");
+  CHECK(str(doc["choices"][0]["finish_reason"]) == "stop");
+  auto specs = server.engine.specs();
+  REQUIRE(specs.size() == 1);
+  CHECK(specs[0].model == "scripted-1");
+  CHECK_FALSE(specs[0].stream);
+  REQUIRE(specs[0].messages.size() == 1);
+  CHECK(specs[0].messages[0].content == "Hi");
+}
+
+TEST_CASE("stream true answers with server-sent events even when the client accepts JSON") {
+  RunningServer server;
+  server.engine.set_script({.texts = {"Hel", "lo \xe2\x9c\x93", "\n"}});
+  auto r = fetch(server.port(), "POST", "/v1/chat/completions", hello_stream_body, "Accept: application/json\r\n");
+  CHECK(r.status == 200);
+  CHECK(r.header("content-type").rfind("text/event-stream", 0) == 0);
+  CHECK(stream_text(r.body) == "Hello \xe2\x9c\x93\n");
+  CHECK(server.engine.specs().at(0).stream);
+}
+
+TEST_CASE("stream deltas reach the client before the answer ends") {
+  RunningServer server;
+  server.engine.set_script({.texts = {"first", " second"}, .hold_after_first_text = true});
+  Client client(server.port());
+  client.send_request("POST", "/v1/chat/completions", hello_stream_body);
+  REQUIRE(client.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+  std::string body;
+  while (body.find("first") == std::string::npos) body = client.read_some_body();
+  CHECK(body.find("second") == std::string::npos);
+  server.engine.release();
+  CHECK(stream_text(client.read_rest()) == "first second");
+}
+
+TEST_CASE("an empty answer still streams a role chunk, a finish chunk and [DONE]") {
+  RunningServer server;
+  server.engine.set_script({.texts = {}});
+  auto r = fetch(server.port(), "POST", "/v1/chat/completions", hello_stream_body);
+  CHECK(r.status == 200);
+  CHECK(stream_text(r.body).empty());
+}
+
+TEST_CASE("a failure before the first text gets its real status, streaming or not") {
+  struct Case {
+    core::ErrorKind kind;
+    int status;
+    const char *code;
+  };
+  auto c = GENERATE(values<Case>({{core::ErrorKind::model_not_found, 404, "model_not_found"},
+                                  {core::ErrorKind::unknown_provider, 404, "provider_not_found"},
+                                  {core::ErrorKind::rate_limited, 429, "rate_limit_exceeded"},
+                                  {core::ErrorKind::http_status, 502, "http_status"},
+                                  {core::ErrorKind::timeout, 504, "timeout"}}));
+  auto body = GENERATE(hello_body, hello_stream_body);
+  RunningServer server;
+  server.engine.set_script({.error_before_text = chat_error(c.kind, "it failed")});
+  auto r = fetch(server.port(), "POST", "/v1/chat/completions", body);
+  CHECK(r.status == c.status);
+  CHECK(r.header("content-type") == "application/json");
+  CHECK(error_code_of(r) == c.code);
+  CHECK(str(parse(r.body)["error"]["message"]) == "it failed");
+}
+
+TEST_CASE("a failure after the first text is an error event, then [DONE]") {
+  RunningServer server;
+  server.engine.set_script(
+      {.texts = {"partial"}, .error_after_text = chat_error(core::ErrorKind::truncated, "Scripted: stream cut")});
+  auto r = fetch(server.port(), "POST", "/v1/chat/completions", hello_stream_body);
+  CHECK(r.status == 200);
+  auto events = sse_data(r.body);
+  REQUIRE(events.size() == 4);
+  CHECK(str(parse(events[1])["choices"][0]["delta"]["content"]) == "partial");
+  auto error = parse(events[2]);
+  CHECK(str(error["error"]["message"]) == "Scripted: stream cut");
+  CHECK(str(error["error"]["type"]) == "upstream_error");
+  CHECK(events[3] == "[DONE]");
+  CHECK(r.body.find("finish_reason\":\"stop") == std::string::npos);
+}
+
+TEST_CASE("bad request bodies are 400s in OpenAI's shape and never reach the engine") {
+  auto body = GENERATE(std::string("{not json"), std::string(R"({"messages": "hi"})"), std::string(R"({"model": "m"})"),
+                       std::string(R"({"messages": [], "stream": 1})"));
+  RunningServer server;
+  auto r = fetch(server.port(), "POST", "/v1/chat/completions", body);
+  CHECK(r.status == 400);
+  CHECK(r.header("content-type") == "application/json");
+  auto doc = parse(r.body);
+  CHECK(str(doc["error"]["type"]) == "invalid_request_error");
+  CHECK(doc["error"].HasMember("param"));
+  CHECK(server.engine.specs().empty());
+}
+
+TEST_CASE("an unknown path is a 404 and a wrong method a 405 naming the allowed one") {
+  RunningServer server;
+  auto missing = fetch(server.port(), "GET", "/v1/nothing-here");
+  CHECK(missing.status == 404);
+  CHECK(error_code_of(missing) == "unknown_url");
+  auto wrong = fetch(server.port(), "GET", "/v1/chat/completions");
+  CHECK(wrong.status == 405);
+  CHECK(wrong.header("allow") == "POST");
+  CHECK(fetch(server.port(), "DELETE", "/v1/models").status == 405);
+}
+
+TEST_CASE("a body over the limit is a 413, also when announced with Expect: 100-continue") {
+  auto options = test_options();
+  options.max_body_bytes = 1000;
+  RunningServer server(options);
+  std::string big = R"({"messages": [{"role": "user", "content": ")" + std::string(2000, 'x') + R"("}]})";
+  CHECK(fetch(server.port(), "POST", "/v1/chat/completions", big).status == 413);
+
+  Client client(server.port());
+  client.send(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 5000000\r\nExpect: 100-continue\r\n\r\n");
+  auto r = client.read_response();
+  CHECK(r.status == 413);
+  CHECK(error_code_of(r) == "request_too_large");
+  CHECK(server.engine.specs().empty());
+}
+
+TEST_CASE("Expect: 100-continue gets a 100 before the body is sent") {
+  RunningServer server;
+  Client client(server.port());
+  client.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+              std::to_string(hello_body.size()) + "\r\nExpect: 100-continue\r\n\r\n");
+  CHECK(client.read_header().status == 100);
+  client.send(hello_body);
+  auto r = client.read_response();
+  CHECK(r.status == 200);
+  CHECK(str(parse(r.body)["choices"][0]["message"]["content"]) == "Hello, world");
+}
+
+TEST_CASE("headers over the limit are a 431; a broken request line a 400") {
+  auto options = test_options();
+  options.max_header_bytes = 2048;
+  RunningServer server(options);
+  CHECK(fetch(server.port(), "GET", "/health", "", "X-Big: " + std::string(4096, 'a') + "\r\n").status == 431);
+  Client client(server.port());
+  client.send("NOT A REQUEST\r\n\r\n");
+  CHECK(client.read_response().status == 400);
+}
+
+TEST_CASE("with an API key, /v1 needs it as a bearer token; /health does not") {
+  auto options = test_options();
+  options.api_key = "sk-test-key";
+  RunningServer server(options);
+  auto missing = fetch(server.port(), "POST", "/v1/chat/completions", hello_body);
+  CHECK(missing.status == 401);
+  CHECK(error_code_of(missing) == "invalid_api_key");
+  CHECK(fetch(server.port(), "GET", "/v1/models", "", "Authorization: Bearer sk-wrong-key\r\n").status == 401);
+  CHECK(fetch(server.port(), "GET", "/v1/models", "", "Authorization: Bearer sk-test-key\r\n").status == 200);
+  CHECK(fetch(server.port(), "POST", "/v1/chat/completions", hello_body, "Authorization: bearer sk-test-key\r\n")
+            .status == 200);
+  CHECK(fetch(server.port(), "GET", "/health").status == 200);
+  CHECK(server.engine.specs().size() == 1);
+}
+
+TEST_CASE("models, providers and health answer with their JSON") {
+  RunningServer server;
+  auto models = fetch(server.port(), "GET", "/v1/models");
+  CHECK(models.status == 200);
+  CHECK(models.header("content-type") == "application/json");
+  CHECK(str(parse(models.body)["object"]) == "list");
+  CHECK(parse(fetch(server.port(), "GET", "/v1/providers").body).HasMember("providers"));
+  CHECK(str(parse(fetch(server.port(), "GET", "/health?verbose=1").body)["status"]) == "ok");
+}
+
+TEST_CASE("one connection carries several requests, pipelined ones included") {
+  RunningServer server;
+  Client client(server.port());
+  for (int i = 0; i < 3; ++i) {
+    client.send_request("POST", "/v1/chat/completions", hello_stream_body);
+    CHECK(stream_text(client.read_response().body) == "Hello, world");
+  }
+  std::string two_requests;
+  for (int i = 0; i < 2; ++i) {
+    two_requests +=
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(hello_body.size()) +
+        "\r\n\r\n" + hello_body;
+  }
+  client.send(two_requests);
+  for (int i = 0; i < 2; ++i) {
+    auto r = client.read_response();
+    CHECK(r.status == 200);
+    CHECK(str(parse(r.body)["choices"][0]["message"]["content"]) == "Hello, world");
+  }
+  CHECK(server.engine.specs().size() == 5);
+}
+
+TEST_CASE("an HTTP/1.0 client gets its stream unchunked, ended by closing the connection") {
+  RunningServer server;
+  Client client(server.port());
+  client.send("POST /v1/chat/completions HTTP/1.0\r\nContent-Length: " + std::to_string(hello_stream_body.size()) +
+              "\r\n\r\n" + hello_stream_body);
+  auto r = client.read_response();
+  CHECK(r.status == 200);
+  CHECK(r.header("transfer-encoding").empty());
+  CHECK(stream_text(r.body) == "Hello, world");
+}
+
+TEST_CASE("a client that disconnects mid-stream cancels its chat") {
+  RunningServer server;
+  server.engine.set_script({.texts = {"first", "never sent"}, .hold_after_first_text = true});
+  Client client(server.port());
+  client.send_request("POST", "/v1/chat/completions", hello_stream_body);
+  REQUIRE(client.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+  client.close();
+  CHECK(server.engine.wait_for_cancellations(1));
+}
+
+TEST_CASE("a client that disconnects while waiting for a non-streaming answer cancels its chat") {
+  RunningServer server;
+  server.engine.set_script({.texts = {"first"}, .hold_after_first_text = true});
+  Client client(server.port());
+  client.send_request("POST", "/v1/chat/completions", hello_body);
+  REQUIRE(server.engine.wait_for_held(1));
+  client.close();
+  CHECK(server.engine.wait_for_cancellations(1));
+}
+
+TEST_CASE("a streaming client that stops reading is dropped and its chat cancelled") {
+  auto options = test_options();
+  options.max_stream_backlog = 64 * 1024;
+  options.client_timeout = 500ms;
+  RunningServer server(options);
+  server.engine.set_script({.texts = {std::string(16 * 1024, 'z')}, .repeat_until_cancelled = true});
+  Client client(server.port());
+  client.shrink_receive_buffer(4096);
+  client.send_request("POST", "/v1/chat/completions", hello_stream_body);
+  CHECK(server.engine.wait_for_cancellations(1, 30s));
+  CHECK(client.drain_until_closed());
+}
+
+TEST_CASE("an idle connection and a request that never completes are closed after the client timeout") {
+  auto options = test_options();
+  options.client_timeout = 200ms;
+  RunningServer server(options);
+  Client idle(server.port());
+  Client partial(server.port());
+  partial.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"mess");
+  CHECK(idle.closed_by_server());
+  CHECK(partial.drain_until_closed());
+  CHECK(server.engine.specs().empty());
+}
+
+TEST_CASE("shutdown stops accepting, closes idle connections and lets a stream in flight finish") {
+  RunningServer server;
+  server.engine.set_script({.texts = {"before", " after"}, .hold_after_first_text = true});
+  Client idle(server.port());
+  CHECK(fetch(server.port(), "GET", "/health").status == 200);
+  Client streaming(server.port());
+  streaming.send_request("POST", "/v1/chat/completions", hello_stream_body);
+  REQUIRE(streaming.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+
+  server.shutdown();
+  CHECK(idle.closed_by_server());
+  CHECK_THROWS(Client(server.port()));
+  CHECK_FALSE(server.stops_within(0ms));
+
+  server.engine.release();
+  CHECK(stream_text(streaming.read_rest()) == "before after");
+  CHECK(streaming.closed_by_server());
+  streaming.close();
+  CHECK(server.stops_within(10s));
+  CHECK(server.engine.cancellations() == 0);
+}
+
+TEST_CASE("shutdown cuts what is still running at its deadline") {
+  auto options = test_options();
+  options.shutdown_timeout = 100ms;
+  RunningServer server(options);
+  server.engine.set_script({.texts = {"before", " never"}, .hold_after_first_text = true});
+  Client streaming(server.port());
+  streaming.send_request("POST", "/v1/chat/completions", hello_stream_body);
+  REQUIRE(streaming.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+  server.shutdown();
+  CHECK(server.stops_within(10s));
+  CHECK(server.engine.wait_for_cancellations(1));
+  CHECK(streaming.drain_until_closed());
+}
