@@ -33,6 +33,9 @@ Environment:
   PROVHOST_PLUGIN_PATH        more plugin folders, colon separated (after --plugin-dir)
   PROVHOST_UPSTREAM_<NAME>    like --upstream NAME=URL
   PROVHOST_<NAME>_<KEY>       configuration value KEY for provider NAME
+  PROVHOST_BACKOFF_SCALE=F    multiply every retry wait by F (e.g. 0.01 in tests)
+  PROVHOST_API_KEY            like serve --api-key
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY   proxies, when --proxy is not given
   PROVHOST_LOG=debug          show plugins' debug messages)";
 
 // A duration in seconds: a number, at least 0.
@@ -82,19 +85,24 @@ Command add_chat_command(CLI::App &app, const GlobalOptions &global) {
   chat->add_option("--messages", options->messages_file, "JSON file with an OpenAI-style messages array")
       ->type_name("FILE");
   chat->add_flag("--no-stream", options->no_stream, "Ask for the whole answer at once");
-  chat->add_option("--timeout", options->timeout_sec, "Give up after SEC seconds in all")
+  chat->add_option("--timeout", options->timeout_sec,
+                   "Give up after SEC seconds in all (default: the provider's, else 120)")
       ->type_name("SEC")
       ->check(seconds);
-  chat->add_option("--connect-timeout", options->connect_timeout_sec, "Seconds to wait for a connection")
+  chat->add_option("--connect-timeout", options->connect_timeout_sec, "Seconds to wait for a connection (default 10)")
       ->type_name("SEC")
       ->check(seconds);
-  chat->add_option("--first-byte-timeout", options->first_byte_timeout_sec, "Seconds to wait for the first byte")
+  chat->add_option("--first-byte-timeout", options->first_byte_timeout_sec,
+                   "Seconds to wait for the first byte (default 60)")
       ->type_name("SEC")
       ->check(seconds);
-  chat->add_option("--idle-timeout", options->idle_timeout_sec, "Seconds without data before a stream is stalled")
+  chat->add_option("--idle-timeout", options->idle_timeout_sec,
+                   "Seconds without data before a stream is stalled (default 30)")
       ->type_name("SEC")
       ->check(seconds);
-  chat->add_option("--proxy", options->proxy, "Proxy URL (default: HTTPS_PROXY / ALL_PROXY)")->type_name("URL");
+  chat->add_option("--proxy", options->proxy,
+                   "Proxy URL: http://, socks5://, socks5h:// (default: the proxy variables)")
+      ->type_name("URL");
   chat->add_option("prompt", *words, "The user message (words are joined); - reads it from stdin")
       ->type_name("PROMPT|-")
       ->expected(0, -1);
