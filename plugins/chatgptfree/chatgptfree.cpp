@@ -279,16 +279,11 @@ class ChatgptFreeSession : public Session {
     const std::string_view line = trim(raw);
     std::string_view data;
     if (strip_prefix(line, "data: ", data)) {
-      if (data == "[DONE]") {
+      if (equals(data, "[DONE]")) {
         events().finish();
         return;
       }
-      ChunkText chunk = read_delta_chunk(data);
-      if (chunk.kind == ChunkText::Kind::text) {
-        events().text(chunk.text);
-      } else {
-        events().warning(skipped_chunk_warning(chunk, data));
-      }
+      deltas_.deliver(data, events());
     } else if (!line.empty()) {
       // Not a stream line: part of a plain JSON answer, joined without separators as the original did.
       hold(collected_, line);
@@ -305,7 +300,9 @@ class ChatgptFreeSession : public Session {
       if (answer.IsObject()) {
         auto data = answer.FindMember("data");
         if (data != answer.MemberEnd() && data->value.IsString()) {
-          events().text(as_view(data->value));
+          const std::optional<std::string_view> text = utf8_text(data->value);
+          if (!text) throw ProviderError(Failure::protocol, "the answer's text is not UTF-8");
+          events().text(*text);
           events().finish();
           return;
         }
@@ -324,6 +321,7 @@ class ChatgptFreeSession : public Session {
   Reading reading_ = Reading::page;
   std::string page_;
   LineFramer lines_;
+  DeltaChunkReader deltas_;
   std::string collected_;
 };
 

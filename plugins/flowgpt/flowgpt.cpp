@@ -2,6 +2,7 @@
 // answer is newline-delimited JSON whose "text" events are the text. See README.md.
 #include <provhost/framing.hpp>
 #include <provhost/plugins/json.hpp>
+#include <provhost/plugins/json_scan.hpp>
 #include <provhost/plugins/messages.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
@@ -128,6 +129,21 @@ class FlowGptSession : public SingleRequestSession {
 
  private:
   void read_record(std::string_view record) {
+    // The usual record is read without building a document, and one that repeats the last text record but for
+    // its data by reading only the data.
+    std::string_view text;
+    if (text_frame_.match(record, buffer_, text)) {
+      events().text(text);
+      return;
+    }
+    std::array<StringMember, 2> fields{StringMember{"event"}, StringMember{"data"}};
+    if (scan_object_strings(record, buffer_, fields)) {
+      if (fields[0].text == "text" && fields[1].text) {
+        events().text(*fields[1].text);
+        text_frame_.remember(record, fields[1].token_begin, fields[1].token_end);
+      }
+      return;
+    }
     rapidjson::Document message;
     if (!parse_json(record, message)) {
       events().warning("skipped undecodable line: " + excerpt(record));
@@ -138,10 +154,17 @@ class FlowGptSession : public SingleRequestSession {
     auto event = message.FindMember("event");
     if (event == message.MemberEnd() || !event->value.IsString() || as_view(event->value) != "text") return;
     auto data = message.FindMember("data");
-    if (data != message.MemberEnd() && data->value.IsString()) events().text(as_view(data->value));
+    if (data == message.MemberEnd() || !data->value.IsString()) return;
+    if (auto text = utf8_text(data->value)) {
+      events().text(*text);
+    } else {
+      events().warning("skipped undecodable line: " + excerpt(record));
+    }
   }
 
   NdjsonFramer records_;
+  std::string buffer_;        // the JSON scanner's
+  RepeatedFrame text_frame_;  // of the last text record
 };
 
 class FlowGpt : public Provider {

@@ -93,20 +93,16 @@ class FreeNetflySession : public SingleRequestSession {
   void read_event(const SseEvent &event) {
     for (const std::string &data : event.data) {
       if (events().finished()) return;
-      if (data == "[DONE]") {
+      if (equals(data, "[DONE]")) {
         events().finish();
         return;
       }
-      ChunkText chunk = read_delta_chunk(data);
-      if (chunk.kind == ChunkText::Kind::text) {
-        events().text(chunk.text);
-      } else {
-        events().warning(skipped_chunk_warning(chunk, data));
-      }
+      deltas_.deliver(data, events());
     }
   }
 
   SseFramer stream_;
+  DeltaChunkReader deltas_;
 };
 
 class FreeNetfly : public Provider {

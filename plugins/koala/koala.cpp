@@ -2,6 +2,7 @@
 // is a line stream of `data: <JSON>` whose JSON strings are the text. See README.md.
 #include <provhost/framing.hpp>
 #include <provhost/plugins/json.hpp>
+#include <provhost/plugins/json_scan.hpp>
 #include <provhost/plugins/messages.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
@@ -91,8 +92,13 @@ class KoalaSession : public SingleRequestSession {
 
  private:
   void read_line(std::string_view line) {
-    std::string_view payload;
+    std::string_view payload, text;
     if (!strip_prefix(line, "data: ", payload)) return;
+    // The usual line, one JSON string, is read without building a document.
+    if (scan_string_document(payload, buffer_, text)) {
+      events().text(text);
+      return;
+    }
     rapidjson::Document value;
     if (!parse_json(payload, value)) {
       events().warning("skipped undecodable data: " + excerpt(payload));
@@ -100,10 +106,16 @@ class KoalaSession : public SingleRequestSession {
     }
     throw_if_error(value);
     // Other JSON values (numbers, objects) carry no text in this protocol.
-    if (value.IsString()) events().text(as_view(value));
+    if (!value.IsString()) return;
+    if (auto decoded = utf8_text(value)) {
+      events().text(*decoded);
+    } else {
+      events().warning("skipped undecodable data: " + excerpt(payload));
+    }
   }
 
   LineFramer lines_;
+  std::string buffer_;  // the JSON scanner's
 };
 
 class Koala : public Provider {

@@ -104,16 +104,11 @@ class YlokhSession : public SingleRequestSession {
     if (events().finished()) return;
     std::string_view data;
     if (!strip_prefix(line, "data: ", data)) return;
-    if (data.substr(0, 6) == "[DONE]") {
+    if (equals(data.substr(0, 6), "[DONE]")) {
       events().finish();
       return;
     }
-    ChunkText chunk = read_delta_chunk(data);
-    if (chunk.kind == ChunkText::Kind::text) {
-      events().text(chunk.text);
-    } else {
-      events().warning(skipped_chunk_warning(chunk, data));
-    }
+    deltas_.deliver(data, events());
   }
 
   void read_whole_answer() {
@@ -124,6 +119,8 @@ class YlokhSession : public SingleRequestSession {
       throw ProviderError(Failure::protocol, "the answer is not JSON: " + excerpt(trim(answer_)));
     }
     ChunkText text = choice_content(answer, "message");
+    if (text.kind == ChunkText::Kind::undecodable)
+      throw ProviderError(Failure::protocol, "the answer's text is not UTF-8: " + excerpt(trim(answer_)));
     if (text.kind != ChunkText::Kind::text)
       throw ProviderError(Failure::protocol, "the answer has no choices[0].message: " + excerpt(trim(answer_)));
     events().text(text.text);
@@ -132,6 +129,7 @@ class YlokhSession : public SingleRequestSession {
 
   bool stream_;
   LineFramer lines_;
+  DeltaChunkReader deltas_;
   std::string answer_;
 };
 

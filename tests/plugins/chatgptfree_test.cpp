@@ -366,3 +366,19 @@ TEST_CASE("ChatgptFree: an answer that is neither shape is a protocol error") {
     CHECK(got.finishes == 0);
   }
 }
+
+TEST_CASE("ChatgptFree hands out only UTF-8: streamed content or a buffered answer that is not is refused") {
+  ChatgptFree free;
+  free.warm_cache();
+  Outcome expected;
+  expected.texts = {"ok", "é"};
+  expected.finishes = 1;
+  expected.warnings = {"skipped undecodable data: {\"choices\":[{\"delta\":{\"content\":\"\\udc00\"}}]}"};
+  check_every_cut(free.plugin, single_user(),
+                  {200, {}, delta("ok") + delta("\\udc00") + delta("\\u00e9") + "data: [DONE]\n\n"}, expected);
+
+  Outcome buffered = answer_once(free.plugin, single_user(), {200, {}, "{\"data\": \"\\udc00\"}"});
+  REQUIRE(buffered.errors.size() == 1);
+  CHECK(buffered.errors[0].first == PH_FAIL_PROTOCOL);
+  CHECK(buffered.texts.empty());
+}

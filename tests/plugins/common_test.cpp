@@ -6,7 +6,6 @@
 #include "plugin_driver.hpp"
 
 using namespace provhost::plugins;
-using provhost::test::is_utf8;
 
 TEST_CASE("excerpt keeps short text, and cuts long text on a character boundary") {
   CHECK(excerpt("short") == "short");
@@ -19,7 +18,7 @@ TEST_CASE("excerpt keeps short text, and cuts long text on a character boundary"
 TEST_CASE("excerpt shows undecodable bytes as '?', so a warning is always UTF-8") {
   const std::string bad = std::string("ok \xC3\x28 and \xFF end");
   std::string shown = excerpt(bad);
-  CHECK(is_utf8(shown));
+  CHECK(provhost::test::is_utf8(shown));
   CHECK(shown == "ok ?( and ? end");
 }
 
@@ -53,9 +52,10 @@ TEST_CASE("error_message finds the reason of an error object") {
   }
 }
 
-TEST_CASE("read_delta_chunk sorts chunks into text, unexpected and undecodable") {
-  auto kind = [](const char *json) { return read_delta_chunk(json).kind; };
-  CHECK(read_delta_chunk(R"({"choices":[{"delta":{"content":"hi"}}]})").text == "hi");
+TEST_CASE("DeltaChunkReader sorts chunks into text, unexpected and undecodable") {
+  DeltaChunkReader reader;
+  auto kind = [&](const std::string &json) { return reader.read(json).kind; };
+  CHECK(reader.read(R"({"choices":[{"delta":{"content":"hi"}}]})").text == "hi");
   CHECK(kind(R"({"choices":[{"delta":{"role":"assistant"}}]})") == ChunkText::Kind::text);
   CHECK(kind(R"({"choices":[{"delta":{"content":null}}]})") == ChunkText::Kind::text);
   CHECK(kind(R"({"choices":[],"usage":{"total_tokens":3}})") == ChunkText::Kind::text);
@@ -64,7 +64,7 @@ TEST_CASE("read_delta_chunk sorts chunks into text, unexpected and undecodable")
   CHECK(kind(R"([1])") == ChunkText::Kind::unexpected);
   CHECK(kind(R"({"choices":[{"delta":)") == ChunkText::Kind::undecodable);
   CHECK(kind("{\"choices\":[{\"delta\":{\"content\":\"\xFF\"}}]}") == ChunkText::Kind::undecodable);
-  CHECK_THROWS_AS(read_delta_chunk(R"({"error":{"message":"busy"}})"), provhost::ProviderError);
+  CHECK_THROWS_AS(reader.read(R"({"error":{"message":"busy"}})"), provhost::ProviderError);
 }
 
 TEST_CASE("to_json refuses text that is not UTF-8 instead of sending broken JSON") {

@@ -206,3 +206,21 @@ TEST_CASE("FlowGpt reports an error object as the upstream's failure") {
   CHECK_THAT(got.errors[0].second, Catch::Contains("rate exceeded"));
   CHECK(got.finishes == 0);
 }
+
+TEST_CASE("FlowGpt reads each record for itself, however alike the records and however the answer is cut") {
+  FlowGpt flow;
+  Response response{200,
+                    {},
+                    "{\"event\":\"text\",\"data\":\"a\"}\n"
+                    "{\"event\":\"done\",\"data\":\"b\"}\n"
+                    "{\"event\":\"text\",\"data\":\"c\"}\n"
+                    "{\"event\":\"text\",\"data\":1}\n"
+                    "{\"event\":\"text\",\"data\":\"\\udc00\"}\n"
+                    "{\"event\":\"text\",\"data\":\"d\",\"data\":\"e\"}\n"
+                    "{\"event\":\"text\",\"data\":\"\\u00e9\"}\n"};
+  Outcome expected;
+  expected.texts = {"a", "c", "d", "é"};
+  expected.finishes = 1;
+  expected.warnings = {"skipped undecodable line: {\"event\":\"text\",\"data\":\"\\udc00\"}"};
+  check_every_cut(flow.plugin, single_user(), response, expected);
+}

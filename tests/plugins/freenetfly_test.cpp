@@ -147,3 +147,16 @@ TEST_CASE("FreeNetfly reports an error object as the upstream's failure") {
   CHECK_THAT(got.errors[0].second, Catch::Contains("upstream busy"));
   CHECK(got.finishes == 0);
 }
+
+TEST_CASE("FreeNetfly hands out only UTF-8: content that is not is skipped with a warning") {
+  FreeNetfly netfly;
+  Response response{200,
+                    {},
+                    "data: " + chunk_json("ok") + "\n\ndata: " + chunk_json("\\udc00") +
+                        "\n\ndata: " + chunk_json("\\u00e9") + "\n\ndata: [DONE]\n\n"};
+  Outcome expected;
+  expected.texts = {"ok", "é"};
+  expected.finishes = 1;
+  expected.warnings = {"skipped undecodable data: " + chunk_json("\\udc00")};
+  check_every_cut(netfly.plugin, single_user(), response, expected);
+}

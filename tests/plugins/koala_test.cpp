@@ -167,3 +167,14 @@ TEST_CASE("Koala finishes only when the response ends cleanly") {
   CHECK_FALSE(session.next_request());
   CHECK(session.last_status() == PH_DONE);
 }
+
+TEST_CASE("Koala hands out only UTF-8: a line whose text is not is skipped with a warning, however it is cut") {
+  Koala koala;
+  Response response{
+      200, {}, "data: \"ok \\u00e9\"\ndata: \"\\udc00\"\n\ndata: \"bad \xFF\"\ndata: \"\\ud83e\\udd8a\"\n"};
+  Outcome expected;
+  expected.texts = {"ok é", "🦊"};
+  expected.finishes = 1;
+  expected.warnings = {"skipped undecodable data: \"\\udc00\"", "skipped undecodable data: \"bad ?\""};
+  check_every_cut(koala.plugin, single_user(), response, expected);
+}

@@ -2,6 +2,8 @@
 // point, one byte at a time and at every pair of points.
 #include <catch2/catch.hpp>
 #include <provhost/framing.hpp>
+#include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,66 @@ std::vector<Event> sse_events(const std::string &stream, const std::vector<size_
   return events;
 }
 
+// The framer as first written, byte by byte: what the fast one must agree with.
+std::vector<std::string> reference_lines(const std::string &stream) {
+  std::vector<std::string> lines;
+  std::string partial;
+  bool pending_cr = false;
+  for (char c : stream) {
+    if (pending_cr) {
+      pending_cr = false;
+      if (c == '\n') continue;
+    }
+    if (c == '\n' || c == '\r') {
+      pending_cr = (c == '\r');
+      lines.push_back(partial);
+      partial.clear();
+    } else {
+      partial.push_back(c);
+    }
+  }
+  if (!partial.empty()) lines.push_back(partial);
+  return lines;
+}
+
+std::vector<std::string> framed_lines(const std::vector<std::string> &pieces) {
+  std::vector<std::string> lines;
+  LineFramer framer;
+  auto take = [&](std::string_view line) { lines.emplace_back(line); };
+  for (const std::string &piece : pieces) framer.feed(piece, take);
+  framer.finish(take);
+  return lines;
+}
+
+// Lines short and long (around the framer's 64-byte window and its multiples), of any byte but a line end
+// (UTF-8, 0x00, 0xFF), ended by "\n", "\r" or "\r\n", the last one sometimes by nothing.
+std::string random_stream(std::mt19937 &random) {
+  const size_t lengths[] = {0, 0, 1, 2, 15, 16, 17, 62, 63, 64, 65, 127, 128, 129, 191, 300};
+  const char *const ends[] = {"\n", "\r", "\r\n"};
+  std::string alphabet = "ab {}\"\\:,\t\xFF\xD0\x9F";
+  alphabet.push_back('\0');
+  std::string stream;
+  const int lines = 1 + static_cast<int>(random() % 120);
+  for (int line = 0; line < lines; ++line) {
+    const size_t length = lengths[random() % std::size(lengths)];
+    for (size_t i = 0; i < length; ++i) stream += alphabet[random() % alphabet.size()];
+    if (line + 1 < lines || random() % 2) stream += ends[random() % std::size(ends)];
+  }
+  return stream;
+}
+
+// `stream` in pieces of random sizes, many of them around 64 bytes.
+std::vector<std::string> random_pieces(const std::string &stream, std::mt19937 &random) {
+  const size_t sizes[] = {1, 2, 3, 7, 63, 64, 65, 100, 128, 1000};
+  std::vector<std::string> out;
+  for (size_t at = 0; at < stream.size();) {
+    const size_t size = std::min(sizes[random() % std::size(sizes)], stream.size() - at);
+    out.push_back(stream.substr(at, size));
+    at += size;
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("LineFramer splits at \\r\\n, \\r and \\n however the stream is cut") {
@@ -115,6 +177,43 @@ TEST_CASE("LineFramer: a \\r at the end of the stream ends a line, and \\r\\r is
   CHECK(framer.pending().empty());
 }
 
+TEST_CASE("LineFramer agrees with a byte-by-byte reading of long streams in pieces of any size") {
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    std::mt19937 random(seed);
+    const std::string stream = random_stream(random);
+    const std::vector<std::string> expected = reference_lines(stream);
+    INFO("seed " << seed);
+    REQUIRE(framed_lines({stream}) == expected);
+    REQUIRE(framed_lines(random_pieces(stream, random)) == expected);
+  }
+}
+
+TEST_CASE("LineFramer: a \\r\\n counts once wherever it falls, across a chunk or the 64-byte window") {
+  for (size_t before = 0; before < 140; ++before) {
+    // The "\r\n" falls at every offset of the framer's window; then a lone "\r" and a long line.
+    const std::string stream = std::string(before, 'x') + "\r\n" + "y\r" + std::string(70, 'z') + "\n";
+    const std::vector<std::string> expected = {std::string(before, 'x'), "y", std::string(70, 'z')};
+    INFO("line of " << before);
+    REQUIRE(framed_lines({stream}) == expected);
+    for (size_t cut = 1; cut < stream.size(); ++cut) {
+      INFO("cut at " << cut);
+      REQUIRE(framed_lines({stream.substr(0, cut), stream.substr(cut)}) == expected);
+    }
+  }
+}
+
+TEST_CASE("LineFramer: empty chunks change nothing, a pending \\r included") {
+  std::vector<std::string> lines;
+  LineFramer framer;
+  auto take = [&](std::string_view line) { lines.emplace_back(line); };
+  framer.feed("a\r", take);
+  framer.feed("", take);
+  framer.feed("\nb", take);
+  framer.feed("", take);
+  framer.finish(take);
+  CHECK(lines == std::vector<std::string>{"a", "b"});
+}
+
 TEST_CASE("SseFramer groups fields into events however the stream is cut") {
   const std::vector<Event> expected = {
       Event{"", "", {"first", "second line"}}, Event{"update", "7", {"no space", "Привет 🙂"}},
@@ -133,6 +232,35 @@ TEST_CASE("SseFramer: comments alone make no event, and finish() after a closed 
   CHECK(sse_events("data:  two spaces\n\n", {}) == std::vector<Event>{Event{"", "", {" two spaces"}}});
 }
 
+TEST_CASE("SseFramer: nothing of one event is left in the next, whatever the sizes of their fields") {
+  const std::string long_data(300, 'L');
+  const std::string stream = "event: first\nid: 1\ndata: " + long_data + "\ndata: two\ndata: three\n\n" +
+                             "data: only\n\n" + "event: third\ndata: " + long_data + "\ndata:\n\n" + "id: 4\n\n";
+  const std::vector<Event> expected = {
+      Event{"first", "1", {long_data, "two", "three"}},
+      Event{"", "", {"only"}},
+      Event{"third", "", {long_data, ""}},
+      Event{"", "4", {}},
+  };
+  CHECK(sse_events(stream, {}) == expected);
+  for (size_t cut = 1; cut < stream.size(); ++cut) {
+    INFO("cut at " << cut);
+    REQUIRE(sse_events(stream, {cut}) == expected);
+  }
+}
+
+TEST_CASE("SseFramer: an event whose handler throws leaves nothing behind for the next") {
+  SseFramer framer;
+  std::vector<Event> events;
+  auto take = [&](const SseEvent &e) {
+    if (e.event == "boom") throw std::runtime_error("handler failed");
+    events.push_back(Event{e.event, e.id, e.data});
+  };
+  CHECK_THROWS_AS(framer.feed("event: boom\nid: 9\ndata: a\ndata: b\n\n", take), std::runtime_error);
+  framer.feed("data: c\n\n", take);
+  CHECK(events == std::vector<Event>{Event{"", "", {"c"}}});
+}
+
 TEST_CASE("NdjsonFramer hands out non-blank lines however the stream is cut") {
   const std::string stream = "{\"a\":1}\r\n\n  \t \n{\"b\":\"ж🙂\"}\r{\"c\":3}\r\n\r\n{\"d\":4}";
   const std::vector<std::string> expected = {"{\"a\":1}", "{\"b\":\"ж🙂\"}", "{\"c\":3}", "{\"d\":4}"};
@@ -147,9 +275,17 @@ TEST_CASE("NdjsonFramer hands out non-blank lines however the stream is cut") {
   }
 }
 
-TEST_CASE("trim and strip_prefix") {
+TEST_CASE("trim, equals and strip_prefix") {
   CHECK(provhost::trim(" \t data: x \r\n") == "data: x");
   CHECK(provhost::trim(" \r\n\t").empty());
+  CHECK(provhost::trim("").empty());
+  CHECK(provhost::trim("\f\va b\v\f") == "a b");
+  CHECK(provhost::equals("[DONE]", "[DONE]"));
+  CHECK_FALSE(provhost::equals("[DONE] ", "[DONE]"));
+  CHECK_FALSE(provhost::equals("[DONe]", "[DONE]"));
+  CHECK(provhost::equals("", ""));
+  CHECK(provhost::equals(std::string_view(), ""));
+  CHECK_FALSE(provhost::equals("", "x"));
   std::string_view rest;
   CHECK(provhost::strip_prefix("data: [DONE]", "data: ", rest));
   CHECK(rest == "[DONE]");

@@ -2,33 +2,85 @@
 // or NDJSON records. A chunk may end anywhere, mid-line or mid-character: the framers keep the
 // incomplete tail and hand out only whole lines, so a UTF-8 character is never split.
 //
-// Header-only, standard library only, so plugins link nothing.
+// Header-only, standard library only (and the compiler's SSE2 intrinsics where it has them), so
+// plugins link nothing.
 #pragma once
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace provhost {
 
+// Removes leading and trailing ASCII whitespace.
+inline std::string_view trim(std::string_view text) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+// `text == expected`, spelled out so that, inlined with a literal, it compares a known number of bytes in
+// place: the framers and plugins ask it of every line.
+inline bool equals(std::string_view text, std::string_view expected) {
+  return text.size() == expected.size() &&
+         (expected.empty() || std::memcmp(text.data(), expected.data(), expected.size()) == 0);
+}
+
+// If `line` starts with `prefix`, stores the rest in `rest` and returns true.
+inline bool strip_prefix(std::string_view line, std::string_view prefix, std::string_view &rest) {
+  if (!equals(line.substr(0, prefix.size()), prefix)) return false;
+  rest = line.substr(prefix.size());
+  return true;
+}
+
 // Splits a byte stream into lines ending in "\n", "\r\n" or "\r" (the terminator is not part of
 // the line). A "\r" at the very end of a chunk waits for the next chunk to see whether "\n" follows.
+//
+// A long answer is hundreds of thousands of short lines, so the framer is on every stream's hot path:
+// it hands out a line that lies wholly inside the chunk as a view of the chunk itself (only a line
+// split across chunks is copied, into a buffer reused from line to line), and it finds line ends 64
+// bytes at a time rather than calling a search per line (see LineEnds).
 class LineFramer {
  public:
-  // Calls on_line(std::string_view line) for every complete line in `chunk`.
+  // Calls on_line(std::string_view line) for every complete line in `chunk`. The view is valid only
+  // during the call.
   template <class OnLine>
   void feed(std::string_view chunk, OnLine &&on_line) {
-    for (char c : chunk) {
-      if (pending_cr_) {
-        pending_cr_ = false;
-        if (c == '\n') continue;  // the "\n" of a "\r\n" whose "\r" ended the line already
+    const char *at = chunk.data();
+    const char *const end = at + chunk.size();
+    if (pending_cr_ && at != end) {
+      pending_cr_ = false;
+      if (*at == '\n') ++at;  // the "\n" of a "\r\n" whose "\r" ended the line already
+    }
+    LineEnds line_ends(at, end);
+    while (at != end) {
+      const char *line_end = line_ends.next(at);
+      if (line_end == end) {
+        partial_.append(at, static_cast<size_t>(end - at));
+        return;
       }
-      if (c == '\n' || c == '\r') {
-        pending_cr_ = (c == '\r');
+      if (partial_.empty()) {
+        on_line(std::string_view(at, static_cast<size_t>(line_end - at)));
+      } else {
+        partial_.append(at, static_cast<size_t>(line_end - at));
         on_line(std::string_view(partial_));
         partial_.clear();
-      } else {
-        partial_.push_back(c);
+      }
+      at = line_end + 1;
+      if (*line_end == '\r') {
+        if (at == end) {
+          pending_cr_ = true;
+        } else if (*at == '\n') {
+          ++at;
+        }
       }
     }
   }
@@ -38,9 +90,8 @@ class LineFramer {
   void finish(OnLine &&on_line) {
     pending_cr_ = false;
     if (!partial_.empty()) {
-      std::string last;
-      last.swap(partial_);
-      on_line(std::string_view(last));
+      on_line(std::string_view(partial_));
+      partial_.clear();
     }
   }
 
@@ -48,6 +99,64 @@ class LineFramer {
   const std::string &pending() const { return partial_; }
 
  private:
+  // The "\r" and "\n" bytes of one chunk, as a bit mask over a 64-byte window that moves forward
+  // through the chunk. Streamed lines are short (often empty): taking the next line end from the
+  // mask costs a few instructions, where a memchr call per line cost more than the line itself.
+  class LineEnds {
+   public:
+    LineEnds(const char *begin, const char *end) : window_(begin), end_(end), bits_(scan(begin, end)) {}
+
+    // The first line end at or after `from`, or the end of the chunk. `from` never goes back.
+    const char *next(const char *from) {
+      for (;;) {
+        // Once the window has moved past the start of the line, every bit in it lies ahead.
+        const size_t skipped = from > window_ ? static_cast<size_t>(from - window_) : 0;
+        if (skipped < 64) {
+          if (const uint64_t ahead = bits_ & (~uint64_t{0} << skipped)) return window_ + lowest_bit(ahead);
+        }
+        if (end_ - window_ <= 64) return end_;
+        window_ += 64;
+        bits_ = scan(window_, end_);
+      }
+    }
+
+   private:
+    // The index of the lowest set bit of a non-zero mask (std::countr_zero is C++20; the SDK is C++17).
+    static int lowest_bit(uint64_t bits) {
+#if defined(__GNUC__)
+      return __builtin_ctzll(bits);
+#else
+      int index = 0;
+      for (; !(bits & 1); bits >>= 1) ++index;
+      return index;
+#endif
+    }
+
+    // Bit i is set when window[i] ends a line; only bytes before `end` count.
+    static uint64_t scan(const char *window, const char *end) {
+      const auto size = static_cast<size_t>(end - window);
+      uint64_t bits = 0;
+#if defined(__SSE2__)
+      if (size >= 64) {
+        const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+        for (int block = 0; block < 4; ++block) {
+          const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(window + 16 * block));
+          const int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(bytes, lf), _mm_cmpeq_epi8(bytes, cr)));
+          bits |= static_cast<uint64_t>(static_cast<uint16_t>(hits)) << (16 * block);
+        }
+        return bits;
+      }
+#endif
+      for (size_t i = 0; i < size && i < 64; ++i)
+        if (window[i] == '\n' || window[i] == '\r') bits |= uint64_t{1} << i;
+      return bits;
+    }
+
+    const char *window_;
+    const char *const end_;
+    uint64_t bits_;
+  };
+
   std::string partial_;
   bool pending_cr_ = false;
 };
@@ -61,9 +170,13 @@ struct SseEvent {
 
 // Groups lines into server-sent events; an event ends at a blank line. Comment lines (":...") are
 // skipped; "field:value" and "field: value" are both accepted, as the standard says.
+//
+// The event handed out is the framer's own, emptied after the call rather than rebuilt: its strings
+// keep their capacity, so that a stream of small events costs no allocation per event.
 class SseFramer {
  public:
-  // Calls on_event(const SseEvent&) for every complete event in `chunk`.
+  // Calls on_event(const SseEvent&) for every complete event in `chunk`. The event is valid only
+  // during the call.
   template <class OnEvent>
   void feed(std::string_view chunk, OnEvent &&on_event) {
     lines_.feed(chunk, [&](std::string_view line) { take_line(line, on_event); });
@@ -85,31 +198,60 @@ class SseFramer {
     }
     if (line.front() == ':') return;
     std::string_view field = line, value;
-    if (auto colon = line.find(':'); colon != std::string_view::npos) {
+    size_t colon = 0;
+    while (colon < line.size() && line[colon] != ':') ++colon;  // field names are short: no search call
+    if (colon < line.size()) {
       field = line.substr(0, colon);
       value = line.substr(colon + 1);
       if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     }
     has_fields_ = true;
-    if (field == "data") {
-      current_.data.emplace_back(value);
-    } else if (field == "event") {
+    if (equals(field, "data")) {
+      add_data(value);
+    } else if (equals(field, "event")) {
       current_.event.assign(value);
-    } else if (field == "id") {
+    } else if (equals(field, "id")) {
       current_.id.assign(value);
     }
   }
 
+  // Data strings are kept from event to event and overwritten, those an event with fewer data lines does
+  // not use set aside for the next with more: the framer allocates only for more lines than ever before.
+  void add_data(std::string_view value) {
+    if (data_lines_ == current_.data.size()) {
+      if (spare_data_.empty()) {
+        current_.data.emplace_back();
+      } else {
+        current_.data.push_back(std::move(spare_data_.back()));
+        spare_data_.pop_back();
+      }
+    }
+    current_.data[data_lines_++].assign(value);
+  }
+
   template <class OnEvent>
   void dispatch(OnEvent &on_event) {
-    SseEvent ready;
-    std::swap(ready, current_);
-    has_fields_ = false;
-    on_event(static_cast<const SseEvent &>(ready));
+    while (current_.data.size() > data_lines_) {
+      spare_data_.push_back(std::move(current_.data.back()));
+      current_.data.pop_back();
+    }
+    // Emptied however on_event leaves, so that an exception cannot leak one event's fields into the next.
+    struct Reset {
+      SseFramer &framer;
+      ~Reset() {
+        framer.has_fields_ = false;
+        framer.data_lines_ = 0;
+        framer.current_.event.clear();
+        framer.current_.id.clear();
+      }
+    } reset{*this};
+    on_event(static_cast<const SseEvent &>(current_));
   }
 
   LineFramer lines_;
   SseEvent current_;
+  size_t data_lines_ = 0;                // of current_.data, those of the event being read; the rest are old
+  std::vector<std::string> spare_data_;  // data strings no event uses at the moment
   bool has_fields_ = false;
 };
 
@@ -132,24 +274,12 @@ class NdjsonFramer {
   }
 
  private:
-  static bool is_blank(std::string_view line) { return line.find_first_not_of(" \t") == std::string_view::npos; }
+  static bool is_blank(std::string_view line) {
+    for (char c : line)
+      if (c != ' ' && c != '\t') return false;
+    return true;
+  }
   LineFramer lines_;
 };
-
-// Removes leading and trailing ASCII whitespace.
-inline std::string_view trim(std::string_view text) {
-  const char *space = " \t\r\n\f\v";
-  auto first = text.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  auto last = text.find_last_not_of(space);
-  return text.substr(first, last - first + 1);
-}
-
-// If `line` starts with `prefix`, stores the rest in `rest` and returns true.
-inline bool strip_prefix(std::string_view line, std::string_view prefix, std::string_view &rest) {
-  if (line.substr(0, prefix.size()) != prefix) return false;
-  rest = line.substr(prefix.size());
-  return true;
-}
 
 }  // namespace provhost

@@ -1,0 +1,329 @@
+// plugins/common's fast readers (json_scan.hpp, DeltaChunkReader, is_utf8), checked against RapidJSON: where
+// the scanner answers, it must answer as RapidJSON would, and every text it hands out must be UTF-8.
+#include <rapidjson/document.h>
+#include <rapidjson/memorystream.h>
+
+#include <catch2/catch.hpp>
+#include <provhost/plugins/json_scan.hpp>
+#include <provhost/plugins/openai_chunks.hpp>
+#include <string>
+#include <vector>
+
+using namespace provhost::plugins;
+
+namespace {
+
+// RapidJSON's own validator: the reference for is_utf8.
+bool rapidjson_utf8(std::string_view text) {
+  struct Discard {
+    void Put(char) {}
+  } discard;
+  rapidjson::MemoryStream in(text.data(), text.size());
+  while (in.Tell() < text.size())
+    if (!rapidjson::UTF8<>::Validate(in, discard)) return false;
+  return true;
+}
+
+// Whether the scanner, skipping the whole document, finds it well-formed.
+bool scanner_accepts(const std::string &json) {
+  std::string buffer;
+  JsonScanner scanner(json, buffer);
+  return scanner.skip_value() && scanner.at_end();
+}
+
+bool rapidjson_accepts(const std::string &json) {
+  rapidjson::Document document;
+  document.Parse(json.data(), json.size());
+  return !document.HasParseError();
+}
+
+// What the strict path alone makes of a streamed chunk: the meaning DeltaChunkReader must keep.
+struct Reading {
+  std::string kind;  // "text", "unexpected", "undecodable" or "error"
+  std::string text;
+  bool operator==(const Reading &) const = default;
+};
+
+Reading strict_reading(const std::string &json) {
+  rapidjson::Document document;
+  if (!parse_json(json, document)) return {"undecodable", ""};
+  try {
+    ChunkText chunk = choice_content(document, "delta");
+    const char *kinds[] = {"text", "unexpected", "undecodable"};
+    return {kinds[static_cast<int>(chunk.kind)], std::string(chunk.text)};
+  } catch (const provhost::ProviderError &) {
+    return {"error", ""};
+  }
+}
+
+Reading fast_reading(DeltaChunkReader &reader, const std::string &json) {
+  try {
+    ChunkText chunk = reader.read(json);
+    const char *kinds[] = {"text", "unexpected", "undecodable"};
+    return {kinds[static_cast<int>(chunk.kind)], std::string(chunk.text)};
+  } catch (const provhost::ProviderError &) {
+    return {"error", ""};
+  }
+}
+
+const std::vector<std::string> kChunks = {
+    R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-3.5-turbo","choices":[{"index":0,"delta":{"content":"Hello!"},"finish_reason":null}]})",
+    R"({"choices":[{"delta":{"role":"assistant","content":"a\"b\\c\u00e9\ud83e\udd8a"},"logprobs":null}],"usage":{"total_tokens":[1,2.5e-3,-0,true,false]}})",
+    R"( { "choices" : [ { "delta" : { "content" : null } } ] , "error" : null } )",
+    R"({"choices":[],"usage":{"prompt_tokens":3}})",
+};
+
+// Every chunk of kChunks with one byte deleted, replaced or inserted, from characters that matter to JSON.
+std::vector<std::string> mutations() {
+  const std::string characters = "{}[]:,\"\\ 0-1.eEtfnu";
+  std::vector<std::string> out;
+  for (const std::string &chunk : kChunks) {
+    out.push_back(chunk);
+    for (size_t at = 0; at < chunk.size(); ++at) {
+      out.push_back(chunk.substr(0, at) + chunk.substr(at + 1));
+      for (char c : characters) {
+        std::string replaced = chunk;
+        replaced[at] = c;
+        out.push_back(replaced);
+        out.push_back(chunk.substr(0, at) + c + chunk.substr(at));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("is_utf8 agrees with RapidJSON's validator on every sequence of up to three bytes") {
+  std::string text(3, '\0');
+  for (unsigned first = 0; first < 256; ++first) {
+    text.resize(1);
+    text[0] = static_cast<char>(first);
+    REQUIRE(is_utf8(text) == rapidjson_utf8(text));
+    for (unsigned second = 0; second < 256; ++second) {
+      text.resize(2);
+      text[1] = static_cast<char>(second);
+      REQUIRE(is_utf8(text) == rapidjson_utf8(text));
+      if (first < 0xE0 || first > 0xEF) continue;  // three-byte leads: every continuation
+      text.resize(3);
+      for (unsigned third = 0; third < 256; ++third) {
+        text[2] = static_cast<char>(third);
+        REQUIRE(is_utf8(text) == rapidjson_utf8(text));
+      }
+    }
+  }
+}
+
+TEST_CASE("is_utf8 refuses overlong forms, surrogates, code points past U+10FFFF and cut characters") {
+  CHECK(is_utf8(""));
+  CHECK(is_utf8("plain ASCII, longer than eight bytes"));
+  CHECK(is_utf8("Привет, 世界 🦊 and more ASCII after it"));
+  CHECK(is_utf8("\xF4\x8F\xBF\xBF"));        // U+10FFFF
+  CHECK_FALSE(is_utf8("\xF4\x90\x80\x80"));  // U+110000
+  CHECK_FALSE(is_utf8("\xF0\x8F\xBF\xBF"));  // overlong four bytes
+  CHECK_FALSE(is_utf8("\xE0\x9F\xBF"));      // overlong three bytes
+  CHECK_FALSE(is_utf8("\xC1\xBF"));          // overlong two bytes
+  CHECK_FALSE(is_utf8("\xED\xA0\x80"));      // a surrogate
+  CHECK_FALSE(is_utf8("\xF5\x80\x80\x80"));
+  CHECK_FALSE(is_utf8("12345678\xF0\x9F\xA6"));  // cut after the ASCII fast path
+  CHECK_FALSE(is_utf8("\xF0\x9F\xA6\x8A\x8A"));  // a stray continuation byte
+  for (unsigned lead = 0xF0; lead < 0xF8; ++lead) {
+    for (unsigned second = 0x70; second < 0xD0; ++second) {
+      const std::string text = {static_cast<char>(lead), static_cast<char>(second), '\x80', '\xBF'};
+      INFO(lead << " " << second);
+      REQUIRE(is_utf8(text) == rapidjson_utf8(text));
+    }
+  }
+}
+
+TEST_CASE("utf8_text refuses what RapidJSON decodes a lone low surrogate to") {
+  rapidjson::Document document;
+  REQUIRE(parse_json(R"("\udc00")", document));  // RapidJSON accepts it, even validating
+  CHECK_FALSE(utf8_text(document));
+  REQUIRE(parse_json(R"("\ud83e\udd8a")", document));
+  CHECK(utf8_text(document) == "🦊");
+}
+
+TEST_CASE("JsonScanner finds well-formed JSON exactly where RapidJSON does") {
+  for (const std::string &json : mutations()) {
+    INFO(json);
+    REQUIRE(scanner_accepts(json) == rapidjson_accepts(json));
+  }
+  for (const char *json :
+       {"",       " ",           "0",           "-0.0e+0",       "01",        "1.",
+        ".5",     "-",           "1e",          "1e+",           "tru",       "nul",
+        "falsey", "\"a\" \"b\"", "[1 2]",       "[,1]",          "{\"a\" 1}", "{\"a\":1,}",
+        "{1:2}",  "\"\\x\"",     "\"\\u12G4\"", "\"tab\there\"", "[[[]]]",    "{\"a\":{\"b\":[{}]}}"}) {
+    INFO(json);
+    CHECK(scanner_accepts(json) == rapidjson_accepts(json));
+  }
+}
+
+TEST_CASE("JsonScanner leaves numbers near the edge of a double's range to RapidJSON") {
+  DeltaChunkReader reader;
+  for (const std::string &number :
+       std::vector<std::string>{"1e300", "1e301", "1e308", "1e309", "0e309", "0.5e308", "-1e-99999", "1E+2",
+                                std::string(300, '9'), std::string(309, '9'), "1" + std::string(400, '0') + "e-300"}) {
+    const std::string json = R"({"created":)" + number + R"(,"choices":[{"delta":{"content":"x"}}]})";
+    INFO(number);
+    if (scanner_accepts(json)) CHECK(rapidjson_accepts(json));
+    CHECK(fast_reading(reader, json) == strict_reading(json));
+  }
+}
+
+TEST_CASE("JsonScanner stops at a zero byte, nesting deeper than it tracks, and a key it would have to decode") {
+  CHECK_FALSE(scanner_accepts(std::string("{\"a\":1}\0", 8)));
+  CHECK_FALSE(scanner_accepts(std::string("\"a\0b\"", 5)));
+  CHECK(scanner_accepts(std::string(64, '[') + std::string(64, ']')));
+  CHECK_FALSE(scanner_accepts(std::string(65, '[') + std::string(65, ']')));
+
+  std::string buffer;
+  std::string_view key;
+  JsonScanner escaped_key(R"({"\u0063ontent":"x"})", buffer);
+  REQUIRE(escaped_key.begin_object());
+  CHECK_FALSE(escaped_key.next_member(key));
+  CHECK_FALSE(escaped_key.ok());
+  CHECK_FALSE(escaped_key.at_end());
+}
+
+TEST_CASE("JsonScanner walks members and elements and decodes the strings it reads") {
+  std::string buffer;
+  JsonScanner scanner(R"( {"skip": [1, {"x": "\u00e9"}], "text": "a\"b\\c\/d\b\f\n\r\t\u00e9\u4e2d\ud83e\udd8a",)"
+                      R"( "list": ["one", "two"]} )",
+                      buffer);
+  std::string_view key, text;
+  std::vector<std::string> keys, list;
+  REQUIRE(scanner.begin_object());
+  while (scanner.next_member(key)) {
+    keys.emplace_back(key);
+    if (key == "text") {
+      REQUIRE(scanner.read_string(text));
+      CHECK(text == "a\"b\\c/d\b\f\n\r\té中🦊");
+    } else if (key == "list") {
+      REQUIRE(scanner.begin_array());
+      while (scanner.next_element()) {
+        std::string_view item;
+        REQUIRE(scanner.read_string(item));
+        list.emplace_back(item);
+      }
+    } else {
+      REQUIRE(scanner.skip_value());
+    }
+  }
+  CHECK(scanner.at_end());
+  CHECK(keys == std::vector<std::string>{"skip", "text", "list"});
+  CHECK(list == std::vector<std::string>{"one", "two"});
+}
+
+TEST_CASE("JsonScanner hands out only UTF-8, and does not look at the encoding of what it skips") {
+  std::string buffer;
+  std::string_view text;
+  for (const char *bad : {"\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\ud800x\"", "\"\xFF\"", "\"\xC3\"",
+                          "\"\xED\xA0\x80\""}) {
+    INFO(bad);
+    CHECK_FALSE(scan_string_document(bad, buffer, text));
+  }
+  CHECK(scan_string_document(" \"\\u041f\\u0440\\u0438\" ", buffer, text));
+  CHECK(text == "При");
+  CHECK(scanner_accepts("[\"\xFF\", 1]"));
+}
+
+TEST_CASE("scan_string_document reads exactly the strings RapidJSON reads, to the same text") {
+  const std::string token = R"( "a\"b\\c\/\u00e9\ud83e\udd8a \u4E2D\n" )";
+  std::string characters = "\"\\u0aAdD8fF \tn\x01\xC3\xA9\xFF";
+  characters.push_back('\0');
+  std::vector<std::string> texts = {token, "\"\"", "\"plain\"", "\"\xD0\x9F\xD1\x80\"", "\"\\udc00\""};
+  for (size_t at = 0; at < token.size(); ++at) {
+    texts.push_back(token.substr(0, at) + token.substr(at + 1));
+    for (char c : characters) {
+      std::string replaced = token;
+      replaced[at] = c;
+      texts.push_back(replaced);
+      texts.push_back(token.substr(0, at) + c + token.substr(at));
+    }
+  }
+  std::string buffer;
+  for (const std::string &json : texts) {
+    INFO(json);
+    rapidjson::Document document;
+    const bool strict = parse_json(json, document) && utf8_text(document).has_value();
+    std::string_view text;
+    if (scan_string_document(json, buffer, text)) {
+      REQUIRE(strict);
+      REQUIRE(text == *utf8_text(document));
+    } else if (json.find('\0') == std::string::npos) {
+      REQUIRE_FALSE(strict);  // where it gives up, RapidJSON finds no string either (a zero byte aside)
+    }
+  }
+}
+
+TEST_CASE("DeltaChunkReader reads every chunk as the strict RapidJSON reading does") {
+  DeltaChunkReader fresh;
+  std::vector<DeltaChunkReader> primed(kChunks.size());
+  for (size_t i = 0; i < kChunks.size(); ++i) primed[i].read(kChunks[i]);  // remembers the chunk's frame
+  for (const std::string &json : mutations()) {
+    INFO(json);
+    const Reading expected = strict_reading(json);
+    REQUIRE(fast_reading(fresh, json) == expected);
+    for (DeltaChunkReader &reader : primed) REQUIRE(fast_reading(reader, json) == expected);
+  }
+}
+
+TEST_CASE("DeltaChunkReader: a chunk in the last one's frame reads only its content, first content first") {
+  DeltaChunkReader reader;
+  auto chunk = [](const std::string &content) {
+    return R"({"id":"c","choices":[{"index":0,"delta":{"content":)" + content + R"(},"finish_reason":null}]})";
+  };
+  CHECK(reader.read(chunk("\"one\"")).text == "one");
+  CHECK(reader.read(chunk(" \"tw\\u00f6\" ")).text == "twö");
+  CHECK(reader.read(chunk("null")).kind == ChunkText::Kind::text);
+  CHECK(reader.read(chunk("null")).text.empty());
+  CHECK(reader.read(chunk("\"a\",\"content\":\"b\"")).text == "a");  // two contents: the first counts
+  CHECK(reader.read(chunk("\"\\udc00\"")).kind == ChunkText::Kind::undecodable);
+  CHECK(reader.read(chunk("\"bad \xFF\"")).kind == ChunkText::Kind::undecodable);
+  CHECK(reader.read(chunk("\"unterminated")).kind == ChunkText::Kind::undecodable);
+  CHECK(reader.read(chunk("\"three\"")).text == "three");
+}
+
+TEST_CASE("DeltaChunkReader: text that is not UTF-8 outside the content does not cost the content") {
+  DeltaChunkReader reader;
+  const std::string chunk = "{\"id\":\"\xFF\",\"choices\":[{\"delta\":{\"content\":\"kept\"}}]}";
+  CHECK(strict_reading(chunk).kind == "undecodable");  // RapidJSON validates the whole chunk
+  CHECK(reader.read(chunk).text == "kept");
+  // Where RapidJSON must read the chunk (a key with an escape here), its text is checked all the same.
+  CHECK(reader.read(R"({"ch\u006fices":[{"delta":{"content":"\udc00"}}]})").kind == ChunkText::Kind::undecodable);
+}
+
+TEST_CASE("scan_object_strings reads the first of each wanted member, and leaves error objects to RapidJSON") {
+  std::string buffer;
+  std::array<StringMember, 2> fields{StringMember{"event"}, StringMember{"data"}};
+  const std::string json = R"({"event":"text","x":{"data":"nested"},"data":"f\u00fcr","data":"second","n":1})";
+  REQUIRE(scan_object_strings(json, buffer, fields));
+  CHECK(fields[0].text == "text");
+  CHECK(fields[1].text == "für");
+  CHECK(json.substr(fields[1].token_begin, fields[1].token_end - fields[1].token_begin) == R"("f\u00fcr")");
+
+  REQUIRE(scan_object_strings(R"({"data":{"chatId":"x"},"error":null})", buffer, fields));
+  CHECK_FALSE(fields[0].text);
+  CHECK_FALSE(fields[1].text);
+  CHECK_FALSE(scan_object_strings(R"({"event":"text","error":{"message":"no"}})", buffer, fields));
+  CHECK_FALSE(scan_object_strings(R"(["event","text"])", buffer, fields));
+  CHECK_FALSE(scan_object_strings(R"({"event":"text","data":"\ud800"})", buffer, fields));
+  CHECK_FALSE(scan_object_strings(R"({"event":"text","data":"a"} x)", buffer, fields));
+}
+
+TEST_CASE("RepeatedFrame matches only the remembered bytes around one string") {
+  std::string buffer;
+  std::string_view text;
+  RepeatedFrame frame;
+  CHECK_FALSE(frame.match(R"({"data":"a"})", buffer, text));
+  const std::string first = R"({"event":"text","data":"a"})";
+  frame.remember(first, first.find("\"a\""), first.find("\"a\"") + 3);
+  REQUIRE(frame.match(R"({"event":"text","data":"\u00e9 b"})", buffer, text));
+  CHECK(text == "é b");
+  CHECK_FALSE(frame.match(R"({"event":"text","data":1})", buffer, text));
+  CHECK_FALSE(frame.match(R"({"event":"text","data":"a","data":"b"})", buffer, text));
+  CHECK_FALSE(frame.match(R"({"event":"done","data":"a"})", buffer, text));
+  CHECK_FALSE(frame.match(R"({"event":"text","data":"a"}})", buffer, text));
+  CHECK_FALSE(frame.match(R"({"event":"text","data":})", buffer, text));
+}
