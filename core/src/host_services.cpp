@@ -1,10 +1,10 @@
 #include "provhost/core/host_services.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <sys/random.h>
 
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -70,20 +70,18 @@ int64_t HostServices::now_unix_ms(const ph_host *) {
 }
 
 void HostServices::random_bytes(const ph_host *, void *buffer, size_t size) {
+  // The kernel's generator, not OpenSSL's: as good, and it spares every chat OpenSSL's start-up
+  // (about 1 ms of CPU, measured with scripts/bench).
   auto *bytes = static_cast<unsigned char *>(buffer);
   while (size > 0) {
-    int chunk = size > 1 << 20 ? 1 << 20 : static_cast<int>(size);
-    if (RAND_bytes(bytes, chunk) != 1) {
-      // The kernel's generator is as good; OpenSSL only fails when it cannot seed itself.
-      ssize_t n = ::getrandom(bytes, static_cast<size_t>(chunk), 0);
-      if (n <= 0) {
-        std::fputs("provhost: error: no source of random bytes\n", stderr);
-        std::abort();
-      }
-      chunk = static_cast<int>(n);
+    ssize_t n = ::getrandom(bytes, size, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::fputs("provhost: error: no source of random bytes\n", stderr);
+      std::abort();
     }
-    bytes += chunk;
-    size -= static_cast<size_t>(chunk);
+    bytes += n;
+    size -= static_cast<size_t>(n);
   }
 }
 
