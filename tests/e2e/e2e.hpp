@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/json_fields.hpp"
 #include "support/process.hpp"
 
 namespace provhost::e2e {
@@ -110,65 +111,13 @@ inline std::vector<std::string> lines_of(const std::string &text) {
   return lines;
 }
 
-inline rapidjson::Document parse_json(const std::string &text) {
-  rapidjson::Document document;
-  document.Parse(text.data(), text.size());
-  INFO("JSON: " << text.substr(0, 500));
-  REQUIRE_FALSE(document.HasParseError());
-  return document;
-}
-
-inline std::string string_field(const rapidjson::Value &object, const char *name) {
-  INFO("field " << name);
-  REQUIRE(object.IsObject());
-  REQUIRE(object.HasMember(name));
-  REQUIRE(object[name].IsString());
-  return std::string(object[name].GetString(), object[name].GetStringLength());
-}
-
-inline double number_field(const rapidjson::Value &object, const char *name) {
-  INFO("field " << name);
-  REQUIRE(object.HasMember(name));
-  REQUIRE(object[name].IsNumber());
-  return object[name].GetDouble();
-}
-
-inline bool bool_field(const rapidjson::Value &object, const char *name) {
-  INFO("field " << name);
-  REQUIRE(object.HasMember(name));
-  REQUIRE(object[name].IsBool());
-  return object[name].GetBool();
-}
-
-inline std::vector<std::string> strings_field(const rapidjson::Value &object, const char *name) {
-  INFO("field " << name);
-  REQUIRE(object.HasMember(name));
-  REQUIRE(object[name].IsArray());
-  std::vector<std::string> out;
-  for (const auto &item : object[name].GetArray()) {
-    REQUIRE(item.IsString());
-    out.emplace_back(item.GetString(), item.GetStringLength());
-  }
-  return out;
-}
-
-inline Messages messages_field(const rapidjson::Value &object, const char *name) {
-  INFO("field " << name);
-  REQUIRE(object.HasMember(name));
-  REQUIRE(object[name].IsArray());
-  Messages out;
-  for (const auto &item : object[name].GetArray()) {
-    REQUIRE(item.MemberCount() == 2);
-    out.emplace_back(string_field(item, "role"), string_field(item, "content"));
-  }
-  return out;
-}
-
-// The member names of a JSON object, in order.
-inline std::vector<std::string> field_names(const rapidjson::Value &object) {
-  std::vector<std::string> names;
-  for (const auto &member : object.GetObject()) names.emplace_back(member.name.GetString());
-  return names;
-}
+// Field-by-field reading of JSON bodies, shared with the plugins' unit tests.
+using test::bool_field;
+using test::field_names;
+using test::messages_field;
+using test::number_field;
+using test::parse_json;
+using test::string_field;
+using test::strings_field;
 
 }  // namespace provhost::e2e

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "plugin_driver.hpp"
+#include "support/json_fields.hpp"
 
 namespace provhost::test {
 
@@ -34,45 +35,9 @@ inline Chat ten_kb_user() {
 }
 
 inline rapidjson::Document parse_body(const std::string &body) {
-  rapidjson::Document document;
-  document.Parse(body.data(), body.size());
-  INFO("body: " << body);
-  REQUIRE_FALSE(document.HasParseError());
+  rapidjson::Document document = parse_json(body);
   REQUIRE(document.IsObject());
   return document;
-}
-
-inline std::string string_at(const rapidjson::Value &object, const char *name) {
-  INFO("field " << name);
-  REQUIRE(object.HasMember(name));
-  REQUIRE(object[name].IsString());
-  return std::string(object[name].GetString(), object[name].GetStringLength());
-}
-
-inline std::vector<std::string> strings_at(const rapidjson::Value &object, const char *name) {
-  INFO("field " << name);
-  REQUIRE(object.HasMember(name));
-  REQUIRE(object[name].IsArray());
-  std::vector<std::string> out;
-  for (const auto &item : object[name].GetArray()) {
-    REQUIRE(item.IsString());
-    out.emplace_back(item.GetString(), item.GetStringLength());
-  }
-  return out;
-}
-
-// An OpenAI-style messages array as (role, content) pairs.
-inline Pairs messages_at(const rapidjson::Value &object, const char *name) {
-  INFO("field " << name);
-  REQUIRE(object.HasMember(name));
-  REQUIRE(object[name].IsArray());
-  Pairs out;
-  for (const auto &item : object[name].GetArray()) {
-    REQUIRE(item.IsObject());
-    REQUIRE(item.MemberCount() == 2);
-    out.emplace_back(string_at(item, "role"), string_at(item, "content"));
-  }
-  return out;
 }
 
 // The first request a session of `plugin` asks for.

@@ -90,14 +90,14 @@ TEST_CASE("FlowGpt: a single user message is the question, with the default syst
   FlowGpt flow;
   auto body = flow.body(single_user());
   CHECK(body.MemberCount() == 11);
-  CHECK(string_at(body, "model") == "gpt-3.5-turbo");
+  CHECK(string_field(body, "model") == "gpt-3.5-turbo");
   CHECK(body["nsfw"].IsFalse());
-  CHECK(string_at(body, "question") == "Hello");
-  CHECK(messages_at(body, "history") == kGreeting);
-  CHECK(string_at(body, "system") == kDefaultSystem);
+  CHECK(string_field(body, "question") == "Hello");
+  CHECK(messages_field(body, "history") == kGreeting);
+  CHECK(string_field(body, "system") == kDefaultSystem);
   REQUIRE(body["temperature"].IsNumber());
   CHECK(body["temperature"].GetDouble() == 0.7);
-  CHECK(string_at(body, "promptId") == "model-gpt-3.5-turbo");
+  CHECK(string_field(body, "promptId") == "model-gpt-3.5-turbo");
   REQUIRE(body["documentIds"].IsArray());
   CHECK(body["documentIds"].Empty());
   REQUIRE(body["chatFileDocumentIds"].IsArray());
@@ -109,30 +109,30 @@ TEST_CASE("FlowGpt: a single user message is the question, with the default syst
 TEST_CASE("FlowGpt: system text goes to system, never to history") {
   FlowGpt flow;
   auto body = flow.body(system_user());
-  CHECK(string_at(body, "system") == "Be brief.");
-  CHECK(string_at(body, "question") == "Hello");
-  CHECK(messages_at(body, "history") == kGreeting);
+  CHECK(string_field(body, "system") == "Be brief.");
+  CHECK(string_field(body, "question") == "Hello");
+  CHECK(messages_field(body, "history") == kGreeting);
 
   auto two = flow.body(two_systems());
-  CHECK(string_at(two, "system") == "Be brief.\nAnswer in French.");
-  CHECK(messages_at(two, "history") == kGreeting);
+  CHECK(string_field(two, "system") == "Be brief.\nAnswer in French.");
+  CHECK(messages_field(two, "history") == kGreeting);
 }
 
 TEST_CASE("FlowGpt: earlier turns follow the greeting in history") {
   FlowGpt flow;
   auto body = flow.body(history());
-  CHECK(string_at(body, "question") == "Tell a joke");
-  CHECK(messages_at(body, "history") == with_greeting({{"user", "Hi"}, {"assistant", "Hello! How can I help?"}}));
-  CHECK(string_at(body, "system") == "Be brief.");
+  CHECK(string_field(body, "question") == "Tell a joke");
+  CHECK(messages_field(body, "history") == with_greeting({{"user", "Hi"}, {"assistant", "Hello! How can I help?"}}));
+  CHECK(string_field(body, "system") == "Be brief.");
 }
 
 TEST_CASE("FlowGpt carries tricky and large content unchanged") {
   FlowGpt flow;
-  CHECK(string_at(flow.body(tricky()), "question") == kTrickyText);
+  CHECK(string_field(flow.body(tricky()), "question") == kTrickyText);
   Chat big = ten_kb_user();
-  CHECK(string_at(flow.body(big), "question") == big.messages[0].second);
+  CHECK(string_field(flow.body(big), "question") == big.messages[0].second);
   Chat tricky_history = chat_of({{"user", kTrickyText}, {"assistant", kTrickyText}, {"user", "again"}});
-  CHECK(messages_at(flow.body(tricky_history), "history") ==
+  CHECK(messages_field(flow.body(tricky_history), "history") ==
         with_greeting({{"user", kTrickyText}, {"assistant", kTrickyText}}));
 }
 
@@ -141,12 +141,12 @@ TEST_CASE("FlowGpt resolves the default model and aliases into model and promptI
   Chat chat = single_user();
   chat.model = "gemini";
   auto aliased = flow.body(chat);
-  CHECK(string_at(aliased, "model") == "google-gemini");
-  CHECK(string_at(aliased, "promptId") == "model-google-gemini");
+  CHECK(string_field(aliased, "model") == "google-gemini");
+  CHECK(string_field(aliased, "promptId") == "model-google-gemini");
   chat.model = "claude-v2";
-  CHECK(string_at(flow.body(chat), "promptId") == "model-claude-v2");
+  CHECK(string_field(flow.body(chat), "promptId") == "model-claude-v2");
   chat.model = "";
-  CHECK(string_at(flow.body(chat), "model") == "gpt-3.5-turbo");
+  CHECK(string_field(flow.body(chat), "model") == "gpt-3.5-turbo");
 }
 
 TEST_CASE("FlowGpt takes the temperature option") {

@@ -61,9 +61,9 @@ TEST_CASE("FreeNetfly's body carries the messages, streaming and fixed sampling 
   for (const Chat &chat : {single_user(), system_user(), history(), tricky(), two_systems(), ten_kb_user()}) {
     auto body = netfly.body(chat);
     CHECK(body.MemberCount() == 7);
-    CHECK(messages_at(body, "messages") == chat.messages);
+    CHECK(messages_field(body, "messages") == chat.messages);
     CHECK(body["stream"].IsTrue());
-    CHECK(string_at(body, "model") == "gpt-3.5-turbo");
+    CHECK(string_field(body, "model") == "gpt-3.5-turbo");
     REQUIRE(body["temperature"].IsNumber());
     CHECK(body["temperature"].GetDouble() == 0.5);
     REQUIRE(body["presence_penalty"].IsInt());
@@ -79,9 +79,9 @@ TEST_CASE("FreeNetfly sends the model asked for, the default when none") {
   FreeNetfly netfly;
   Chat chat = single_user();
   chat.model = "gpt-4";
-  CHECK(string_at(netfly.body(chat), "model") == "gpt-4");
+  CHECK(string_field(netfly.body(chat), "model") == "gpt-4");
   chat.model = "";
-  CHECK(string_at(netfly.body(chat), "model") == "gpt-3.5-turbo");
+  CHECK(string_field(netfly.body(chat), "model") == "gpt-3.5-turbo");
 }
 
 TEST_CASE("FreeNetfly reads events the same however the stream is cut, up to [DONE]") {

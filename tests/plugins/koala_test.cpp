@@ -65,55 +65,55 @@ TEST_CASE("Koala: a single user message is the input") {
   Koala koala;
   auto body = koala.body(single_user());
   CHECK(body.MemberCount() == 4);
-  CHECK(string_at(body, "input") == "Hello");
-  CHECK(strings_at(body, "inputHistory").empty());
-  CHECK(strings_at(body, "outputHistory").empty());
-  CHECK(string_at(body, "model") == "gpt-4o-mini");
+  CHECK(string_field(body, "input") == "Hello");
+  CHECK(strings_field(body, "inputHistory").empty());
+  CHECK(strings_field(body, "outputHistory").empty());
+  CHECK(string_field(body, "model") == "gpt-4o-mini");
 }
 
 TEST_CASE("Koala: a system message is appended to the input after a space") {
   Koala koala;
   auto body = koala.body(system_user());
-  CHECK(string_at(body, "input") == "Hello Be brief.");
-  CHECK(strings_at(body, "inputHistory").empty());
-  CHECK(strings_at(body, "outputHistory").empty());
+  CHECK(string_field(body, "input") == "Hello Be brief.");
+  CHECK(strings_field(body, "inputHistory").empty());
+  CHECK(strings_field(body, "outputHistory").empty());
 }
 
 TEST_CASE("Koala: earlier user turns go to inputHistory, assistant turns to outputHistory") {
   Koala koala;
   auto body = koala.body(history());
-  CHECK(string_at(body, "input") == "Tell a joke Be brief.");
-  CHECK(strings_at(body, "inputHistory") == std::vector<std::string>{"Hi"});
-  CHECK(strings_at(body, "outputHistory") == std::vector<std::string>{"Hello! How can I help?"});
+  CHECK(string_field(body, "input") == "Tell a joke Be brief.");
+  CHECK(strings_field(body, "inputHistory") == std::vector<std::string>{"Hi"});
+  CHECK(strings_field(body, "outputHistory") == std::vector<std::string>{"Hello! How can I help?"});
 }
 
 TEST_CASE("Koala: two system messages are joined by a space") {
   Koala koala;
-  CHECK(string_at(koala.body(two_systems()), "input") == "Hello Be brief. Answer in French.");
+  CHECK(string_field(koala.body(two_systems()), "input") == "Hello Be brief. Answer in French.");
 }
 
 TEST_CASE("Koala: Cyrillic, emoji, quotes, backslashes and line breaks survive the body") {
   Koala koala;
-  CHECK(string_at(koala.body(tricky()), "input") == kTrickyText);
+  CHECK(string_field(koala.body(tricky()), "input") == kTrickyText);
   Chat turns = chat_of({{"user", kTrickyText}, {"assistant", kTrickyText}, {"user", "again"}});
   auto body = koala.body(turns);
-  CHECK(strings_at(body, "inputHistory") == std::vector<std::string>{kTrickyText});
-  CHECK(strings_at(body, "outputHistory") == std::vector<std::string>{kTrickyText});
+  CHECK(strings_field(body, "inputHistory") == std::vector<std::string>{kTrickyText});
+  CHECK(strings_field(body, "outputHistory") == std::vector<std::string>{kTrickyText});
 }
 
 TEST_CASE("Koala: a 10 KB message is sent whole") {
   Koala koala;
   Chat chat = ten_kb_user();
-  CHECK(string_at(koala.body(chat), "input") == chat.messages[0].second);
+  CHECK(string_field(koala.body(chat), "input") == chat.messages[0].second);
 }
 
 TEST_CASE("Koala: the model is sent as asked, the default when none") {
   Koala koala;
   Chat chat = single_user();
   chat.model = "gpt-4o-mini";
-  CHECK(string_at(koala.body(chat), "model") == "gpt-4o-mini");
+  CHECK(string_field(koala.body(chat), "model") == "gpt-4o-mini");
   chat.model = "";
-  CHECK(string_at(koala.body(chat), "model") == koala.plugin.default_model());
+  CHECK(string_field(koala.body(chat), "model") == koala.plugin.default_model());
 }
 
 TEST_CASE("Koala reads data lines the same however the answer is cut") {

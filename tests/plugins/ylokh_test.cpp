@@ -55,8 +55,8 @@ TEST_CASE("Ylokh's body carries the messages and fixed sampling fields") {
   for (const Chat &chat : {single_user(), system_user(), history(), tricky(), two_systems(), ten_kb_user()}) {
     auto body = ylokh.body(chat);
     CHECK(body.MemberCount() == 8);
-    CHECK(messages_at(body, "messages") == chat.messages);
-    CHECK(string_at(body, "model") == "gpt-3.5-turbo");
+    CHECK(messages_field(body, "messages") == chat.messages);
+    CHECK(string_field(body, "model") == "gpt-3.5-turbo");
     REQUIRE(body["temperature"].IsInt());
     CHECK(body["temperature"].GetInt() == 1);
     REQUIRE(body["presence_penalty"].IsInt());
@@ -75,9 +75,9 @@ TEST_CASE("Ylokh sends the model asked for, the default when none") {
   Ylokh ylokh;
   Chat chat = single_user();
   chat.model = "gpt-3.5-turbo";
-  CHECK(string_at(ylokh.body(chat), "model") == "gpt-3.5-turbo");
+  CHECK(string_field(ylokh.body(chat), "model") == "gpt-3.5-turbo");
   chat.model = "";
-  CHECK(string_at(ylokh.body(chat), "model") == "gpt-3.5-turbo");
+  CHECK(string_field(ylokh.body(chat), "model") == "gpt-3.5-turbo");
 }
 
 TEST_CASE("Ylokh merges the caller's options into the body, overriding") {
@@ -90,7 +90,7 @@ TEST_CASE("Ylokh merges the caller's options into the body, overriding") {
   CHECK(body["max_tokens"].GetInt() == 50);
   CHECK(body["top_p"]["nested"][0].GetInt() == 1);
   CHECK(body["allow_fallback"].IsTrue());
-  CHECK(messages_at(body, "messages") == chat.messages);
+  CHECK(messages_field(body, "messages") == chat.messages);
 }
 
 TEST_CASE("Ylokh reads the answer whole when an option turns streaming off") {
