@@ -218,6 +218,18 @@ Decoded read_koala(std::string_view body) {
   return decoded;
 }
 
+// One OpenAI delta chunk: its text is added, or it is counted as undecodable or ignored.
+static void read_delta_chunk(std::string_view data, Decoded &decoded) {
+  rapidjson::Document chunk;
+  std::string content;
+  if (!parse(data, chunk))
+    ++decoded.undecodable;
+  else if (choice_content(chunk, "delta", content) && !content.empty())
+    decoded.text += content;
+  else
+    ++decoded.ignored;
+}
+
 Decoded read_openai_stream(std::string_view body) {
   Decoded decoded;
   SseFramer events;
@@ -230,14 +242,7 @@ Decoded read_openai_stream(std::string_view body) {
         decoded.terminated = true;
         return;
       }
-      rapidjson::Document chunk;
-      std::string content;
-      if (!parse(data, chunk))
-        ++decoded.undecodable;
-      else if (choice_content(chunk, "delta", content) && !content.empty())
-        decoded.text += content;
-      else
-        ++decoded.ignored;
+      read_delta_chunk(data, decoded);
     }
   };
   events.feed(body, on_event);
@@ -258,14 +263,7 @@ Decoded read_chatgptfree(std::string_view body) {
         decoded.terminated = true;
         return;
       }
-      rapidjson::Document chunk;
-      std::string content;
-      if (!parse(data, chunk))
-        ++decoded.undecodable;
-      else if (choice_content(chunk, "delta", content) && !content.empty())
-        decoded.text += content;
-      else
-        ++decoded.ignored;
+      read_delta_chunk(data, decoded);
     } else if (!line.empty()) {
       buffer += line;
     }
