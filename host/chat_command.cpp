@@ -150,25 +150,6 @@ core::EngineOptions engine_options(const GlobalOptions &global, const ChatOption
   return engine;
 }
 
-int exit_code_for(core::ErrorKind kind) {
-  using core::ErrorKind;
-  switch (kind) {
-    case ErrorKind::unknown_provider:
-    case ErrorKind::model_not_found:
-    case ErrorKind::bad_request:
-      return exit_usage;
-    case ErrorKind::timeout:
-    case ErrorKind::stalled:
-    case ErrorKind::truncated:
-    case ErrorKind::connection:
-      return exit_transfer;
-    case ErrorKind::cancelled:
-      return exit_interrupted;
-    default:
-      return exit_upstream;
-  }
-}
-
 // Writes all of `text` to stdout now, without a buffer in between.
 void write_stdout(std::string_view text) {
   while (!text.empty()) {
@@ -262,8 +243,8 @@ int run_chat(const GlobalOptions &global, const ChatOptions &options) {
   if (sink->wrote_text && ::isatty(STDOUT_FILENO)) write_stdout("\n");
   if (sink->done) return exit_ok;
   if (interrupted) return exit_interrupted;
-  std::cerr << "provhost: " << (sink->error ? sink->error->message : "the chat ended without an answer") << "\n";
-  return sink->error ? exit_code_for(sink->error->kind) : exit_internal_error;
+  std::cerr << "provhost: " << (sink->error ? sink->error->message() : "the chat ended without an answer") << "\n";
+  return sink->error ? core::info(sink->error->kind).exit_code : exit_internal_error;
 }
 
 }  // namespace provhost::host

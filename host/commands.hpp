@@ -12,21 +12,21 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <provhost/core/error.hpp>
 #include <provhost/core/registry.hpp>
 #include <string>
 #include <vector>
 
 namespace provhost::host {
 
-// The process's exit status; --help's footer documents them.
-enum ExitCode : int {
-  exit_ok = 0,
-  exit_internal_error = 1,
-  exit_usage = 2,     // bad option, unknown provider or model, unreadable or malformed messages file, no prompt
-  exit_upstream = 3,  // HTTP status, rate limited, auth, Cloudflare, unreadable answer
-  exit_transfer = 4,  // connection, timeout, stalled, truncated
-  exit_interrupted = 130,
-};
+// The process's exit status (core/error.hpp); --help's footer documents them.
+using core::exit_internal_error;
+using core::exit_interrupted;
+using core::exit_ok;
+using core::exit_transfer;
+using core::exit_upstream;
+using core::exit_usage;
+using core::ExitCode;
 
 // Options that come before (or, as a convenience, after) the command.
 struct GlobalOptions {

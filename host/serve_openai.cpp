@@ -294,55 +294,9 @@ std::variant<core::ChatSpec, ApiError> parse_chat_request(std::string_view body)
 }
 
 ApiError api_error(const core::ChatError &error) {
-  using core::ErrorKind;
-  struct Mapping {
-    int status;
-    const char *type;
-    const char *param;
-    const char *code;
-  };
-  // The upstream's own authentication failing (auth) is a gateway error: the client's key was fine.
-  auto mapping = [](ErrorKind kind) -> Mapping {
-    switch (kind) {
-      case ErrorKind::unknown_provider:
-        return {404, "invalid_request_error", "provider", "provider_not_found"};
-      case ErrorKind::model_not_found:
-        return {404, "invalid_request_error", "model", "model_not_found"};
-      case ErrorKind::bad_request:
-        return {400, "invalid_request_error", "", ""};
-      case ErrorKind::rate_limited:
-        return {429, "rate_limit_error", "", "rate_limit_exceeded"};
-      case ErrorKind::auth:
-        return {502, "upstream_error", "", "upstream_auth"};
-      case ErrorKind::blocked:
-        return {502, "upstream_error", "", "blocked"};
-      case ErrorKind::http_status:
-        return {502, "upstream_error", "", "http_status"};
-      case ErrorKind::bad_gateway:
-        return {502, "upstream_error", "", "bad_gateway"};
-      case ErrorKind::gateway_timeout:
-        return {504, "upstream_error", "", "gateway_timeout"};
-      case ErrorKind::timeout:
-        return {504, "upstream_error", "", "timeout"};
-      case ErrorKind::stalled:
-        return {504, "upstream_error", "", "stalled"};
-      case ErrorKind::truncated:
-        return {502, "upstream_error", "", "truncated"};
-      case ErrorKind::connection:
-        return {502, "upstream_error", "", "connection"};
-      case ErrorKind::protocol:
-        return {502, "upstream_error", "", "protocol"};
-      case ErrorKind::upstream:
-        return {502, "upstream_error", "", "upstream"};
-      case ErrorKind::plugin:
-        return {500, "server_error", "", "plugin_error"};
-      case ErrorKind::cancelled:
-        return {503, "server_error", "", "cancelled"};
-    }
-    return {500, "server_error", "", ""};
-  }(error.kind);
-  return ApiError{mapping.status, error.message.empty() ? std::string(core::to_string(error.kind)) : error.message,
-                  mapping.type, mapping.param, mapping.code};
+  const core::ErrorInfo &info = core::info(error.kind);
+  return ApiError{info.http_status, error.message(), std::string(info.openai_type), std::string(info.openai_param),
+                  std::string(info.openai_code)};
 }
 
 std::string error_json(const ApiError &error) {

@@ -24,46 +24,6 @@
 
 namespace provhost::core {
 
-std::string_view to_string(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::unknown_provider:
-      return "unknown provider";
-    case ErrorKind::model_not_found:
-      return "model not found";
-    case ErrorKind::bad_request:
-      return "bad request";
-    case ErrorKind::rate_limited:
-      return "rate limited";
-    case ErrorKind::auth:
-      return "missing or invalid authentication";
-    case ErrorKind::blocked:
-      return "blocked";
-    case ErrorKind::http_status:
-      return "HTTP error";
-    case ErrorKind::bad_gateway:
-      return "bad gateway";
-    case ErrorKind::gateway_timeout:
-      return "gateway timeout";
-    case ErrorKind::timeout:
-      return "timeout";
-    case ErrorKind::stalled:
-      return "stalled";
-    case ErrorKind::truncated:
-      return "truncated";
-    case ErrorKind::connection:
-      return "connection failed";
-    case ErrorKind::protocol:
-      return "protocol error";
-    case ErrorKind::upstream:
-      return "upstream error";
-    case ErrorKind::plugin:
-      return "plugin error";
-    case ErrorKind::cancelled:
-      return "cancelled";
-  }
-  return "error";
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -91,23 +51,6 @@ std::string seconds_text(milliseconds duration) {
     text.erase(text.find_last_not_of('0') + 1);
   }
   return text + " s";
-}
-
-ChatError make_error(ErrorKind kind, const std::string &provider, const std::string &what) {
-  ChatError error;
-  error.kind = kind;
-  error.provider = provider;
-  error.message = provider.empty() ? what : provider + ": " + what;
-  return error;
-}
-
-// The message without the "<Provider>: " it starts with, for lines that name the provider anyway.
-std::string_view without_provider(const ChatError &error) {
-  std::string_view message = error.message;
-  if (!error.provider.empty() && message.substr(0, error.provider.size() + 2) == error.provider + ": ") {
-    message.remove_prefix(error.provider.size() + 2);
-  }
-  return message;
 }
 
 void initialise_libcurl() {
@@ -716,7 +659,7 @@ struct Engine::Impl {
   void schedule_retry(Chat &chat, const ChatError &error, milliseconds wait) {
     chat.retry_at = Clock::now() + wait;
     arm(chat.retry_at);
-    chat.sink->on_warning(error.provider, std::string(without_provider(error)) + "; retrying in " + seconds_text(wait) +
+    chat.sink->on_warning(error.provider, error.detail + "; retrying in " + seconds_text(wait) +
                                               " (attempt " + std::to_string(chat.attempt + 1) + " of " +
                                               std::to_string(chat.request.retry.max_attempts) + ")");
   }
@@ -733,14 +676,15 @@ struct Engine::Impl {
     bool may_fall_back = !chat.answering && !chat.cancel_requested && Clock::now() < chat.deadline &&
                          chat.next_candidate < chat.candidates.size();
     if (may_fall_back) {
-      chat.sink->on_warning(error.provider, std::string(without_provider(error)) + "; trying " +
+      chat.sink->on_warning(error.provider, error.detail + "; trying " +
                                                 chat.candidates[chat.next_candidate].provider->meta.name);
       return try_next_candidate(chat);
     }
     if (chat.attempts.size() > 1) {
       ChatError all = chat.attempts.back();
-      all.message = "all providers failed: ";
-      for (size_t i = 0; i < chat.attempts.size(); ++i) all.message += (i ? "; " : "") + chat.attempts[i].message;
+      all.provider.clear();  // every provider tried: the detail names each
+      all.detail = "all providers failed: ";
+      for (size_t i = 0; i < chat.attempts.size(); ++i) all.detail += (i ? "; " : "") + chat.attempts[i].message();
       all.attempts = chat.attempts;
       return end_with_error(chat, all);
     }

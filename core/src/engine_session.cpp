@@ -179,7 +179,7 @@ ChatError PluginSession::failure() const {
   ChatError unknown;
   unknown.kind = ErrorKind::plugin;
   unknown.provider = provider_name();
-  unknown.message = provider_name() + ": the plugin failed without saying why";
+  unknown.detail = "the plugin failed without saying why";
   return unknown;
 }
 
@@ -230,8 +230,14 @@ void PluginSession::fail(ErrorKind kind, std::string_view message) {
   error.provider = provider_name();
   std::string line = one_line(message);
   if (line.empty()) line = std::string(to_string(kind));
+  // Plugins often name themselves in their messages; the provider is carried apart from the detail.
   const std::string prefix = provider_name() + ":";
-  error.message = line.compare(0, prefix.size(), prefix) == 0 ? line : provider_name() + ": " + line;
+  if (line.compare(0, prefix.size(), prefix) == 0) {
+    line.erase(0, prefix.size());
+    line.erase(0, line.find_first_not_of(' '));
+    if (line.empty()) line = std::string(to_string(kind));
+  }
+  error.detail = std::move(line);
   failure_ = std::move(error);
 }
 

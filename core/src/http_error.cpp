@@ -102,24 +102,19 @@ ChatError map_http_error(std::string_view provider, int status, const HttpHeader
   ChatError error;
   error.provider = std::string(provider);
   error.http_status = status;
-  std::string what;
   switch (status) {
     case 429:
     case 402:
       error.kind = ErrorKind::rate_limited;
-      what = "rate limited";
       break;
     case 401:
       error.kind = ErrorKind::auth;
-      what = "missing or invalid authentication";
       break;
     case 502:
       error.kind = ErrorKind::bad_gateway;
-      what = "bad gateway";
       break;
     case 504:
       error.kind = ErrorKind::gateway_timeout;
-      what = "gateway timeout";
       break;
     default:
       error.kind = ErrorKind::http_status;
@@ -127,16 +122,13 @@ ChatError map_http_error(std::string_view provider, int status, const HttpHeader
   }
   if (status == 403 && is_cloudflare_challenge(headers, body)) {
     error.kind = ErrorKind::blocked;
-    error.message = error.provider + ": blocked by Cloudflare (HTTP 403)";
+    error.detail = "blocked by Cloudflare (HTTP 403)";
     return error;
   }
-  error.message = error.provider + ": ";
-  if (what.empty()) {
-    error.message += "HTTP " + std::to_string(status);
-  } else {
-    error.message += what + " (HTTP " + std::to_string(status) + ")";
-  }
-  if (std::string detail = error_detail(headers, body); !detail.empty()) error.message += ": " + detail;
+  const std::string status_text = "HTTP " + std::to_string(status);
+  error.detail = error.kind == ErrorKind::http_status ? status_text
+                                                      : std::string(to_string(error.kind)) + " (" + status_text + ")";
+  if (std::string detail = error_detail(headers, body); !detail.empty()) error.detail += ": " + detail;
   return error;
 }
 

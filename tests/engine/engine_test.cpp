@@ -227,7 +227,7 @@ TEST_CASE("a plugin that throws across the ABI fails its own chat, and is closed
         ask("Probe", std::string(R"({"throw_in": ")") + function + R"(", "journal": ")" + journal.string() + "\"}"));
     REQUIRE(chat->error());
     CHECK(chat->error()->kind == ErrorKind::plugin);
-    CHECK(chat->error()->message ==
+    CHECK(chat->error()->message() ==
           std::string("Probe: the plugin threw an exception from ") + function + ": probe: thrown on purpose");
     std::vector<std::string> calls = read_lines(journal);
     CHECK(count(calls, "open") == 1);
@@ -244,7 +244,7 @@ TEST_CASE("a response that ends without finish is truncated, after the text that
   CHECK(chat->text() == harness.upstream.answer_body("ylokh"));
   REQUIRE(chat->error());
   CHECK(chat->error()->kind == ErrorKind::truncated);
-  CHECK(chat->error()->message == "Probe: stream truncated: the answer ended before its end marker");
+  CHECK(chat->error()->message() == "Probe: stream truncated: the answer ended before its end marker");
   CHECK(chat->events() == std::vector<std::string>{"start Probe probe-1", "text", "error"});
 }
 
@@ -276,7 +276,7 @@ TEST_CASE("an HTTP error is read and mapped by the host") {
   REQUIRE(chat->error());
   CHECK(chat->error()->kind == ErrorKind::http_status);
   CHECK(chat->error()->http_status == 404);
-  CHECK(chat->error()->message == "Probe: HTTP 404: no route for POST /nope");
+  CHECK(chat->error()->message() == "Probe: HTTP 404: no route for POST /nope");
   CHECK(chat->events() == std::vector<std::string>{"error"});
 }
 
@@ -305,7 +305,7 @@ TEST_CASE("attempts end at the policy's maximum with the last failure") {
       ask("Probe", R"({"retry": {"attempts": 3, "backoff_ms": 10, "multiplier": 2, "on": ["rate_limit"]}})"));
   REQUIRE(chat->error());
   CHECK(chat->error()->kind == ErrorKind::rate_limited);
-  CHECK(chat->error()->message == "Probe: rate limited (HTTP 429): Too many requests");
+  CHECK(chat->error()->message() == "Probe: rate limited (HTTP 429): Too many requests");
   CHECK(harness.upstream.requests().size() == 3);
 }
 
@@ -324,7 +324,7 @@ TEST_CASE("server errors are retried only when the policy covers them") {
     auto chat = harness.chat(
         ask("Probe", R"({"retry": {"attempts": 2, "backoff_ms": 10, "multiplier": 2, "on": ["rate_limit"]}})"));
     REQUIRE(chat->error());
-    CHECK(chat->error()->message == "Probe: HTTP 500: Internal server error");
+    CHECK(chat->error()->message() == "Probe: HTTP 500: Internal server error");
     CHECK(harness.upstream.requests().size() == 1);
   }
 }
@@ -353,7 +353,7 @@ TEST_CASE("a request is never retried once its body reached the session") {
       ask("Probe", R"({"retry": {"attempts": 5, "backoff_ms": 10, "multiplier": 2, "on": ["connect", "timeout"]}})"));
   REQUIRE(chat->error());
   CHECK(chat->error()->kind == ErrorKind::truncated);
-  CHECK(chat->error()->message.find("Probe: stream truncated: ") == 0);
+  CHECK(chat->error()->message().find("Probe: stream truncated: ") == 0);
   CHECK_FALSE(chat->text().empty());
   CHECK(harness.upstream.answer_body("ylokh").starts_with(chat->text()));
   CHECK(harness.upstream.requests().size() == 1);
@@ -366,7 +366,7 @@ TEST_CASE("an upstream nobody listens on is a connection error") {
   auto chat = harness.chat(ask("Probe"));
   REQUIRE(chat->error());
   CHECK(chat->error()->kind == ErrorKind::connection);
-  CHECK(chat->error()->message.find("Probe: connection failed: ") == 0);
+  CHECK(chat->error()->message().find("Probe: connection failed: ") == 0);
 }
 
 TEST_CASE("timeouts: no response, stalled, per attempt and in total") {
@@ -379,7 +379,7 @@ TEST_CASE("timeouts: no response, stalled, per attempt and in total") {
     auto chat = harness.chat(ask("Probe"));
     REQUIRE(chat->error());
     CHECK(chat->error()->kind == ErrorKind::timeout);
-    CHECK(chat->error()->message == "Probe: no response within 0.2 s");
+    CHECK(chat->error()->message() == "Probe: no response within 0.2 s");
   }
   SECTION("the stream stops mid-answer") {
     EngineOptions options;
@@ -389,7 +389,7 @@ TEST_CASE("timeouts: no response, stalled, per attempt and in total") {
     auto chat = harness.chat(ask("Ylokh"));
     REQUIRE(chat->error());
     CHECK(chat->error()->kind == ErrorKind::stalled);
-    CHECK(chat->error()->message == "Ylokh: stalled: no data for 0.2 s");
+    CHECK(chat->error()->message() == "Ylokh: stalled: no data for 0.2 s");
     CHECK_FALSE(chat->text().empty());
     CHECK(harness.upstream.expected_text().starts_with(chat->text()));
   }
@@ -399,7 +399,7 @@ TEST_CASE("timeouts: no response, stalled, per attempt and in total") {
     auto chat = harness.chat(ask("Probe", R"({"timeout_ms": 300})"));
     REQUIRE(chat->error());
     CHECK(chat->error()->kind == ErrorKind::timeout);
-    CHECK(chat->error()->message == "Probe: timed out after 0.3 s");
+    CHECK(chat->error()->message() == "Probe: timed out after 0.3 s");
   }
   SECTION("the total timeout bounds the chat, retries included") {
     EngineOptions options;
@@ -409,7 +409,7 @@ TEST_CASE("timeouts: no response, stalled, per attempt and in total") {
     auto chat = harness.chat(ask("Ylokh"));
     REQUIRE(chat->error());
     CHECK(chat->error()->kind == ErrorKind::timeout);
-    CHECK(chat->error()->message == "Ylokh: timed out after 0.3 s");
+    CHECK(chat->error()->message() == "Ylokh: timed out after 0.3 s");
   }
 }
 
@@ -483,14 +483,14 @@ TEST_CASE("when every provider fails, one error names them all") {
   auto chat = harness.chat(spec);
   REQUIRE(chat->error());
   const ChatError error = *chat->error();
-  CHECK(error.message.starts_with("all providers failed: Probe: blocked by Cloudflare (HTTP 403); "));
+  CHECK(error.message().starts_with("all providers failed: Probe: blocked by Cloudflare (HTTP 403); "));
   REQUIRE(error.attempts.size() >= 2);
   std::string expected = "all providers failed: ";
   for (const ChatError &attempt : error.attempts) {
     CHECK(attempt.kind == ErrorKind::blocked);
-    expected += (&attempt == &error.attempts.front() ? "" : "; ") + attempt.message;
+    expected += (&attempt == &error.attempts.front() ? "" : "; ") + attempt.message();
   }
-  CHECK(error.message == expected);
+  CHECK(error.message() == expected);
   CHECK(error.kind == ErrorKind::blocked);
 }
 

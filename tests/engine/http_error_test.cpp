@@ -32,15 +32,15 @@ TEST_CASE("every status maps to its kind and a one-line message naming the provi
     ChatError error = map_http_error("Ylokh", c.status, json_type, R"({"error":{"message":"Too many requests"}})");
     INFO(c.status);
     CHECK(error.kind == c.kind);
-    CHECK(error.message == c.message);
+    CHECK(error.message() == c.message);
     CHECK(error.provider == "Ylokh");
     CHECK(error.http_status == c.status);
   }
 }
 
 TEST_CASE("an empty body leaves only the status") {
-  CHECK(map_http_error("Koala", 500, {}, "").message == "Koala: HTTP 500");
-  CHECK(map_http_error("Koala", 429, {}, "  \r\n").message == "Koala: rate limited (HTTP 429)");
+  CHECK(map_http_error("Koala", 500, {}, "").message() == "Koala: HTTP 500");
+  CHECK(map_http_error("Koala", 429, {}, "  \r\n").message() == "Koala: rate limited (HTTP 429)");
 }
 
 TEST_CASE("a 403 Cloudflare challenge is blocked, whichever marker gives it away") {
@@ -54,7 +54,7 @@ TEST_CASE("a 403 Cloudflare challenge is blocked, whichever marker gives it away
     INFO(page);
     ChatError error = map_http_error("FlowGpt", 403, html_type, page);
     CHECK(error.kind == ErrorKind::blocked);
-    CHECK(error.message == "FlowGpt: blocked by Cloudflare (HTTP 403)");
+    CHECK(error.message() == "FlowGpt: blocked by Cloudflare (HTTP 403)");
   }
   SECTION("or the cf-mitigated header alone") {
     CHECK(map_http_error("FlowGpt", 403, {{"cf-mitigated", "challenge"}}, "").kind == ErrorKind::blocked);
@@ -64,7 +64,7 @@ TEST_CASE("a 403 Cloudflare challenge is blocked, whichever marker gives it away
 TEST_CASE("a 403 that is no challenge, and a challenge with another status, stay HTTP statuses") {
   ChatError forbidden = map_http_error("ChatgptFree", 403, html_type, "-1");
   CHECK(forbidden.kind == ErrorKind::http_status);
-  CHECK(forbidden.message == "ChatgptFree: HTTP 403: -1");
+  CHECK(forbidden.message() == "ChatgptFree: HTTP 403: -1");
   CHECK(map_http_error("ChatgptFree", 404, html_type, "<title>Just a moment...</title>").kind ==
         ErrorKind::http_status);
 }
@@ -103,7 +103,7 @@ TEST_CASE("an HTML body is reported as HTML content") {
   CHECK(error_detail(html_type, "plain words") == "plain words");
   CHECK(error_detail({}, "<!DOCTYPE html><html><body>Error</body></html>") == "HTML content");
   CHECK(error_detail({}, "\n  <html><head><title>502 Bad Gateway</title></head></html>") == "HTML content");
-  CHECK(map_http_error("Koala", 502, html_type, "<html>bad</html>").message ==
+  CHECK(map_http_error("Koala", 502, html_type, "<html>bad</html>").message() ==
         "Koala: bad gateway (HTTP 502): HTML content");
 }
 

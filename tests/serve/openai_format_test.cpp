@@ -183,7 +183,8 @@ TEST_CASE("chat failures map to OpenAI statuses and types") {
   }));
   core::ChatError error;
   error.kind = c.kind;
-  error.message = "Koala: something happened";
+  error.provider = "Koala";
+  error.detail = "something happened";
   auto api = api_error(error);
   CHECK(api.status == c.status);
   CHECK(api.type == c.type);

@@ -97,7 +97,7 @@ class ScriptedEngine {
         self->ended = true;
         core::ChatError error;
         error.kind = core::ErrorKind::cancelled;
-        error.message = "cancelled";
+        error.detail = "cancelled";
         self->sink->on_error(error);
         self->sink.reset();
         std::lock_guard lock(self->engine->mutex_);

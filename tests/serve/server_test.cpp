@@ -101,12 +101,8 @@ std::string stream_text(const std::string &body) {
   return text;
 }
 
-core::ChatError chat_error(core::ErrorKind kind, std::string message) {
-  core::ChatError error;
-  error.kind = kind;
-  error.message = std::move(message);
-  error.provider = "Scripted";
-  return error;
+core::ChatError chat_error(core::ErrorKind kind, std::string provider, std::string detail) {
+  return core::make_error(kind, std::move(provider), std::move(detail));
 }
 
 std::string error_code_of(const Response &r) {
@@ -181,7 +177,7 @@ TEST_CASE("a failure before the first text gets its real status, streaming or no
                                   {core::ErrorKind::timeout, 504, "timeout"}}));
   auto body = GENERATE(hello_body, hello_stream_body);
   RunningServer server;
-  server.engine.set_script({.error_before_text = chat_error(c.kind, "it failed")});
+  server.engine.set_script({.error_before_text = chat_error(c.kind, "", "it failed")});
   auto r = fetch(server.port(), "POST", "/v1/chat/completions", body);
   CHECK(r.status == c.status);
   CHECK(r.header("content-type") == "application/json");
@@ -192,7 +188,7 @@ TEST_CASE("a failure before the first text gets its real status, streaming or no
 TEST_CASE("a failure after the first text is an error event, then [DONE]") {
   RunningServer server;
   server.engine.set_script(
-      {.texts = {"partial"}, .error_after_text = chat_error(core::ErrorKind::truncated, "Scripted: stream cut")});
+      {.texts = {"partial"}, .error_after_text = chat_error(core::ErrorKind::truncated, "Scripted", "stream cut")});
   auto r = fetch(server.port(), "POST", "/v1/chat/completions", hello_stream_body);
   CHECK(r.status == 200);
   auto events = sse_data(r.body);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <provhost/core/error.hpp>
 #include <provhost/core/registry.hpp>
 #include <string>
 #include <string_view>
@@ -28,37 +29,6 @@ struct ChatSpec {
   std::vector<Message> messages;
   bool stream = true;
   std::string options_json = "{}";  // extra request fields for the plugin (temperature, ...)
-};
-
-// Why a chat failed. Each kind has one exit code for `chat` and one HTTP status for `serve`.
-enum class ErrorKind {
-  unknown_provider,  // no such provider loaded
-  model_not_found,   // no (working) provider lists the model
-  bad_request,       // the request cannot be sent (no messages, ...)
-  rate_limited,      // 429, 402
-  auth,              // 401
-  blocked,           // 403 Cloudflare challenge
-  http_status,       // any other non-2xx status
-  bad_gateway,       // 502
-  gateway_timeout,   // 504
-  timeout,           // connect, first-byte or total timeout
-  stalled,           // no bytes for the idle timeout mid-stream
-  truncated,         // the stream ended before its terminator
-  connection,        // could not connect, connection reset, proxy failure
-  protocol,          // the upstream's answer could not be read
-  upstream,          // the upstream reported an error inside its answer
-  plugin,            // the plugin misbehaved (threw, broke the ABI contract)
-  cancelled,         // the caller cancelled
-};
-
-std::string_view to_string(ErrorKind kind);
-
-struct ChatError {
-  ErrorKind kind = ErrorKind::protocol;
-  std::string provider;             // "" when no provider was reached
-  std::string message;              // one line for the user, naming the provider and the cause
-  int http_status = 0;              // the upstream's status, when there was one
-  std::vector<ChatError> attempts;  // after fallback: why each provider tried failed
 };
 
 // Receives one chat's answer. Every call comes from the engine's thread, in this order:
