@@ -14,7 +14,7 @@ using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
 
 void write_string(JsonWriter &writer, std::string_view text);
 
-// The members of one provider's object (without the braces), as DESIGN.md's `list --json` has them:
+// The members of one provider's object (without the braces), as the README's `list --json` documents them:
 // name, version, file, abi, working, url, description, default_model, models, aliases, capabilities.
 void write_provider_members(JsonWriter &writer, const core::LoadedProvider &provider);
 

@@ -1,5 +1,5 @@
 // The real provhost chats through each provider against the emulator: what it prints is exactly the
-// answer's text, and what the emulator received is exactly what PROTOCOLS.md describes.
+// answer's text, and what the emulator received is exactly what docs/protocols.md describes.
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -279,7 +279,7 @@ void check_requests(const Upstream &upstream, const std::string &provider, const
 
 }  // namespace
 
-TEST_CASE("each provider streams the emulator's answer byte for byte and sends what PROTOCOLS.md says") {
+TEST_CASE("each provider streams the emulator's answer byte for byte and sends what docs/protocols.md says") {
   provhost::test::TempDir dir;
   Upstream upstream;
   for (const Provider &provider : providers) {

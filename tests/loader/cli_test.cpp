@@ -92,7 +92,7 @@ TEST_CASE("list shows a table of providers, the rejected files and a closing cou
   CHECK_THAT(r.out, Catch::EndsWith(closing));
 }
 
-TEST_CASE("list --json has DESIGN.md's schema, with the plugin's metadata") {
+TEST_CASE("list --json has the documented schema, with the plugin's metadata") {
   PluginFolder folder({"provhost-raw-good.so", "provhost-example.so", "provhost-notelf.so"});
   ProcessResult r = run_provhost({"--plugin-dir", folder.path(), "list", "--json"});
   REQUIRE(r.exit_code == 0);

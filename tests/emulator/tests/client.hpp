@@ -1,6 +1,6 @@
 // client.hpp: what the emulator's tests use to talk to it: libcurl for ordinary requests, a raw
 // socket for the bytes on the wire, and small readers that decode each protocol the way
-// PROTOCOLS.md tells a plugin to, using the SDK's framers.
+// docs/protocols.md tells a plugin to, using the SDK's framers.
 #pragma once
 
 #include <curl/curl.h>

@@ -1,5 +1,5 @@
 // http_error.hpp: how an upstream's failed HTTP answer becomes one ChatError, the same way for every
-// provider (PROTOCOLS.md, "Errors every plugin maps the same way"), and how its Retry-After is read.
+// provider (docs/protocols.md, "Errors every plugin maps the same way"), and how its Retry-After is read.
 #pragma once
 
 #include <chrono>
