@@ -7,7 +7,7 @@
 #include <provhost/framing.hpp>
 #include <provhost/plugins/json.hpp>
 #include <provhost/plugins/messages.hpp>
-#include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/plugins/openai_stream.hpp>
 #include <provhost/provider.hpp>
 #include <utility>
 
@@ -277,17 +277,8 @@ class ChatgptFreeSession : public Session {
   void read_answer_line(std::string_view raw) {
     if (events().finished()) return;
     const std::string_view line = trim(raw);
-    std::string_view data;
-    if (strip_prefix(line, "data: ", data)) {
-      if (equals(data, "[DONE]")) {
-        events().finish();
-        return;
-      }
-      deltas_.deliver(data, events());
-    } else if (!line.empty()) {
-      // Not a stream line: part of a plain JSON answer, joined without separators as the original did.
-      hold(collected_, line);
-    }
+    // Not a stream line: part of a plain JSON answer, joined without separators as the original did.
+    if (!stream_reader_.read_line(line, events()) && !line.empty()) hold(collected_, line);
   }
 
   // The widget's non-streaming shape: {"data": "<the whole answer>"}.
@@ -321,7 +312,7 @@ class ChatgptFreeSession : public Session {
   Reading reading_ = Reading::page;
   std::string page_;
   LineFramer lines_;
-  DeltaChunkReader deltas_;
+  OpenAiStreamReader stream_reader_;
   std::string collected_;
 };
 

@@ -3,7 +3,7 @@
 #include <provhost/framing.hpp>
 #include <provhost/plugins/json.hpp>
 #include <provhost/plugins/messages.hpp>
-#include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/plugins/openai_stream.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
 
@@ -80,29 +80,13 @@ class FreeNetflySession : public SingleRequestSession {
  public:
   using SingleRequestSession::SingleRequestSession;
 
-  void on_body(std::string_view chunk) override {
-    stream_.feed(chunk, [&](const SseEvent &event) { read_event(event); });
-  }
+  void on_body(std::string_view chunk) override { stream_.feed(chunk, events()); }
 
   // An event still open at the end is read like any other; without [DONE] there is no finish.
-  void on_response_end() override {
-    stream_.finish([&](const SseEvent &event) { read_event(event); });
-  }
+  void on_response_end() override { stream_.finish(events()); }
 
  private:
-  void read_event(const SseEvent &event) {
-    for (const std::string &data : event.data) {
-      if (events().finished()) return;
-      if (equals(data, "[DONE]")) {
-        events().finish();
-        return;
-      }
-      deltas_.deliver(data, events());
-    }
-  }
-
-  SseFramer stream_;
-  DeltaChunkReader deltas_;
+  OpenAiStreamReader stream_;
 };
 
 class FreeNetfly : public Provider {

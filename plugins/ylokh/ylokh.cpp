@@ -4,6 +4,7 @@
 #include <provhost/plugins/json.hpp>
 #include <provhost/plugins/messages.hpp>
 #include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/plugins/openai_stream.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
 
@@ -87,30 +88,19 @@ class YlokhSession : public SingleRequestSession {
       answer_.append(chunk);
       return;
     }
-    lines_.feed(chunk, [&](std::string_view line) { read_stream_line(line); });
+    stream_reader_.feed(chunk, events());
   }
 
   void on_response_end() override {
     if (stream_) {
       // No finish here: a stream that ends without [DONE] was cut short.
-      lines_.finish([&](std::string_view line) { read_stream_line(line); });
+      stream_reader_.finish(events());
     } else {
       read_whole_answer();
     }
   }
 
  private:
-  void read_stream_line(std::string_view line) {
-    if (events().finished()) return;
-    std::string_view data;
-    if (!strip_prefix(line, "data: ", data)) return;
-    if (equals(data.substr(0, 6), "[DONE]")) {
-      events().finish();
-      return;
-    }
-    deltas_.deliver(data, events());
-  }
-
   void read_whole_answer() {
     rapidjson::Document answer;
     if (!parse_json(answer_, answer)) {
@@ -128,8 +118,7 @@ class YlokhSession : public SingleRequestSession {
   }
 
   bool stream_;
-  LineFramer lines_;
-  DeltaChunkReader deltas_;
+  OpenAiStreamReader stream_reader_;
   std::string answer_;
 };
 
