@@ -108,6 +108,11 @@ std::string format_prompt(const std::vector<Message> &messages) {
   return prompt + "\nAssistant:";
 }
 
+std::string chat_prompt(const ChatRequest &chat) {
+  require_messages(chat);
+  return format_prompt(chat.messages);
+}
+
 // application/x-www-form-urlencoded as Python's urlencode writes it: space as '+', only [A-Za-z0-9_.~-] bare.
 std::string form_encode(const std::vector<std::pair<std::string, std::string>> &fields) {
   static const char hex[] = "0123456789ABCDEF";
@@ -216,8 +221,8 @@ bool is_cloudflare_challenge(const std::vector<Header> &headers) {
 
 class ChatgptFreeSession : public Session {
  public:
-  ChatgptFreeSession(Events events, NonceCache &cache, std::string prompt, std::string cookies)
-      : Session(events), cache_(cache), prompt_(std::move(prompt)), cookies_(std::move(cookies)) {}
+  ChatgptFreeSession(const ChatRequest &chat, Events events, const ProviderContext &, NonceCache &cache)
+      : Session(events), cache_(cache), prompt_(chat_prompt(chat)), cookies_(cookie_header(chat.options_json)) {}
 
   std::optional<HttpRequest> next_request() override {
     if (answer_started_) return std::nullopt;
@@ -316,23 +321,9 @@ class ChatgptFreeSession : public Session {
   std::string collected_;
 };
 
-class ChatgptFree : public Provider {
- public:
-  explicit ChatgptFree(Host host) : Provider(host), info_(chatgptfree_info()) {}
-
-  ProviderInfo info() const override { return info_; }
-
-  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
-    require_messages(request);
-    return std::make_unique<ChatgptFreeSession>(events, nonces_, format_prompt(request.messages),
-                                                cookie_header(request.options_json));
-  }
-
- private:
-  ProviderInfo info_;
-  NonceCache nonces_;
-};
-
 }  // namespace
+
+// The nonce cache is the provider's: one page fetch serves all its sessions.
+using ChatgptFree = SimpleProvider<ChatgptFreeSession, chatgptfree_info, NonceCache>;
 
 PROVHOST_PLUGIN(ChatgptFree)

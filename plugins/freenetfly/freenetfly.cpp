@@ -38,12 +38,13 @@ RetryPolicy retry_policy() {
   return retry;
 }
 
-HttpRequest chat_request(const std::vector<Message> &messages, const std::string &model) {
+HttpRequest chat_request(const ChatRequest &chat, const ProviderInfo &info) {
+  require_messages(chat);
   rapidjson::Document body(rapidjson::kObjectType);
   auto &allocator = body.GetAllocator();
-  body.AddMember("messages", messages_array(messages, allocator), allocator);
+  body.AddMember("messages", messages_array(chat.messages, allocator), allocator);
   body.AddMember("stream", true, allocator);
-  body.AddMember("model", json_string(model, allocator), allocator);
+  body.AddMember("model", json_string(upstream_model(info, chat.model), allocator), allocator);
   body.AddMember("temperature", 0.5, allocator);
   body.AddMember("presence_penalty", 0, allocator);
   body.AddMember("frequency_penalty", 0, allocator);
@@ -78,7 +79,8 @@ HttpRequest chat_request(const std::vector<Message> &messages, const std::string
 
 class FreeNetflySession : public SingleRequestSession {
  public:
-  using SingleRequestSession::SingleRequestSession;
+  FreeNetflySession(const ChatRequest &chat, Events events, const ProviderContext &provider)
+      : SingleRequestSession(events, chat_request(chat, provider.info)) {}
 
   void on_body(std::string_view chunk) override { stream_.feed(chunk, events()); }
 
@@ -89,22 +91,8 @@ class FreeNetflySession : public SingleRequestSession {
   OpenAiStreamReader stream_;
 };
 
-class FreeNetfly : public Provider {
- public:
-  explicit FreeNetfly(Host host) : Provider(host), info_(freenetfly_info()) {}
-
-  ProviderInfo info() const override { return info_; }
-
-  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
-    require_messages(request);
-    return std::make_unique<FreeNetflySession>(events,
-                                               chat_request(request.messages, resolve_model(info_, request.model)));
-  }
-
- private:
-  ProviderInfo info_;
-};
-
 }  // namespace
+
+using FreeNetfly = SimpleProvider<FreeNetflySession, freenetfly_info>;
 
 PROVHOST_PLUGIN(FreeNetfly)

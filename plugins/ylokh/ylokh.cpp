@@ -38,7 +38,9 @@ struct YlokhRequest {
   bool stream = true;  // as finally sent: an option may override the caller's choice
 };
 
-YlokhRequest chat_request(const ChatRequest &chat, const std::string &model) {
+YlokhRequest chat_request(const ChatRequest &chat, const ProviderInfo &info) {
+  require_messages(chat);
+  const std::string model = upstream_model(info, chat.model);
   rapidjson::Document body(rapidjson::kObjectType);
   auto &allocator = body.GetAllocator();
   body.AddMember("messages", messages_array(chat.messages, allocator), allocator);
@@ -78,8 +80,8 @@ YlokhRequest chat_request(const ChatRequest &chat, const std::string &model) {
 
 class YlokhSession : public SingleRequestSession {
  public:
-  YlokhSession(Events events, YlokhRequest request)
-      : SingleRequestSession(events, std::move(request.http)), stream_(request.stream) {}
+  YlokhSession(const ChatRequest &chat, Events events, const ProviderContext &provider)
+      : YlokhSession(events, chat_request(chat, provider.info)) {}
 
   void on_body(std::string_view chunk) override {
     if (!stream_) {
@@ -118,25 +120,15 @@ class YlokhSession : public SingleRequestSession {
   }
 
   bool stream_;
+  YlokhSession(Events events, YlokhRequest request)
+      : SingleRequestSession(events, std::move(request.http)), stream_(request.stream) {}
+
   OpenAiStreamReader stream_reader_;
   std::string answer_;
 };
 
-class Ylokh : public Provider {
- public:
-  explicit Ylokh(Host host) : Provider(host), info_(ylokh_info()) {}
-
-  ProviderInfo info() const override { return info_; }
-
-  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
-    require_messages(request);
-    return std::make_unique<YlokhSession>(events, chat_request(request, resolve_model(info_, request.model)));
-  }
-
- private:
-  ProviderInfo info_;
-};
-
 }  // namespace
+
+using Ylokh = SimpleProvider<YlokhSession, ylokh_info>;
 
 PROVHOST_PLUGIN(Ylokh)
