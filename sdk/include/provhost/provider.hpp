@@ -19,6 +19,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <provhost/text.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -27,9 +28,6 @@
 #include <vector>
 
 namespace provhost {
-
-inline std::string_view view(ph_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
-inline ph_str str(std::string_view s) { return ph_str{s.data(), s.size()}; }
 
 struct Message {
   std::string role;  // "system", "user" or "assistant"
