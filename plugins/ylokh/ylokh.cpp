@@ -103,6 +103,9 @@ class YlokhSession : public SingleRequestSession {
   }
 
  private:
+  YlokhSession(Events events, YlokhRequest request)
+      : SingleRequestSession(events, std::move(request.http)), stream_(request.stream) {}
+
   void read_whole_answer() {
     rapidjson::Document answer;
     if (!parse_json(answer_, answer)) {
@@ -120,9 +123,6 @@ class YlokhSession : public SingleRequestSession {
   }
 
   bool stream_;
-  YlokhSession(Events events, YlokhRequest request)
-      : SingleRequestSession(events, std::move(request.http)), stream_(request.stream) {}
-
   OpenAiStreamReader stream_reader_;
   std::string answer_;
 };
