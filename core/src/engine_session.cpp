@@ -1,12 +1,12 @@
 #include "engine_session.hpp"
 
 #include <exception>
+#include <provhost/text.hpp>
 #include <vector>
 
 namespace provhost::core::detail {
 namespace {
 
-std::string_view as_view(ph_str s) { return s.data && s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 ph_str as_str(std::string_view s) { return ph_str{s.data(), s.size()}; }
 
 bool has_line_break(std::string_view text) { return text.find_first_of("\r\n") != std::string_view::npos; }
@@ -197,8 +197,8 @@ ph_status PluginSession::checked_status(ph_status status, const char *function, 
 }
 
 bool PluginSession::copy_request(const ph_http_request &in, OutgoingRequest &out) {
-  out.method = std::string(as_view(in.method));
-  out.url = std::string(as_view(in.url));
+  out.method = std::string(view(in.method));
+  out.url = std::string(view(in.url));
   if (out.method.empty() || out.url.empty() || has_line_break(out.method) || has_line_break(out.url)) {
     plugin_bug("asked for a request without a valid method and URL");
     return false;
@@ -210,14 +210,14 @@ bool PluginSession::copy_request(const ph_http_request &in, OutgoingRequest &out
   out.headers.clear();
   out.headers.reserve(in.header_count);
   for (size_t i = 0; i < in.header_count; ++i) {
-    std::string_view name = as_view(in.headers[i].name), value = as_view(in.headers[i].value);
+    std::string_view name = view(in.headers[i].name), value = view(in.headers[i].value);
     if (name.empty() || name.find(':') != std::string_view::npos || has_line_break(name) || has_line_break(value)) {
       plugin_bug("asked for a request with a malformed header");
       return false;
     }
     out.headers.emplace_back(name, value);
   }
-  out.body = std::string(as_view(in.body));
+  out.body = std::string(view(in.body));
   out.timeout_ms = in.timeout_ms;
   out.retry = read_retry_policy(in.retry);
   return true;
@@ -263,7 +263,7 @@ void PluginSession::on_finish(const ph_session_events *events) { self(events).fi
 void PluginSession::on_warning(const ph_session_events *events, ph_str message) {
   PluginSession &session = self(events);
   try {
-    session.listener_.session_warning(one_line(as_view(message)));
+    session.listener_.session_warning(one_line(view(message)));
   } catch (...) {
     // A warning that cannot be shown is not worth failing the answer for.
   }
@@ -271,7 +271,7 @@ void PluginSession::on_warning(const ph_session_events *events, ph_str message) 
 
 void PluginSession::on_error(const ph_session_events *events, ph_failure failure, ph_str message) {
   try {
-    self(events).fail(kind_of(failure), as_view(message));
+    self(events).fail(kind_of(failure), view(message));
   } catch (...) {
     // Out of memory while recording the reason: the status the plugin returns still fails it.
   }

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <provhost/core/environment_name.hpp>
+#include <provhost/text.hpp>
 
 #ifndef PROVHOST_VERSION
 #define PROVHOST_VERSION "0.0.0"
@@ -16,8 +18,6 @@
 
 namespace provhost::core {
 namespace {
-
-std::string_view view(ph_str s) { return s.data && s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 
 const HostServices &self(const ph_host *host) { return *static_cast<const HostServices *>(host->host_data); }
 
@@ -32,12 +32,6 @@ std::string_view level_name(ph_log_level level) {
     default:
       return "error";
   }
-}
-
-std::string upper_identifier(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) out.push_back(std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_');
-  return out;
 }
 
 constexpr std::string_view host_name = "provhost";
@@ -103,7 +97,7 @@ size_t HostServices::digest(const ph_host *, ph_str algorithm, ph_str data, uint
 }
 
 std::string config_variable(std::string_view provider, std::string_view key) {
-  return "PROVHOST_" + upper_identifier(provider) + "_" + upper_identifier(key);
+  return environment_name({provider, key});
 }
 
 bool log_level_enabled(ph_log_level level) {

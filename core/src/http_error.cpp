@@ -6,15 +6,10 @@
 #include <cctype>
 #include <provhost/core/http_error.hpp>
 #include <provhost/framing.hpp>
+#include <provhost/text.hpp>
 
 namespace provhost::core {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 bool icontains(std::string_view haystack, std::string_view needle) {
   return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(), [](char x, char y) {

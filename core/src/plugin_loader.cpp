@@ -1,12 +1,10 @@
 #include "provhost/core/plugin_loader.hpp"
 
-#include <rapidjson/encodings.h>
-#include <rapidjson/memorystream.h>
-
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
 #include <cstddef>
 #include <cstdlib>
+#include <provhost/text.hpp>
 #include <system_error>
 
 #include "provhost/core/host_services.hpp"
@@ -118,16 +116,7 @@ class PluginLibrary {
 
 }  // namespace
 
-bool is_valid_utf8(std::string_view text) {
-  struct Discard {
-    void Put(char) {}
-  } sink;
-  rapidjson::MemoryStream stream(text.data(), text.size());
-  while (stream.Tell() < text.size()) {
-    if (!rapidjson::UTF8<>::Validate(stream, sink)) return false;
-  }
-  return true;
-}
+bool is_valid_utf8(std::string_view text) { return provhost::is_utf8(text); }
 
 std::string format_abi_version(uint32_t version) {
   return std::to_string(PH_VERSION_MAJOR(version)) + "." + std::to_string(PH_VERSION_MINOR(version));

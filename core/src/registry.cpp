@@ -7,19 +7,11 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <provhost/text.hpp>
 
 #include "provhost/core/plugin_loader.hpp"
 
 namespace provhost::core {
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-}  // namespace
 
 bool ProviderMeta::has_capability(std::string_view capability) const {
   return std::find(capabilities.begin(), capabilities.end(), capability) != capabilities.end();

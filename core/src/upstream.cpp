@@ -3,7 +3,9 @@
 #include <cctype>
 #include <cstdlib>
 #include <memory>
+#include <provhost/core/environment_name.hpp>
 #include <provhost/core/upstream.hpp>
+#include <provhost/text.hpp>
 
 namespace provhost::core {
 namespace {
@@ -25,14 +27,6 @@ std::string invalid_upstream(std::string_view text, std::string_view why) {
   std::string message = "invalid upstream '";
   message.append(text).append("': ").append(why);
   return message;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -92,14 +86,7 @@ std::optional<std::map<std::string, std::string>> parse_upstreams(const std::map
   return origins;
 }
 
-std::string upstream_variable(std::string_view provider) {
-  std::string name = "PROVHOST_UPSTREAM_";
-  for (char c : provider) {
-    name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
-                                                        : '_';
-  }
-  return name;
-}
+std::string upstream_variable(std::string_view provider) { return environment_name({"UPSTREAM", provider}); }
 
 std::string find_upstream(std::string_view provider, const std::map<std::string, std::string> &overrides) {
   for (const auto &[name, origin] : overrides) {

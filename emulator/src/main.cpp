@@ -48,7 +48,9 @@ int fail(const std::string &message) {
 
 int main(int argc, char **argv) {
   const pid_t parent = getppid();
-  CLI::App app{"Stands in for the Koala, Ylokh, ChatgptFree, FreeNetfly and FlowGpt sites on one local HTTP port."};
+  std::string sites;
+  for (std::string_view route : provhost::emulator::routes()) sites += (sites.empty() ? "" : ", ") + std::string(route);
+  CLI::App app{"Stands in for the upstream sites of the bundled providers (" + sites + ") on one local HTTP port."};
   int port = 0;
   std::string host = "127.0.0.1", text_file;
   std::size_t chunk_size = provhost::emulator::Config{}.chunk_size, chunks = 0, write_size = 0;

@@ -348,3 +348,9 @@ std::string json_string(std::string_view text, bool ascii_only) {
 }
 
 }  // namespace provhost::emulator::detail
+
+namespace provhost::emulator {
+
+std::vector<std::string_view> routes() { return {detail::route_names.begin(), detail::route_names.end()}; }
+
+}  // namespace provhost::emulator

@@ -186,3 +186,17 @@ Reply raw_answer(State &state, Route route, bool stream) {
 }
 
 }  // namespace provhost::emulator::detail
+
+namespace provhost::emulator {
+
+std::string_view answer_path(std::string_view route) {
+  const auto parsed = detail::parse_route(route);
+  if (!parsed) throw std::invalid_argument("unknown route \"" + std::string(route) + "\"");
+  // ChatgptFree's page comes first: the answer is asked for on a route's last endpoint.
+  std::string_view path;
+  for (const detail::Endpoint &endpoint : detail::endpoints)
+    if (endpoint.route == *parsed && endpoint.step == detail::Step::answer) path = endpoint.path;
+  return path;
+}
+
+}  // namespace provhost::emulator

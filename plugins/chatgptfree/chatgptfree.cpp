@@ -7,7 +7,7 @@
 #include <provhost/framing.hpp>
 #include <provhost/plugins/json.hpp>
 #include <provhost/plugins/messages.hpp>
-#include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/plugins/openai_stream.hpp>
 #include <provhost/provider.hpp>
 #include <utility>
 
@@ -106,6 +106,11 @@ std::string format_prompt(const std::vector<Message> &messages) {
     prompt += role + ": " + message.content;
   }
   return prompt + "\nAssistant:";
+}
+
+std::string chat_prompt(const ChatRequest &chat) {
+  require_messages(chat);
+  return format_prompt(chat.messages);
 }
 
 // application/x-www-form-urlencoded as Python's urlencode writes it: space as '+', only [A-Za-z0-9_.~-] bare.
@@ -216,8 +221,8 @@ bool is_cloudflare_challenge(const std::vector<Header> &headers) {
 
 class ChatgptFreeSession : public Session {
  public:
-  ChatgptFreeSession(Events events, NonceCache &cache, std::string prompt, std::string cookies)
-      : Session(events), cache_(cache), prompt_(std::move(prompt)), cookies_(std::move(cookies)) {}
+  ChatgptFreeSession(const ChatRequest &chat, Events events, const ProviderContext &, NonceCache &cache)
+      : Session(events), cache_(cache), prompt_(chat_prompt(chat)), cookies_(cookie_header(chat.options_json)) {}
 
   std::optional<HttpRequest> next_request() override {
     if (answer_started_) return std::nullopt;
@@ -277,17 +282,8 @@ class ChatgptFreeSession : public Session {
   void read_answer_line(std::string_view raw) {
     if (events().finished()) return;
     const std::string_view line = trim(raw);
-    std::string_view data;
-    if (strip_prefix(line, "data: ", data)) {
-      if (equals(data, "[DONE]")) {
-        events().finish();
-        return;
-      }
-      deltas_.deliver(data, events());
-    } else if (!line.empty()) {
-      // Not a stream line: part of a plain JSON answer, joined without separators as the original did.
-      hold(collected_, line);
-    }
+    // Not a stream line: part of a plain JSON answer, joined without separators as the original did.
+    if (!stream_reader_.read_line(line, events()) && !line.empty()) hold(collected_, line);
   }
 
   // The widget's non-streaming shape: {"data": "<the whole answer>"}.
@@ -321,27 +317,13 @@ class ChatgptFreeSession : public Session {
   Reading reading_ = Reading::page;
   std::string page_;
   LineFramer lines_;
-  DeltaChunkReader deltas_;
+  OpenAiStreamReader stream_reader_;
   std::string collected_;
 };
 
-class ChatgptFree : public Provider {
- public:
-  explicit ChatgptFree(Host host) : Provider(host), info_(chatgptfree_info()) {}
-
-  ProviderInfo info() const override { return info_; }
-
-  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
-    require_messages(request);
-    return std::make_unique<ChatgptFreeSession>(events, nonces_, format_prompt(request.messages),
-                                                cookie_header(request.options_json));
-  }
-
- private:
-  ProviderInfo info_;
-  NonceCache nonces_;
-};
-
 }  // namespace
+
+// The nonce cache is the provider's: one page fetch serves all its sessions.
+using ChatgptFree = SimpleProvider<ChatgptFreeSession, chatgptfree_info, NonceCache>;
 
 PROVHOST_PLUGIN(ChatgptFree)

@@ -102,12 +102,13 @@ std::vector<Header> signed_headers(const Host &host) {
   };
 }
 
-HttpRequest chat_request(const Host &host, const ChatRequest &chat, const std::string &model) {
+HttpRequest chat_request(const ChatRequest &chat, const ProviderContext &provider) {
+  require_messages(chat);
   HttpRequest request;
   request.method = "POST";
   request.url = kApi;
-  request.body = request_body(chat, model);
-  request.headers = signed_headers(host);
+  request.body = request_body(chat, upstream_model(provider.info, chat.model));
+  request.headers = signed_headers(provider.host);
   return request;
 }
 
@@ -115,7 +116,8 @@ HttpRequest chat_request(const Host &host, const ChatRequest &chat, const std::s
 
 class FlowGptSession : public SingleRequestSession {
  public:
-  using SingleRequestSession::SingleRequestSession;
+  FlowGptSession(const ChatRequest &chat, Events events, const ProviderContext &provider)
+      : SingleRequestSession(events, chat_request(chat, provider)) {}
 
   void on_body(std::string_view chunk) override {
     records_.feed(chunk, [&](std::string_view record) { read_record(record); });
@@ -167,21 +169,8 @@ class FlowGptSession : public SingleRequestSession {
   RepeatedFrame text_frame_;  // of the last text record
 };
 
-class FlowGpt : public Provider {
- public:
-  explicit FlowGpt(Host host) : Provider(host), info_(flowgpt_info()) {}
-
-  ProviderInfo info() const override { return info_; }
-
-  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
-    require_messages(request);
-    return std::make_unique<FlowGptSession>(events, chat_request(host(), request, resolve_model(info_, request.model)));
-  }
-
- private:
-  ProviderInfo info_;
-};
-
 }  // namespace
+
+using FlowGpt = SimpleProvider<FlowGptSession, flowgpt_info>;
 
 PROVHOST_PLUGIN(FlowGpt)

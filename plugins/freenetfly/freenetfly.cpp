@@ -3,7 +3,7 @@
 #include <provhost/framing.hpp>
 #include <provhost/plugins/json.hpp>
 #include <provhost/plugins/messages.hpp>
-#include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/plugins/openai_stream.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
 
@@ -38,12 +38,13 @@ RetryPolicy retry_policy() {
   return retry;
 }
 
-HttpRequest chat_request(const std::vector<Message> &messages, const std::string &model) {
+HttpRequest chat_request(const ChatRequest &chat, const ProviderInfo &info) {
+  require_messages(chat);
   rapidjson::Document body(rapidjson::kObjectType);
   auto &allocator = body.GetAllocator();
-  body.AddMember("messages", messages_array(messages, allocator), allocator);
+  body.AddMember("messages", messages_array(chat.messages, allocator), allocator);
   body.AddMember("stream", true, allocator);
-  body.AddMember("model", json_string(model, allocator), allocator);
+  body.AddMember("model", json_string(upstream_model(info, chat.model), allocator), allocator);
   body.AddMember("temperature", 0.5, allocator);
   body.AddMember("presence_penalty", 0, allocator);
   body.AddMember("frequency_penalty", 0, allocator);
@@ -78,49 +79,20 @@ HttpRequest chat_request(const std::vector<Message> &messages, const std::string
 
 class FreeNetflySession : public SingleRequestSession {
  public:
-  using SingleRequestSession::SingleRequestSession;
+  FreeNetflySession(const ChatRequest &chat, Events events, const ProviderContext &provider)
+      : SingleRequestSession(events, chat_request(chat, provider.info)) {}
 
-  void on_body(std::string_view chunk) override {
-    stream_.feed(chunk, [&](const SseEvent &event) { read_event(event); });
-  }
+  void on_body(std::string_view chunk) override { stream_.feed(chunk, events()); }
 
   // An event still open at the end is read like any other; without [DONE] there is no finish.
-  void on_response_end() override {
-    stream_.finish([&](const SseEvent &event) { read_event(event); });
-  }
+  void on_response_end() override { stream_.finish(events()); }
 
  private:
-  void read_event(const SseEvent &event) {
-    for (const std::string &data : event.data) {
-      if (events().finished()) return;
-      if (equals(data, "[DONE]")) {
-        events().finish();
-        return;
-      }
-      deltas_.deliver(data, events());
-    }
-  }
-
-  SseFramer stream_;
-  DeltaChunkReader deltas_;
-};
-
-class FreeNetfly : public Provider {
- public:
-  explicit FreeNetfly(Host host) : Provider(host), info_(freenetfly_info()) {}
-
-  ProviderInfo info() const override { return info_; }
-
-  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
-    require_messages(request);
-    return std::make_unique<FreeNetflySession>(events,
-                                               chat_request(request.messages, resolve_model(info_, request.model)));
-  }
-
- private:
-  ProviderInfo info_;
+  OpenAiStreamReader stream_;
 };
 
 }  // namespace
+
+using FreeNetfly = SimpleProvider<FreeNetflySession, freenetfly_info>;
 
 PROVHOST_PLUGIN(FreeNetfly)

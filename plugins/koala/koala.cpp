@@ -52,7 +52,8 @@ std::string request_body(const std::vector<Message> &messages, const std::string
   return to_json(body);
 }
 
-HttpRequest chat_request(const Host &host, const std::vector<Message> &messages, const std::string &model) {
+HttpRequest chat_request(const ChatRequest &chat, const ProviderContext &provider) {
+  require_messages(chat);
   HttpRequest request;
   request.method = "POST";
   request.url = std::string(kOrigin) + "/api/gpt/";
@@ -63,14 +64,14 @@ HttpRequest chat_request(const Host &host, const std::vector<Message> &messages,
       {"Referer", std::string(kOrigin) + "/chat"},
       {"Content-Type", "application/json"},
       {"Flag-Real-Time-Data", "false"},
-      {"Visitor-ID", host.random_string("abcdefghijklmnopqrstuvwxyz0123456789", 20)},
+      {"Visitor-ID", provider.host.random_string("abcdefghijklmnopqrstuvwxyz0123456789", 20)},
       {"Origin", kOrigin},
       {"Alt-Used", "koala.sh"},
       {"Sec-Fetch-Dest", "empty"},
       {"Sec-Fetch-Mode", "cors"},
       {"Sec-Fetch-Site", "same-origin"},
   };
-  request.body = request_body(messages, model);
+  request.body = request_body(chat.messages, upstream_model(provider.info, chat.model));
   return request;
 }
 
@@ -78,7 +79,8 @@ HttpRequest chat_request(const Host &host, const std::vector<Message> &messages,
 
 class KoalaSession : public SingleRequestSession {
  public:
-  using SingleRequestSession::SingleRequestSession;
+  KoalaSession(const ChatRequest &chat, Events events, const ProviderContext &provider)
+      : SingleRequestSession(events, chat_request(chat, provider)) {}
 
   void on_body(std::string_view chunk) override {
     lines_.feed(chunk, [&](std::string_view line) { read_line(line); });
@@ -118,22 +120,8 @@ class KoalaSession : public SingleRequestSession {
   std::string buffer_;  // the JSON scanner's
 };
 
-class Koala : public Provider {
- public:
-  explicit Koala(Host host) : Provider(host), info_(koala_info()) {}
-
-  ProviderInfo info() const override { return info_; }
-
-  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
-    require_messages(request);
-    return std::make_unique<KoalaSession>(events,
-                                          chat_request(host(), request.messages, resolve_model(info_, request.model)));
-  }
-
- private:
-  ProviderInfo info_;
-};
-
 }  // namespace
+
+using Koala = SimpleProvider<KoalaSession, koala_info>;
 
 PROVHOST_PLUGIN(Koala)

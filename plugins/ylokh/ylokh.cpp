@@ -4,6 +4,7 @@
 #include <provhost/plugins/json.hpp>
 #include <provhost/plugins/messages.hpp>
 #include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/plugins/openai_stream.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
 
@@ -37,7 +38,9 @@ struct YlokhRequest {
   bool stream = true;  // as finally sent: an option may override the caller's choice
 };
 
-YlokhRequest chat_request(const ChatRequest &chat, const std::string &model) {
+YlokhRequest chat_request(const ChatRequest &chat, const ProviderInfo &info) {
+  require_messages(chat);
+  const std::string model = upstream_model(info, chat.model);
   rapidjson::Document body(rapidjson::kObjectType);
   auto &allocator = body.GetAllocator();
   body.AddMember("messages", messages_array(chat.messages, allocator), allocator);
@@ -77,8 +80,8 @@ YlokhRequest chat_request(const ChatRequest &chat, const std::string &model) {
 
 class YlokhSession : public SingleRequestSession {
  public:
-  YlokhSession(Events events, YlokhRequest request)
-      : SingleRequestSession(events, std::move(request.http)), stream_(request.stream) {}
+  YlokhSession(const ChatRequest &chat, Events events, const ProviderContext &provider)
+      : YlokhSession(events, chat_request(chat, provider.info)) {}
 
   void on_body(std::string_view chunk) override {
     if (!stream_) {
@@ -87,29 +90,21 @@ class YlokhSession : public SingleRequestSession {
       answer_.append(chunk);
       return;
     }
-    lines_.feed(chunk, [&](std::string_view line) { read_stream_line(line); });
+    stream_reader_.feed(chunk, events());
   }
 
   void on_response_end() override {
     if (stream_) {
       // No finish here: a stream that ends without [DONE] was cut short.
-      lines_.finish([&](std::string_view line) { read_stream_line(line); });
+      stream_reader_.finish(events());
     } else {
       read_whole_answer();
     }
   }
 
  private:
-  void read_stream_line(std::string_view line) {
-    if (events().finished()) return;
-    std::string_view data;
-    if (!strip_prefix(line, "data: ", data)) return;
-    if (equals(data.substr(0, 6), "[DONE]")) {
-      events().finish();
-      return;
-    }
-    deltas_.deliver(data, events());
-  }
+  YlokhSession(Events events, YlokhRequest request)
+      : SingleRequestSession(events, std::move(request.http)), stream_(request.stream) {}
 
   void read_whole_answer() {
     rapidjson::Document answer;
@@ -128,26 +123,12 @@ class YlokhSession : public SingleRequestSession {
   }
 
   bool stream_;
-  LineFramer lines_;
-  DeltaChunkReader deltas_;
+  OpenAiStreamReader stream_reader_;
   std::string answer_;
 };
 
-class Ylokh : public Provider {
- public:
-  explicit Ylokh(Host host) : Provider(host), info_(ylokh_info()) {}
-
-  ProviderInfo info() const override { return info_; }
-
-  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
-    require_messages(request);
-    return std::make_unique<YlokhSession>(events, chat_request(request, resolve_model(info_, request.model)));
-  }
-
- private:
-  ProviderInfo info_;
-};
-
 }  // namespace
+
+using Ylokh = SimpleProvider<YlokhSession, ylokh_info>;
 
 PROVHOST_PLUGIN(Ylokh)

@@ -13,7 +13,11 @@ import sys
 import time
 import urllib.request
 
-PROVIDERS = ["Ylokh", "Koala", "ChatgptFree", "FreeNetfly", "FlowGpt"]
+
+def bundled_providers(build_dir):
+    """The bundled providers, as the build lists them (one name a line)."""
+    with open(os.path.join(build_dir, "bundled_providers.txt"), encoding="utf-8") as listing:
+        return [line.strip() for line in listing if line.strip()]
 
 
 def child_cpu(argv, env=None):
@@ -44,6 +48,7 @@ def main():
     parser.add_argument("--list-runs", type=int, default=200)
     args = parser.parse_args()
 
+    providers = bundled_providers(args.build_dir)
     provhost = os.path.join(args.build_dir, "bin", "provhost")
     emulator_bin = os.path.join(args.build_dir, "bin", "provhost-emulator")
 
@@ -63,13 +68,13 @@ def main():
         origin = line.strip().split()[-1]
         post_json(f"{origin}/__emulator/config", {"chunks": args.chunks, "write_size": 16384})
         upstreams = []
-        for p in PROVIDERS:
+        for p in providers:
             upstreams += ["--upstream", f"{p}={origin}"]
         print(f"chat CPU, {args.chunks} chunks per answer, median of {args.runs} runs "
               f"(CPU = user + system of the client process):")
         print(f"  {'provider':<12} {'provhost':>10} {'curl -sN':>10} {'ratio':>7} {'ns/chunk':>9}")
-        for p in PROVIDERS:
-            raw_url = f"{origin}/__emulator/raw?route={p.lower()}"
+        for p in providers:
+            raw_url = f"{origin}/__emulator/raw?route={p.lower()}"  # the route is the provider's id
             chat = [provhost, *upstreams, "chat", "-p", p, "benchmark"]
             curl = ["curl", "-sN", "-o", "/dev/null", raw_url]
             ours = statistics.median(child_cpu(chat)[0] for _ in range(args.runs))

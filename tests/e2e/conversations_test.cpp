@@ -6,6 +6,10 @@
 #include <cctype>
 #include <ctime>
 #include <regex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "e2e.hpp"
 
@@ -278,6 +282,23 @@ void check_requests(const Upstream &upstream, const std::string &provider, const
 }
 
 }  // namespace
+
+TEST_CASE("provhost loads exactly the bundled providers the build lists, and the emulator has a route for each") {
+  Upstream upstream;
+  ProcessResult list = upstream.provhost({"list", "--json"});
+  REQUIRE(list.exit_code == 0);
+  auto json = parse_json(list.out);
+  std::set<std::string> loaded, listed;
+  for (const auto &provider : json["providers"].GetArray()) loaded.insert(provider["name"].GetString());
+  for (const Provider &provider : providers) listed.insert(provider.name);
+  CHECK(loaded == listed);
+  CHECK(json["rejected"].GetArray().Empty());
+  const std::vector<std::string_view> routes = provhost::emulator::routes();
+  for (const Provider &provider : providers) {
+    INFO(provider.name);
+    CHECK(std::count(routes.begin(), routes.end(), provider.route) == 1);
+  }
+}
 
 TEST_CASE("each provider streams the emulator's answer byte for byte and sends what docs/protocols.md says") {
   provhost::test::TempDir dir;

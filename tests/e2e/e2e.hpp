@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <emulator/emulator.hpp>
+#include <provhost/bundled_providers.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,14 +21,17 @@ namespace provhost::e2e {
 using provhost::test::Environment;
 using provhost::test::ProcessResult;
 
+// A bundled provider: `name` as provhost knows it, `route` as the emulator knows it (the provider's id).
 struct Provider {
-  const char *name;   // as provhost knows it
-  const char *route;  // as the emulator knows it
+  std::string name;
+  std::string route;
 };
-inline const Provider providers[] = {
-    {"Koala", "koala"},           {"Ylokh", "ylokh"},     {"ChatgptFree", "chatgptfree"},
-    {"FreeNetfly", "freenetfly"}, {"FlowGpt", "flowgpt"},
-};
+inline const std::vector<Provider> providers = [] {
+  std::vector<Provider> all;
+  for (const auto &bundled : provhost::bundled::providers)
+    all.push_back({std::string(bundled.name), std::string(bundled.id)});
+  return all;
+}();
 
 using Messages = std::vector<std::pair<std::string, std::string>>;  // (role, content)
 

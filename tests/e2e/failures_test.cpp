@@ -120,13 +120,7 @@ std::string route_of(const std::string &name) {
 }
 
 // Where each provider's answer is asked for.
-std::string answer_path(const std::string &route) {
-  if (route == "koala") return "/api/gpt/";
-  if (route == "ylokh") return "/v1/chat/completions";
-  if (route == "chatgptfree") return "/wp-admin/admin-ajax.php";
-  if (route == "freenetfly") return "/api/openai/v1/chat/completions";
-  return "/v3/chat-anonymous";
-}
+std::string answer_path(const std::string &route) { return std::string(provhost::emulator::answer_path(route)); }
 
 }  // namespace
 

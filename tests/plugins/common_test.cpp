@@ -18,7 +18,7 @@ TEST_CASE("excerpt keeps short text, and cuts long text on a character boundary"
 TEST_CASE("excerpt shows undecodable bytes as '?', so a warning is always UTF-8") {
   const std::string bad = std::string("ok \xC3\x28 and \xFF end");
   std::string shown = excerpt(bad);
-  CHECK(provhost::test::is_utf8(shown));
+  CHECK(provhost::is_utf8(shown));
   CHECK(shown == "ok ?( and ? end");
 }
 

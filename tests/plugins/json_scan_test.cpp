@@ -1,7 +1,6 @@
-// plugins/common's fast readers (json_scan.hpp, DeltaChunkReader, is_utf8), checked against RapidJSON: where
+// plugins/common's fast readers (json_scan.hpp, DeltaChunkReader), checked against RapidJSON: where
 // the scanner answers, it must answer as RapidJSON would, and every text it hands out must be UTF-8.
 #include <rapidjson/document.h>
-#include <rapidjson/memorystream.h>
 
 #include <catch2/catch.hpp>
 #include <provhost/plugins/json_scan.hpp>
@@ -12,17 +11,6 @@
 using namespace provhost::plugins;
 
 namespace {
-
-// RapidJSON's own validator: the reference for is_utf8.
-bool rapidjson_utf8(std::string_view text) {
-  struct Discard {
-    void Put(char) {}
-  } discard;
-  rapidjson::MemoryStream in(text.data(), text.size());
-  while (in.Tell() < text.size())
-    if (!rapidjson::UTF8<>::Validate(in, discard)) return false;
-  return true;
-}
 
 // Whether the scanner, skipping the whole document, finds it well-formed.
 bool scanner_accepts(const std::string &json) {
@@ -93,48 +81,6 @@ std::vector<std::string> mutations() {
 }
 
 }  // namespace
-
-TEST_CASE("is_utf8 agrees with RapidJSON's validator on every sequence of up to three bytes") {
-  std::string text(3, '\0');
-  for (unsigned first = 0; first < 256; ++first) {
-    text.resize(1);
-    text[0] = static_cast<char>(first);
-    REQUIRE(is_utf8(text) == rapidjson_utf8(text));
-    for (unsigned second = 0; second < 256; ++second) {
-      text.resize(2);
-      text[1] = static_cast<char>(second);
-      REQUIRE(is_utf8(text) == rapidjson_utf8(text));
-      if (first < 0xE0 || first > 0xEF) continue;  // three-byte leads: every continuation
-      text.resize(3);
-      for (unsigned third = 0; third < 256; ++third) {
-        text[2] = static_cast<char>(third);
-        REQUIRE(is_utf8(text) == rapidjson_utf8(text));
-      }
-    }
-  }
-}
-
-TEST_CASE("is_utf8 refuses overlong forms, surrogates, code points past U+10FFFF and cut characters") {
-  CHECK(is_utf8(""));
-  CHECK(is_utf8("plain ASCII, longer than eight bytes"));
-  CHECK(is_utf8("Привет, 世界 🦊 and more ASCII after it"));
-  CHECK(is_utf8("\xF4\x8F\xBF\xBF"));        // U+10FFFF
-  CHECK_FALSE(is_utf8("\xF4\x90\x80\x80"));  // U+110000
-  CHECK_FALSE(is_utf8("\xF0\x8F\xBF\xBF"));  // overlong four bytes
-  CHECK_FALSE(is_utf8("\xE0\x9F\xBF"));      // overlong three bytes
-  CHECK_FALSE(is_utf8("\xC1\xBF"));          // overlong two bytes
-  CHECK_FALSE(is_utf8("\xED\xA0\x80"));      // a surrogate
-  CHECK_FALSE(is_utf8("\xF5\x80\x80\x80"));
-  CHECK_FALSE(is_utf8("12345678\xF0\x9F\xA6"));  // cut after the ASCII fast path
-  CHECK_FALSE(is_utf8("\xF0\x9F\xA6\x8A\x8A"));  // a stray continuation byte
-  for (unsigned lead = 0xF0; lead < 0xF8; ++lead) {
-    for (unsigned second = 0x70; second < 0xD0; ++second) {
-      const std::string text = {static_cast<char>(lead), static_cast<char>(second), '\x80', '\xBF'};
-      INFO(lead << " " << second);
-      REQUIRE(is_utf8(text) == rapidjson_utf8(text));
-    }
-  }
-}
 
 TEST_CASE("utf8_text refuses what RapidJSON decodes a lone low surrogate to") {
   rapidjson::Document document;

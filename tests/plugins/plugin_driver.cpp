@@ -2,8 +2,6 @@
 
 #include <dlfcn.h>
 #include <openssl/evp.h>
-#include <rapidjson/encodings.h>
-#include <rapidjson/memorystream.h>
 
 #include <algorithm>
 #include <cctype>
@@ -11,15 +9,6 @@
 
 namespace provhost::test {
 namespace {
-
-std::string_view view(ph_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
-ph_str str(std::string_view s) { return ph_str{s.data(), s.size()}; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 size_t openssl_digest(std::string_view algorithm, std::string_view data, uint8_t *out) {
   const EVP_MD *md = EVP_get_digestbyname(std::string(algorithm).c_str());
@@ -303,18 +292,6 @@ Pairs form_decode(std::string_view body) {
     body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
   }
   return pairs;
-}
-
-bool is_utf8(std::string_view text) {
-  struct Discard {
-    void Put(char) {}
-  } sink;
-  for (size_t pos = 0; pos < text.size();) {
-    rapidjson::MemoryStream in(text.data() + pos, text.size() - pos);
-    if (!rapidjson::UTF8<>::Validate(in, sink)) return false;
-    pos += in.Tell();
-  }
-  return true;
 }
 
 }  // namespace provhost::test

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <provhost/text.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -171,8 +172,5 @@ std::vector<std::vector<size_t>> cut_plans(size_t size, size_t three_way_limit);
 
 // The pairs of an application/x-www-form-urlencoded body, decoded.
 Pairs form_decode(std::string_view body);
-
-// True when `text` is well-formed UTF-8.
-bool is_utf8(std::string_view text);
 
 }  // namespace provhost::test

@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 #include <emulator/emulator.hpp>
 #include <memory>
+#include <provhost/bundled_providers.hpp>
+#include <string>
 #include <thread>
 
 #include "http_client.hpp"
@@ -21,7 +23,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char *const providers[] = {"Koala", "Ylokh", "ChatgptFree", "FreeNetfly", "FlowGpt"};
+// The bundled providers, as the build lists them.
+const std::vector<std::string> providers = [] {
+  std::vector<std::string> names;
+  for (const auto &bundled : bundled::providers) names.emplace_back(bundled.name);
+  return names;
+}();
 
 // The emulator in-process, `provhost serve` as a child process pointed at it.
 class Served {
@@ -29,7 +36,7 @@ class Served {
   explicit Served(std::vector<std::string> serve_args = {}, emulator::Config config = {}) : upstream_(config) {
     upstream_.start();
     std::vector<std::string> argv = {test::provhost_binary()};
-    for (const char *name : providers) {
+    for (const std::string &name : providers) {
       argv.push_back("--upstream");
       argv.push_back(std::string(name) + "=" + upstream_.origin());
     }
@@ -100,7 +107,7 @@ bool eventually(Predicate predicate, std::chrono::milliseconds limit = 10s) {
 TEST_CASE("every provider answers through serve, streaming and not") {
   Served served;
   const std::string expected = served.upstream().expected_text();
-  for (const char *provider : providers) {
+  for (const std::string &provider : providers) {
     INFO(provider);
     auto whole = fetch(served.port(), "POST", "/v1/chat/completions", chat_body("", false, provider));
     REQUIRE(whole.status == 200);

@@ -1,5 +1,6 @@
-// emulator.hpp: an in-process stand-in for the five upstream sites (Koala, Ylokh, ChatgptFree,
-// FreeNetfly, FlowGpt) on 127.0.0.1, for tests and benchmarks.
+// emulator.hpp: an in-process stand-in for the upstream sites of the bundled providers on 127.0.0.1,
+// for tests and benchmarks; each provider's protocol is a route, named as the provider's id (its name
+// in lower case, see routes()).
 //
 //   provhost::emulator::Emulator upstream;
 //   upstream.start();                                  // ephemeral port, its own thread
@@ -27,6 +28,13 @@ namespace provhost::emulator {
 // A text that trips careless clients: multi-byte UTF-8 (Cyrillic, CJK, emoji with ZWJ), quotes,
 // backslashes, newlines, tabs, and protocol words ("data: [DONE]") inside the text.
 std::string default_text();
+
+// Every route, one per protocol the emulator speaks: "koala", "ylokh", ... The one list of them.
+std::vector<std::string_view> routes();
+
+// The path on which `route` is asked for its answer (the route's last request); throws
+// std::invalid_argument for an unknown route.
+std::string_view answer_path(std::string_view route);
 
 struct RecordedRequest {
   std::string method, path, body;                            // path is the request target, query included
@@ -80,7 +88,7 @@ class Emulator {
   // bound; 0 records nothing.
   void set_record_limit(std::size_t limit);
 
-  // route: "koala", "ylokh", "chatgptfree", "freenetfly" or "flowgpt". fault: "rate_limit",
+  // route: one of routes(). fault: "rate_limit",
   // "cloudflare", "server_error", "bad_gateway", "reset", "truncate", "cut", "malformed", "stall",
   // "fail_first" (with k, or spelled "fail_first:K"), and for ChatgptFree "stale_nonce",
   // "no_nonce", "no_post_id"; "none" clears the route. A fault lasts until cleared, or for the

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <provhost/text.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,28 +19,6 @@
 #endif
 
 namespace provhost {
-
-// Removes leading and trailing ASCII whitespace.
-inline std::string_view trim(std::string_view text) {
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; };
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return text;
-}
-
-// `text == expected`, spelled out so that, inlined with a literal, it compares a known number of bytes in
-// place: the framers and plugins ask it of every line.
-inline bool equals(std::string_view text, std::string_view expected) {
-  return text.size() == expected.size() &&
-         (expected.empty() || std::memcmp(text.data(), expected.data(), expected.size()) == 0);
-}
-
-// If `line` starts with `prefix`, stores the rest in `rest` and returns true.
-inline bool strip_prefix(std::string_view line, std::string_view prefix, std::string_view &rest) {
-  if (!equals(line.substr(0, prefix.size()), prefix)) return false;
-  rest = line.substr(prefix.size());
-  return true;
-}
 
 // Splits a byte stream into lines ending in "\n", "\r\n" or "\r" (the terminator is not part of
 // the line). A "\r" at the very end of a chunk waits for the next chunk to see whether "\n" follows.

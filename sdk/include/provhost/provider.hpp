@@ -4,6 +4,8 @@
 //   class MyProvider : public provhost::Provider { ... };      // metadata + open()
 //   PROVHOST_PLUGIN(MyProvider)                                // the one exported entry symbol
 //
+// or, for a provider that is only its metadata and its session, SimpleProvider (below) in place of MyProvider.
+//
 // The glue below converts between the C structs of provhost.h and these types, negotiates the ABI
 // version, and catches every exception at the boundary: a ProviderError becomes that failure, any
 // other exception an internal error, so nothing C++ ever crosses into the host.
@@ -17,16 +19,15 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <provhost/text.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace provhost {
-
-inline std::string_view view(ph_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
-inline ph_str str(std::string_view s) { return ph_str{s.data(), s.size()}; }
 
 struct Message {
   std::string role;  // "system", "user" or "assistant"
@@ -239,6 +240,49 @@ class Provider {
 
  private:
   Host host_;
+};
+
+// What a SimpleProvider lends each session it opens: the provider's metadata (to resolve a model, say) and the
+// host's services. Valid for as long as the session.
+struct ProviderContext {
+  const ProviderInfo &info;
+  const Host &host;
+};
+
+// The provider most plugins need, so that a plugin declares only its metadata and its session:
+//
+//   ProviderInfo my_info();                          // name, models, aliases, capabilities
+//   class MySession : public provhost::Session {
+//    public:
+//     MySession(const ChatRequest &, Events, const ProviderContext &);  // throw ProviderError to refuse
+//     ...
+//   };
+//   using MyProvider = provhost::SimpleProvider<MySession, my_info>;
+//   PROVHOST_PLUGIN(MyProvider)
+//
+// `Shared`, when given, is state that every session of the provider shares (a cache, say): one default-
+// constructed instance per loaded plugin, passed to the session's constructor as a fourth argument, `Shared &`.
+// Sessions may run on several threads at once, so it guards itself.
+template <class SessionT, ProviderInfo (*Describe)(), class Shared = void>
+class SimpleProvider final : public Provider {
+ public:
+  explicit SimpleProvider(Host host) : Provider(host), info_(Describe()) {}
+
+  ProviderInfo info() const override { return info_; }
+
+  std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {
+    const ProviderContext context{info_, host()};
+    if constexpr (std::is_void_v<Shared>) {
+      return std::make_unique<SessionT>(request, events, context);
+    } else {
+      return std::make_unique<SessionT>(request, events, context, shared_);
+    }
+  }
+
+ private:
+  struct Nothing {};
+  const ProviderInfo info_;
+  std::conditional_t<std::is_void_v<Shared>, Nothing, Shared> shared_;
 };
 
 namespace detail {

@@ -98,11 +98,11 @@ Decoded read_chatgptfree(std::string_view body);    // SSE deltas or the buffere
 Decoded read_flowgpt(std::string_view body);
 Decoded read_ylokh_json(std::string_view body);
 
-// The wire request for one of the five routes, with a body each route accepts.
+// The wire request for one of the routes, with a body each route accepts.
 std::string route_path(std::string_view route);
 std::string route_body(std::string_view route, const std::string &nonce = "", bool stream = true);
 
-inline constexpr std::string_view all_routes[] = {"koala", "ylokh", "chatgptfree", "freenetfly", "flowgpt"};
+inline const std::vector<std::string_view> all_routes = provhost::emulator::routes();
 
 // Sends the route's request (with ChatgptFree's current nonce) to the emulator.
 HttpResponse ask(const Emulator &emulator, std::string_view route, bool stream = true,

@@ -1,6 +1,9 @@
 // Each route answers in its protocol's shape, with the text the emulator says it streams.
 #include <catch2/catch.hpp>
 #include <regex>
+#include <set>
+#include <stdexcept>
+#include <vector>
 
 #include "client.hpp"
 #include "render.hpp"
@@ -165,4 +168,14 @@ TEST_CASE("the Host header does not matter", "[emulator]") {
   const HttpResponse response = perform(request);
   CHECK(response.status == 200);
   CHECK(read_koala(response.body).text == emulator.expected_text());
+}
+
+TEST_CASE("routes() names every route once, and answer_path() is where each is asked for its answer", "[emulator]") {
+  const std::vector<std::string_view> routes = provhost::emulator::routes();
+  CHECK(std::set<std::string_view>(routes.begin(), routes.end()).size() == routes.size());
+  for (std::string_view route : routes) {
+    INFO(route);
+    CHECK(provhost::emulator::answer_path(route) == route_path(route));
+  }
+  CHECK_THROWS_AS(provhost::emulator::answer_path("nowhere"), std::invalid_argument);
 }

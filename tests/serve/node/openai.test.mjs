@@ -2,8 +2,10 @@
 // emulator: the model list, every provider streaming and not, and the library's own error classes
 // for an unknown model, an upstream rate limit and a wrong API key.
 //
-// Run by ctest (test serve_openai_node), which sets PROVHOST_BIN and PROVHOST_EMULATOR_BIN.
+// Run by ctest (test serve_openai_node), which sets PROVHOST_BIN, PROVHOST_EMULATOR_BIN and
+// PROVHOST_BUNDLED_PROVIDERS (the build's list of bundled providers, one name a line).
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ try {
   throw error;
 }
 
-const providers = ['Koala', 'Ylokh', 'ChatgptFree', 'FreeNetfly', 'FlowGpt'];
+const providers = readFileSync(required('PROVHOST_BUNDLED_PROVIDERS'), 'utf8').split('\n').filter((name) => name);
 const apiKey = 'sk-provhost-node-test';
 const children = [];
 

@@ -16,8 +16,9 @@ const std::string origin = "https://api.example.com";  // `--upstream Example=UR
 
 class ExampleSession : public provhost::Session {
  public:
-  ExampleSession(const provhost::ChatRequest &chat, provhost::Events events, const std::string &api_key)
+  ExampleSession(const provhost::ChatRequest &chat, provhost::Events events, const provhost::ProviderContext &provider)
       : Session(events), stream_(chat.stream) {
+    const std::string api_key = provider.host.config("api_key");
     rapidjson::StringBuffer body;
     rapidjson::Writer<rapidjson::StringBuffer> json(body);
     json.StartObject();
@@ -81,26 +82,20 @@ class ExampleSession : public provhost::Session {
   std::string whole_answer_;
 };
 
-class ExampleProvider : public provhost::Provider {
- public:
-  using Provider::Provider;
-
-  provhost::ProviderInfo info() const override {
-    provhost::ProviderInfo info;
-    info.name = "Example";
-    info.version = "1.0.0";
-    info.description = "Any OpenAI-compatible chat-completions server";
-    info.url = origin;
-    info.default_model = "gpt-3.5-turbo";  // no model list: any model name is passed on
-    info.capabilities = {"stream", "no_stream", "message_history", "system_message"};
-    return info;
-  }
-
-  std::unique_ptr<provhost::Session> open(const provhost::ChatRequest &chat, provhost::Events events) override {
-    return std::make_unique<ExampleSession>(chat, events, host().config("api_key"));
-  }
-};
+provhost::ProviderInfo example_info() {
+  provhost::ProviderInfo info;
+  info.name = "Example";
+  info.version = "1.0.0";
+  info.description = "Any OpenAI-compatible chat-completions server";
+  info.url = origin;
+  info.default_model = "gpt-3.5-turbo";  // no model list: any model name is passed on
+  info.capabilities = {"stream", "no_stream", "message_history", "system_message"};
+  return info;
+}
 
 }  // namespace
+
+// The provider is its metadata and its session; a provider with more to it derives from provhost::Provider.
+using ExampleProvider = provhost::SimpleProvider<ExampleSession, example_info>;
 
 PROVHOST_PLUGIN(ExampleProvider)

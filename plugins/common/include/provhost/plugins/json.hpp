@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 #include <provhost/provider.hpp>
+#include <provhost/text.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,42 +20,6 @@
 namespace provhost::plugins {
 
 using JsonAllocator = rapidjson::Document::AllocatorType;
-
-// True when `text` is well-formed UTF-8 (Unicode's table 3-7): shortest forms only, no surrogates, nothing
-// above U+10FFFF. Written out rather than RapidJSON's UTF8::Validate, which costs several times as much per
-// character: every piece of streamed text goes through here.
-inline bool is_utf8(std::string_view text) {
-  const auto *at = reinterpret_cast<const unsigned char *>(text.data());
-  const auto *const end = at + text.size();
-  // Answer text is mostly ASCII: eight bytes at a time up to the first byte with its top bit set.
-  for (uint64_t word; end - at >= 8; at += 8) {
-    std::memcpy(&word, at, 8);
-    if (word & 0x8080808080808080u) break;
-  }
-  while (at != end) {
-    const unsigned lead = *at;
-    if (lead < 0x80) {
-      ++at;
-    } else if (lead < 0xE0) {
-      // C0 and C1 would be overlong forms, 80..BF are continuation bytes.
-      if (lead < 0xC2 || end - at < 2 || (at[1] & 0xC0) != 0x80) return false;
-      at += 2;
-    } else if (lead < 0xF0) {
-      if (end - at < 3 || (at[2] & 0xC0) != 0x80) return false;
-      // E0 80..9F would be overlong, ED A0..BF a surrogate.
-      const unsigned second = at[1];
-      if (second < (lead == 0xE0 ? 0xA0u : 0x80u) || second > (lead == 0xED ? 0x9Fu : 0xBFu)) return false;
-      at += 3;
-    } else {
-      if (lead > 0xF4 || end - at < 4 || (at[2] & 0xC0) != 0x80 || (at[3] & 0xC0) != 0x80) return false;
-      // F0 80..8F would be overlong, F4 90..BF beyond U+10FFFF.
-      const unsigned second = at[1];
-      if (second < (lead == 0xF0 ? 0x90u : 0x80u) || second > (lead == 0xF4 ? 0x8Fu : 0xBFu)) return false;
-      at += 4;
-    }
-  }
-  return true;
-}
 
 // Invalid UTF-8 counts as undecodable: the host is promised whole UTF-8 characters in every text event.
 inline bool parse_json(std::string_view text, rapidjson::Document &out) {

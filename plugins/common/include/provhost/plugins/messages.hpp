@@ -27,9 +27,10 @@ inline std::string join_contents(const std::vector<Message> &messages, std::stri
   return joined;
 }
 
-// The host resolves models before a session opens; resolving again here keeps a plugin correct for a host
-// that passes the user's name through (empty -> the default, an alias -> its model).
-inline std::string resolve_model(const ProviderInfo &info, const std::string &requested) {
+// The model name to send upstream. The host resolves models (and refuses unknown ones) before a session opens;
+// mapping again here keeps a plugin correct for a host that passes the user's name through: empty -> the
+// default, an alias -> its model, anything else as it is.
+inline std::string upstream_model(const ProviderInfo &info, const std::string &requested) {
   if (requested.empty()) return info.default_model;
   for (const auto &[alias, model] : info.aliases)
     if (alias == requested) return model;
