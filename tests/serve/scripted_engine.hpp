@@ -13,11 +13,10 @@
 #include <mutex>
 #include <optional>
 #include <provhost/core/chat.hpp>
+#include <provhost/serve/server.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "serve_server.hpp"
 
 namespace provhost::serve_test {
 

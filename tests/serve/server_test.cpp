@@ -7,11 +7,11 @@
 #include <catch2/catch.hpp>
 #include <future>
 #include <optional>
+#include <provhost/serve/server.hpp>
 #include <thread>
 
 #include "http_client.hpp"
 #include "scripted_engine.hpp"
-#include "serve_server.hpp"
 
 using namespace provhost;
 using namespace provhost::serve_test;
