@@ -37,25 +37,31 @@ void Router::dispatch(const std::shared_ptr<HttpConnection> &connection, HttpReq
   std::string_view path = target.substr(0, target.find('?'));
   const Route *match = nullptr;
   bool path_known = false, path_needs_key = false;
-  std::string allowed;
   for (const auto &route : routes_) {
     if (route.path != path) continue;
     path_known = true;
     path_needs_key = path_needs_key || route.needs_key;
     if (route.method == request.method()) match = &route;
-    if (!allowed.empty()) allowed += ", ";
-    allowed += std_view(http::to_string(route.method));
   }
-  const std::string method = printable(std_view(request.method_string()));
   if (!path_known) {
-    return respond_error(*connection, {404, "Unknown request URL: " + method + " " + printable(path) + ".",
-                                       "invalid_request_error", "", "unknown_url"});
+    return respond_error(
+        *connection,
+        {404, "Unknown request URL: " + printable(std_view(request.method_string())) + " " + printable(path) + ".",
+         "invalid_request_error", "", "unknown_url"});
   }
   // A path that needs the key says nothing more (not even its methods) to a client without it.
   if ((match ? match->needs_key : path_needs_key) && !authorised(*connection, request)) return;
   if (!match) {
+    std::string allowed;
+    for (const auto &route : routes_) {
+      if (route.path != path) continue;
+      if (!allowed.empty()) allowed += ", ";
+      allowed += std_view(http::to_string(route.method));
+    }
     return respond_error(*connection,
-                         {405, "Method " + method + " is not allowed on " + printable(path) + "; use " + allowed + ".",
+                         {405,
+                          "Method " + printable(std_view(request.method_string())) + " is not allowed on " +
+                              printable(path) + "; use " + allowed + ".",
                           "invalid_request_error", "", "method_not_allowed"},
                          allowed);
   }

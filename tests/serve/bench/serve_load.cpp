@@ -12,6 +12,7 @@
 // Output is one line of key=value pairs, for the script to read. Single-threaded Asio; every run
 // is bounded by --timeout.
 #include <rapidjson/document.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -250,6 +251,20 @@ class RateRun {
   std::vector<double> latencies_ms_;
 };
 
+// Every stream is a socket: 10,000 of them need more than the usual soft limit of open files. The
+// hard limit rises too where the process may raise it (root); otherwise the run reports how far it
+// got.
+void raise_open_file_limit(std::size_t needed) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return;
+  rlimit wanted{needed, std::max<rlim_t>(limit.rlim_max, needed)};
+  if (::setrlimit(RLIMIT_NOFILE, &wanted) == 0) return;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  std::fprintf(stderr, "provhost-serve-load: warning: at most %llu open files, %zu wanted\n",
+               static_cast<unsigned long long>(limit.rlim_max), needed);
+}
+
 // ---- streams -------------------------------------------------------------------------------------
 
 // The text of an OpenAI event stream; false when it is not one that ends in [DONE].
@@ -448,6 +463,7 @@ int main(int argc, char **argv) {
       run.report();
       failed = run.failed();
     } else {
+      raise_open_file_limit(clients + 64);
       StreamsRun run(io, target, body, read_file(expected_file), clients, pid, hold_ms, finished);
       run.start();
       io.run();
