@@ -1,3 +1,4 @@
+#include <charconv>
 #include <cstdio>
 #include <provhost/serve/access_log.hpp>
 
@@ -5,11 +6,24 @@ namespace provhost::serve {
 
 void write_to_stderr(std::string_view line) { std::fwrite(line.data(), 1, line.size(), stderr); }
 
+namespace {
+
+// Appends without a temporary: a line is written for every request.
+void append_printable(std::string &out, std::string_view text, std::size_t limit = 200) {
+  if (text.empty()) {
+    out.push_back('-');
+    return;
+  }
+  for (char c : text.substr(0, limit)) out.push_back(c > 0x20 && c < 0x7f ? c : '?');
+}
+
+}  // namespace
+
 std::string printable(std::string_view text, std::size_t limit) {
   std::string out;
   out.reserve(std::min(text.size(), limit));
-  for (char c : text.substr(0, limit)) out.push_back(c > 0x20 && c < 0x7f ? c : '?');
-  return out.empty() ? "-" : out;
+  append_printable(out, text, limit);
+  return out;
 }
 
 std::string escaped(std::string_view text) {
@@ -30,20 +44,31 @@ std::string escaped(std::string_view text) {
 
 std::string access_line(const ExchangeSummary &summary) {
   auto field = [&](std::size_t i) {
-    return printable(i < summary.log_fields.size() ? std::string_view(summary.log_fields[i]) : std::string_view());
+    return i < summary.log_fields.size() ? std::string_view(summary.log_fields[i]) : std::string_view();
   };
-  auto ms = std::chrono::duration<double, std::milli>(summary.elapsed).count();
-  std::string method = printable(summary.method), path = printable(summary.path);
-  std::string provider = field(0), model = field(1);
-  auto format = [&](char *out, std::size_t size) {
-    return std::snprintf(out, size, "provhost serve: %s %s %d %s %s %.1fms%s%.*s\n", method.c_str(), path.c_str(),
-                         summary.status, provider.c_str(), model.c_str(), ms, summary.note.empty() ? "" : " ",
-                         static_cast<int>(summary.note.size()), summary.note.data());
-  };
-  int length = format(nullptr, 0);
-  if (length <= 0) return {};
-  std::string line(static_cast<std::size_t>(length), '\0');
-  format(line.data(), line.size() + 1);
+  std::string line;
+  line.reserve(96 + summary.path.size() + summary.note.size());
+  line += "provhost serve: ";
+  append_printable(line, summary.method);
+  line.push_back(' ');
+  append_printable(line, summary.path);
+  line.push_back(' ');
+  line += std::to_string(summary.status);
+  line.push_back(' ');
+  append_printable(line, field(0));
+  line.push_back(' ');
+  append_printable(line, field(1));
+  line.push_back(' ');
+  char ms[32];
+  auto written = std::to_chars(ms, ms + sizeof ms, std::chrono::duration<double, std::milli>(summary.elapsed).count(),
+                               std::chars_format::fixed, 1);
+  line.append(ms, written.ec == std::errc() ? written.ptr : ms);
+  line += "ms";
+  if (!summary.note.empty()) {
+    line.push_back(' ');
+    line += summary.note;
+  }
+  line.push_back('\n');
   return line;
 }
 
