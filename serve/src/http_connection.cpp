@@ -22,7 +22,7 @@ constexpr std::chrono::seconds linger_limit{2};
 constexpr std::size_t watch_read_size = 1024;
 
 // A stream holds on only to a small write buffer; a burst may leave a large one behind.
-constexpr std::size_t kept_write_buffer = 16 * 1024;
+constexpr std::size_t kept_write_buffer = std::size_t{16} * 1024;
 
 std::string_view std_view(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -169,7 +169,7 @@ void HttpConnection::respond(http::status status, std::string body, std::string_
 
 void HttpConnection::start_stream(StreamHeader header) {
   stream_ = Stream::open;
-  status_ = header.result_int();
+  status_ = static_cast<int>(header.result_int());
   header.keep_alive(keep_alive_);
   header.chunked(chunked_);
   stream_header_.emplace(std::move(header));
