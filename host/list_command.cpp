@@ -1,10 +1,10 @@
 // provhost list [--json]: the providers that loaded, then the files that were rejected and why.
 #include <iostream>
 #include <memory>
+#include <provhost/core/catalogue.hpp>
 #include <provhost/core/registry.hpp>
 
 #include "commands.hpp"
-#include "json_output.hpp"
 
 namespace provhost::host {
 namespace {
@@ -78,7 +78,7 @@ Command add_list_command(CLI::App &app, const GlobalOptions &global) {
             std::vector<std::filesystem::path> searched = core::plugin_search_path(global.plugin_dirs);
             registry.load(searched);
             if (*json)
-              std::cout << providers_json(registry) << '\n';
+              std::cout << core::providers_json(registry) << '\n';
             else
               print_text(registry, searched);
             return static_cast<int>(exit_ok);

@@ -136,6 +136,11 @@ TEST_CASE("a provider that fails before its first token falls back to the next, 
   CHECK(text == served.upstream().expected_text());
   CHECK(provider != first_choice);
   CHECK_FALSE(provider.empty());
+  // Unseen by the client, but not by the operator: the fallback is logged.
+  CHECK(eventually([&] {
+    return served.process().err().find(" " + first_choice + ": ") != std::string::npos &&
+           served.process().err().find("provhost serve: warning: 127.0.0.1:") != std::string::npos;
+  }));
 }
 
 TEST_CASE("an upstream rate limit is a 429 and an unknown model a 404, streaming or not") {

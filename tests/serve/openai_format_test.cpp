@@ -3,9 +3,8 @@
 #include <rapidjson/document.h>
 
 #include <catch2/catch.hpp>
+#include <provhost/serve/openai.hpp>
 #include <variant>
-
-#include "serve_openai.hpp"
 
 using namespace provhost;
 using namespace provhost::serve;
@@ -264,7 +263,7 @@ TEST_CASE("the model list names each model once, then every Provider/model") {
   providers.push_back(std::make_unique<core::LoadedProvider>(provider("Koala", {}, "gpt-4o-mini")));
   providers.push_back(std::make_unique<core::LoadedProvider>(provider("Ylokh", {"gpt-3.5-turbo", "gpt-4"})));
   providers.push_back(std::make_unique<core::LoadedProvider>(provider("FreeNetfly", {"gpt-3.5-turbo"})));
-  auto doc = parse(models_json(providers, 1234));
+  auto doc = parse(models_json(core::model_catalogue(providers), 1234));
   CHECK(str(doc["object"]) == "list");
   std::vector<std::pair<std::string, std::string>> ids;
   for (const auto &model : doc["data"].GetArray()) {

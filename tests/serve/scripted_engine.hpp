@@ -13,11 +13,11 @@
 #include <mutex>
 #include <optional>
 #include <provhost/core/chat.hpp>
+#include <provhost/serve/server.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
-
-#include "serve_server.hpp"
 
 namespace provhost::serve_test {
 
@@ -25,10 +25,11 @@ struct Script {
   std::string provider = "Scripted";
   std::string model = "scripted-1";
   std::vector<std::string> texts = {"Hello", ", world"};
-  std::optional<core::ChatError> error_before_text = {};  // fails without on_start
-  std::optional<core::ChatError> error_after_text = {};   // fails after the texts
-  bool hold_after_first_text = false;                     // waits for release() or cancel
-  bool repeat_until_cancelled = false;                    // sends texts[0] again and again until cancelled
+  std::optional<core::ChatError> error_before_text = {};           // fails without on_start
+  std::optional<core::ChatError> error_after_text = {};            // fails after the texts
+  bool hold_after_first_text = false;                              // waits for release() or cancel
+  bool repeat_until_cancelled = false;                             // sends texts[0] again and again until cancelled
+  std::vector<std::pair<std::string, std::string>> warnings = {};  // provider, message: sent first, as retries are
 };
 
 class ScriptedEngine {
@@ -123,6 +124,7 @@ class ScriptedEngine {
   void run(const std::shared_ptr<Chat> &chat) {
     const Script &script = chat->script;
     if (chat->ended) return;
+    for (const auto &[provider, message] : script.warnings) chat->sink->on_warning(provider, message);
     if (script.error_before_text) return fail(*chat, *script.error_before_text);
     if (script.repeat_until_cancelled) return repeat(chat, true);
     if (!script.texts.empty()) chat->sink->on_start(script.provider, script.model);

@@ -5,13 +5,15 @@
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <optional>
+#include <provhost/serve/server.hpp>
 #include <thread>
 
 #include "http_client.hpp"
 #include "scripted_engine.hpp"
-#include "serve_server.hpp"
 
 using namespace provhost;
 using namespace provhost::serve_test;
@@ -404,4 +406,108 @@ TEST_CASE("shutdown cuts what is still running at its deadline") {
   CHECK(server.stops_within(10s));
   CHECK(server.engine.wait_for_cancellations(1));
   CHECK(streaming.drain_until_closed());
+}
+
+namespace {
+
+// The lines the server logs, kept for a test; the sink writes warnings from the engine's thread.
+class CapturedLog {
+ public:
+  serve::LogWriter writer() {
+    return [this](std::string_view line) {
+      std::lock_guard lock(mutex_);
+      lines_.emplace_back(line);
+      changed_.notify_all();
+    };
+  }
+  // An exchange is logged once its answer has been written, which the client may notice first.
+  bool wait_for_lines(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] { return lines_.size() >= count; });
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard lock(mutex_);
+    return lines_;
+  }
+  std::vector<std::string> lines_containing(std::string_view text) const {
+    std::vector<std::string> found;
+    for (auto &line : lines())
+      if (line.find(text) != std::string::npos) found.push_back(line);
+    return found;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> lines_;
+};
+
+}  // namespace
+
+TEST_CASE("a chat's retries and fallbacks are logged, one escaped line each naming the client, request and provider") {
+  CapturedLog log;
+  auto options = test_options();
+  options.access_log = true;
+  options.log = log.writer();
+  RunningServer server(options);
+  server.engine.set_script({.warnings = {{"Flaky", "HTTP 503; retrying in 0.1 s"},
+                                         {"Flaky", "stalled\nprovhost serve: forged line\x1b[31m; trying Scripted"}}});
+  Client client(server.port());
+  client.send_request("POST", "/v1/chat/completions", hello_body);
+  auto r = client.read_response();
+  REQUIRE(r.status == 200);
+  const std::string id = str(parse(r.body)["id"]);
+
+  auto warnings = log.lines_containing("provhost serve: warning: ");
+  REQUIRE(warnings.size() == 2);
+  const std::string prefix = "provhost serve: warning: 127.0.0.1:";
+  for (const auto &line : warnings) {
+    CHECK(line.rfind(prefix, 0) == 0);
+    CHECK(line.find(" " + id + " Flaky: ") != std::string::npos);
+    CHECK(line.find('\n') == line.size() - 1);
+  }
+  CHECK_THAT(warnings[0], Catch::EndsWith(" Flaky: HTTP 503; retrying in 0.1 s\n"));
+  CHECK_THAT(warnings[1],
+             Catch::EndsWith(" Flaky: stalled\\x0aprovhost serve: forged line\\x1b[31m; trying Scripted\n"));
+  // Then the request's own line, once the answer is written.
+  REQUIRE(log.wait_for_lines(3));
+  auto access = log.lines_containing("provhost serve: POST /v1/chat/completions 200 Scripted scripted-1 ");
+  CHECK(access.size() == 1);
+}
+
+TEST_CASE("without the access log, warnings are not logged either") {
+  CapturedLog log;
+  auto options = test_options();
+  options.log = log.writer();
+  RunningServer server(options);
+  server.engine.set_script({.warnings = {{"Flaky", "HTTP 503; retrying in 0.1 s"}}});
+  REQUIRE(fetch(server.port(), "POST", "/v1/chat/completions", hello_body).status == 200);
+  CHECK(log.lines().empty());
+}
+
+TEST_CASE("the access log has one line per request, without query strings, and names a cut request's reason") {
+  CapturedLog log;
+  auto options = test_options();
+  options.access_log = true;
+  options.log = log.writer();
+  RunningServer server(options);
+  CHECK(fetch(server.port(), "GET", "/health?token=secret").status == 200);
+  CHECK(fetch(server.port(), "GET", "/nowhere").status == 404);
+  server.engine.set_script({.texts = {"Hi"}, .hold_after_first_text = true});
+  {
+    Client client(server.port());
+    client.send_request("POST", "/v1/chat/completions", hello_stream_body);
+    REQUIRE(client.read_header().status == 200);
+    REQUIRE(server.engine.wait_for_held(1));
+    client.close();
+  }
+  REQUIRE(server.engine.wait_for_cancellations(1));
+  REQUIRE(log.wait_for_lines(3));
+  auto lines = log.lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].rfind("provhost serve: GET /health 200 - - ", 0) == 0);
+  CHECK(lines[1].rfind("provhost serve: GET /nowhere 404 - - ", 0) == 0);
+  CHECK(lines[2].rfind("provhost serve: POST /v1/chat/completions 200 Scripted scripted-1 ", 0) == 0);
+  CHECK_THAT(lines[2], Catch::EndsWith("ms client closed\n"));
+  for (const auto &line : lines) CHECK(line.find("secret") == std::string::npos);
 }

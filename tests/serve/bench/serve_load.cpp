@@ -12,6 +12,7 @@
 // Output is one line of key=value pairs, for the script to read. Single-threaded Asio; every run
 // is bounded by --timeout.
 #include <rapidjson/document.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -250,6 +251,20 @@ class RateRun {
   std::vector<double> latencies_ms_;
 };
 
+// Every stream is a socket: 10,000 of them need more than the usual soft limit of open files. The
+// hard limit rises too where the process may raise it (root); otherwise the run reports how far it
+// got.
+void raise_open_file_limit(std::size_t needed) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return;
+  rlimit wanted{needed, std::max<rlim_t>(limit.rlim_max, needed)};
+  if (::setrlimit(RLIMIT_NOFILE, &wanted) == 0) return;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  std::fprintf(stderr, "provhost-serve-load: warning: at most %llu open files, %zu wanted\n",
+               static_cast<unsigned long long>(limit.rlim_max), needed);
+}
+
 // ---- streams -------------------------------------------------------------------------------------
 
 // The text of an OpenAI event stream; false when it is not one that ends in [DONE].
@@ -284,9 +299,10 @@ bool stream_text(const std::string &body, std::string &text) {
 
 class StreamsRun {
  public:
-  StreamsRun(net::io_context &io, Target target, std::string body, std::string expected, std::size_t clients, int pid,
-             int hold_ms, std::function<void()> on_finished)
+  StreamsRun(net::io_context &io, Target target, std::string body, std::string expected, std::size_t clients,
+             std::size_t connect_window, int pid, int hold_ms, std::function<void()> on_finished)
       : io_(io),
+        connect_window_(std::max<std::size_t>(connect_window, 1)),
         hold_ms_(hold_ms),
         hold_timer_(io),
         on_finished_(std::move(on_finished)),
@@ -299,10 +315,8 @@ class StreamsRun {
   void start() {
     if (pid_ > 0) rss_before_kib_ = resident_kib(pid_);
     start_ = Clock::now();
-    for (std::size_t i = 0; i < clients_; ++i) {
-      streams_.push_back(std::make_unique<Stream>(io_));
-      begin(streams_.back().get());
-    }
+    for (std::size_t i = 0; i < clients_; ++i) streams_.push_back(std::make_unique<Stream>(io_));
+    while (next_ < streams_.size() && next_ < connect_window_) begin(streams_[next_++].get());
   }
 
   void report() {
@@ -324,13 +338,27 @@ class StreamsRun {
     http::response_parser<http::string_body> parser;
   };
 
+  // The next stream starts connecting once one has its answer's header (or failed), so that no
+  // more than the window's worth wait in the server's listen backlog: past it, the kernel drops
+  // connection attempts and they come back only with the client's SYN retries, seconds later.
+  void begin_next() {
+    if (next_ < streams_.size()) begin(streams_[next_++].get());
+  }
+
   void begin(Stream *s) {
     s->parser.body_limit(256 * 1024 * 1024);
     s->socket.async_connect(target_.endpoint, [this, s](error_code ec) {
-      if (ec) return done(s, false, false);
+      if (ec) {
+        begin_next();
+        return done(s, false, false);
+      }
       http::async_write(s->socket, request_, [this, s](error_code ec, std::size_t) {
-        if (ec) return done(s, false, false);
+        if (ec) {
+          begin_next();
+          return done(s, false, false);
+        }
         http::async_read_header(s->socket, s->buffer, s->parser, [this, s](error_code ec, std::size_t) {
+          begin_next();
           if (ec || s->parser.get().result_int() != 200) return done(s, false, false);
           ++open_;
           // What the server holds with the most streams open is what a stream costs.
@@ -385,6 +413,8 @@ class StreamsRun {
   }
 
   net::io_context &io_;
+  const std::size_t connect_window_;
+  std::size_t next_ = 0;  // the next stream to start
   int hold_ms_;
   net::steady_timer hold_timer_;
   std::function<void()> on_finished_;
@@ -407,7 +437,7 @@ int main(int argc, char **argv) {
   app.require_subcommand(1);
   std::string url, body_file, expected_file;
   double rate = 2000, seconds = 10, warmup = 1, timeout = 120;
-  std::size_t connections = 256, clients = 1000;
+  std::size_t connections = 256, clients = 1000, connect_window = 512;
   int pid = 0, hold_ms = 0;
 
   auto *rate_cmd = app.add_subcommand("rate", "POST at a fixed rate and print latency percentiles");
@@ -423,6 +453,7 @@ int main(int argc, char **argv) {
   streams_cmd->add_option("--body", body_file, "File with the request body")->required();
   streams_cmd->add_option("--expect", expected_file, "File with the text each stream must carry")->required();
   streams_cmd->add_option("--clients", clients, "Concurrent streams");
+  streams_cmd->add_option("--connect-window", connect_window, "Streams connecting at once, at most");
   streams_cmd->add_option("--pid", pid, "Process whose resident memory to sample");
   streams_cmd->add_option("--hold-ms", hold_ms, "Stop once all streams are open, after this many milliseconds");
   app.add_option("--timeout", timeout, "Give up after this many seconds");
@@ -448,7 +479,8 @@ int main(int argc, char **argv) {
       run.report();
       failed = run.failed();
     } else {
-      StreamsRun run(io, target, body, read_file(expected_file), clients, pid, hold_ms, finished);
+      raise_open_file_limit(clients + 64);
+      StreamsRun run(io, target, body, read_file(expected_file), clients, connect_window, pid, hold_ms, finished);
       run.start();
       io.run();
       run.report();

@@ -1,9 +1,9 @@
-// serve_server.hpp: the HTTP side of `provhost serve`, on Boost.Beast.
+// server.hpp: the OpenAI-compatible HTTP server of `provhost serve`, on Boost.Beast.
 //
-// One io_context thread serves every connection (the engine has the other core); chats run on the engine's thread and
-// their sink callbacks are posted to the connection's executor, so nothing blocks either loop. A streaming answer
-// starts (status 200, text/event-stream) only when its first text is ready, so an error before it still gets its real
-// status and fallback stays invisible to the client.
+// One io_context thread serves every connection (the engine has the other core); chats run on the
+// engine's thread and reach their connection through a ChatBridge, so nothing blocks either loop.
+// The parts: HttpConnection (HTTP only), Router (the route table), the handlers (one per
+// endpoint), ChatBridge (a chat's answer as JSON or server-sent events) and the access log.
 //
 // Limits: request headers and body sizes (431, 413), a client timeout for reading a request, for an
 // idle keep-alive connection and for every write (a client that stops reading is dropped and its
@@ -16,7 +16,8 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <provhost/core/chat.hpp>
+#include <provhost/serve/access_log.hpp>
+#include <provhost/serve/chat_bridge.hpp>
 #include <string>
 
 namespace provhost::serve {
@@ -29,13 +30,9 @@ struct ServerOptions {
   std::chrono::milliseconds client_timeout{30'000};
   std::size_t max_stream_backlog = 1024 * 1024;  // bytes of events a slow client may lag behind
   std::chrono::milliseconds shutdown_timeout{30'000};
-  bool access_log = true;  // one line per request on stderr
+  bool access_log = true;           // one line per request, and one per chat warning
+  LogWriter log = write_to_stderr;  // where those lines go
 };
-
-// Starts a chat the way core::Engine::submit does: returns at once, calls the sink from another
-// thread. A function, so tests can put a scripted provider behind the server.
-using SubmitChat =
-    std::function<std::shared_ptr<core::ChatHandle>(core::ChatSpec spec, std::shared_ptr<core::ChatSink> sink)>;
 
 // The fixed answers, computed once from the registry at start.
 struct Catalog {

@@ -1,12 +1,11 @@
-// serve_openai.hpp: OpenAI's chat-completions wire format as pure functions: reading a request,
-// writing completions, stream chunks, model lists and errors. The HTTP server (serve_server.hpp)
-// does the I/O; everything a client parses is built here, so it is tested without a socket.
+// openai.hpp: OpenAI's chat-completions wire format as pure functions: reading a request,
+// writing completions, stream chunks, model lists and errors. The server (server.hpp) does the
+// I/O; everything a client parses is built here, so it is tested without a socket.
 #pragma once
 
 #include <cstdint>
-#include <memory>
+#include <provhost/core/catalogue.hpp>
 #include <provhost/core/chat.hpp>
-#include <provhost/core/registry.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -52,8 +51,7 @@ std::string finish_event(const CompletionIdentity &identity);  // empty delta, f
 std::string error_event(const ApiError &error);                // an error after the stream began
 inline constexpr std::string_view done_event = "data: [DONE]\n\n";
 
-// GET /v1/models: each model once under its own name (owned by the first provider listing it) and
-// once per provider as "Provider/model".
-std::string models_json(const std::vector<std::unique_ptr<core::LoadedProvider>> &providers, int64_t created);
+// GET /v1/models: the catalogue's models (core::model_catalogue) as OpenAI's model list.
+std::string models_json(const std::vector<core::ModelEntry> &models, int64_t created);
 
 }  // namespace provhost::serve

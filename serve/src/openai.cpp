@@ -1,13 +1,11 @@
-#include "serve_openai.hpp"
-
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <optional>
+#include <provhost/serve/openai.hpp>
 #include <random>
-#include <set>
 
 namespace provhost::serve {
 namespace {
@@ -354,42 +352,25 @@ std::string error_event(const ApiError &error) {
   return event;
 }
 
-std::string models_json(const std::vector<std::unique_ptr<core::LoadedProvider>> &providers, int64_t created) {
+std::string models_json(const std::vector<core::ModelEntry> &models, int64_t created) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
-  auto write_model = [&](std::string_view id, std::string_view owner) {
-    w.StartObject();
-    write_key(w, "id");
-    write_string(w, id);
-    write_key(w, "object");
-    write_string(w, "model");
-    write_key(w, "created");
-    w.Int64(created);
-    write_key(w, "owned_by");
-    write_string(w, owner);
-    w.EndObject();
-  };
-  // A provider that lists no models still answers for its default one.
-  auto models_of = [](const core::ProviderMeta &meta) {
-    std::vector<std::string> models = meta.models;
-    if (models.empty() && !meta.default_model.empty()) models.push_back(meta.default_model);
-    return models;
-  };
-
   w.StartObject();
   write_key(w, "object");
   write_string(w, "list");
   write_key(w, "data");
   w.StartArray();
-  std::set<std::string, std::less<>> written;
-  for (const auto &provider : providers) {
-    for (const auto &model : models_of(provider->meta)) {
-      if (written.insert(model).second) write_model(model, provider->meta.name);
-    }
-  }
-  for (const auto &provider : providers) {
-    for (const auto &model : models_of(provider->meta))
-      write_model(provider->meta.name + "/" + model, provider->meta.name);
+  for (const auto &model : models) {
+    w.StartObject();
+    write_key(w, "id");
+    write_string(w, model.id);
+    write_key(w, "object");
+    write_string(w, "model");
+    write_key(w, "created");
+    w.Int64(created);
+    write_key(w, "owned_by");
+    write_string(w, model.owner);
+    w.EndObject();
   }
   w.EndArray();
   w.EndObject();

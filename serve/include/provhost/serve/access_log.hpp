@@ -1,0 +1,35 @@
+// access_log.hpp: what `serve` writes on stderr: one line per request, and one per warning of a
+// chat (a retry, a fallback). Nothing a client sent reaches a line unescaped, so a request cannot
+// forge lines, and no line holds a key, a header or a query string.
+#pragma once
+
+#include <cstdio>
+#include <functional>
+#include <provhost/serve/http_connection.hpp>
+#include <string>
+#include <string_view>
+
+namespace provhost::serve {
+
+// Receives whole lines, newline included; may be called from any thread.
+using LogWriter = std::function<void(std::string_view line)>;
+
+// Writes the line to stderr in one call, so that lines from two threads never interleave.
+void write_to_stderr(std::string_view line);
+
+// A token of a log line: printable ASCII only (anything else becomes '?'), at most `limit` bytes,
+// "-" when empty.
+std::string printable(std::string_view text, std::size_t limit = 200);
+
+// Free text of a log line: control bytes, DEL and backslash as \xNN; the rest as it is.
+std::string escaped(std::string_view text);
+
+// "provhost serve: METHOD PATH STATUS PROVIDER MODEL 1.2ms[ NOTE]\n", PROVIDER and MODEL from the
+// exchange's first two log fields.
+std::string access_line(const ExchangeSummary &summary);
+
+// "provhost serve: warning: PEER ID PROVIDER: MESSAGE\n"
+std::string warning_line(std::string_view peer, std::string_view request_id, std::string_view provider,
+                         std::string_view message);
+
+}  // namespace provhost::serve

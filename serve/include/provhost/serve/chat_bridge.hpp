@@ -1,0 +1,86 @@
+// chat_bridge.hpp: one chat answered over one HTTP exchange. The engine calls the chat's sink on
+// its own thread; the sink leaves what it got in an inbox and wakes the connection on the
+// connection's executor, so the engine's thread never waits on a client. The bridge turns what it
+// takes from the inbox into OpenAI's answer: one chat.completion, or server-sent events that start
+// (status 200) only with the first text, so an error before it still gets its real status and
+// fallback stays invisible to the client.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <provhost/core/chat.hpp>
+#include <provhost/serve/access_log.hpp>
+#include <provhost/serve/http_connection.hpp>
+#include <provhost/serve/openai.hpp>
+#include <string>
+#include <utility>
+
+namespace provhost::serve {
+
+// Starts a chat the way core::Engine::submit does: returns at once, calls the sink from another
+// thread. A function, so tests can put a scripted provider behind the server.
+using SubmitChat =
+    std::function<std::shared_ptr<core::ChatHandle>(core::ChatSpec spec, std::shared_ptr<core::ChatSink> sink)>;
+
+// What the engine's thread hands over to the connection. Texts that arrive while the connection is
+// still writing wait here and are merged into one delta, so a fast upstream costs the io thread one
+// wake-up per write, not one per token, and a slow client is noticed here.
+struct ChatInbox {
+  explicit ChatInbox(std::size_t text_limit) : text_limit(text_limit) {}
+
+  std::mutex mutex;
+  const std::size_t text_limit;  // text that may wait for the client before it counts as too slow
+  bool wake_pending = false;     // the bridge will look here soon; no need to post again
+  std::optional<std::pair<std::string, std::string>> started;  // provider, model
+  std::string text;
+  bool done = false;
+  std::optional<core::ChatError> error;
+  bool overflowed = false;
+};
+
+class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBridge> {
+ public:
+  struct Settings {
+    std::size_t max_stream_backlog = 1024 * 1024;  // bytes of text a streaming client may lag behind
+    LogWriter warnings;                            // retries and fallbacks; empty = not logged
+  };
+
+  ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIdentity identity, bool stream, Settings settings);
+
+  // Submits the chat; a submit that throws is answered with a 500.
+  void start(const SubmitChat &submit, core::ChatSpec spec);
+
+  void on_writable() override;
+  void on_abort() override { end_chat(true); }
+
+ private:
+  class Sink;
+
+  void on_inbox(const std::shared_ptr<ChatInbox> &inbox);
+  void take_inbox(HttpConnection &connection);
+  void chat_started(HttpConnection &connection, const std::string &provider, const std::string &model);
+  void chat_text(HttpConnection &connection, std::string_view text);
+  void chat_done(HttpConnection &connection);
+  void chat_failed(HttpConnection &connection, const core::ChatError &error);
+  void start_stream(HttpConnection &connection);
+  void update_log_fields(HttpConnection &connection);
+  // Cancelling closes the chat's upstream transfer at once; a chat that has ended needs nothing.
+  void end_chat(bool cancel = false);
+
+  std::weak_ptr<HttpConnection> connection_;
+  // Nothing else need hold the connection while the engine works (when pipelined bytes stop the
+  // hangup watch, say), and it must live to answer.
+  std::shared_ptr<HttpConnection> connection_while_chatting_;
+  CompletionIdentity identity_;
+  const bool stream_;
+  const Settings settings_;
+  std::string provider_;  // for the access log: who answered, or who failed last
+  std::shared_ptr<core::ChatHandle> chat_;
+  std::shared_ptr<ChatInbox> inbox_;  // set while the chat runs
+  std::string content_;               // a non-streaming answer so far
+};
+
+}  // namespace provhost::serve

@@ -1,0 +1,24 @@
+// handlers.hpp: one handler per endpoint of the server's route table (src/handlers/, a file each).
+#pragma once
+
+#include <functional>
+#include <provhost/serve/chat_bridge.hpp>
+#include <provhost/serve/router.hpp>
+#include <string>
+
+namespace provhost::serve {
+
+// POST /v1/chat/completions: the body becomes a chat for the engine, answered through a ChatBridge.
+RouteHandler chat_completions_handler(SubmitChat submit, ChatBridge::Settings settings);
+
+// GET /v1/models: the fixed model list.
+RouteHandler models_handler(std::string models_json);
+
+// GET /v1/providers: what `list --json` prints.
+RouteHandler providers_handler(std::string providers_json);
+
+// GET /health: 200 {"status":"ok"}, or 503 {"status":"draining"} once shutdown has begun, so a
+// load balancer stops sending work.
+RouteHandler health_handler(std::function<bool()> draining);
+
+}  // namespace provhost::serve

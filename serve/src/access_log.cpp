@@ -1,0 +1,81 @@
+#include <charconv>
+#include <cstdio>
+#include <provhost/serve/access_log.hpp>
+
+namespace provhost::serve {
+
+void write_to_stderr(std::string_view line) { std::fwrite(line.data(), 1, line.size(), stderr); }
+
+namespace {
+
+// Appends without a temporary: a line is written for every request.
+void append_printable(std::string &out, std::string_view text, std::size_t limit = 200) {
+  if (text.empty()) {
+    out.push_back('-');
+    return;
+  }
+  for (char c : text.substr(0, limit)) out.push_back(c > 0x20 && c < 0x7f ? c : '?');
+}
+
+}  // namespace
+
+std::string printable(std::string_view text, std::size_t limit) {
+  std::string out;
+  out.reserve(std::min(text.size(), limit));
+  append_printable(out, text, limit);
+  return out;
+}
+
+std::string escaped(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f || c == '\\') {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", byte);
+      out += hex;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string access_line(const ExchangeSummary &summary) {
+  auto field = [&](std::size_t i) {
+    return i < summary.log_fields.size() ? std::string_view(summary.log_fields[i]) : std::string_view();
+  };
+  std::string line;
+  line.reserve(96 + summary.path.size() + summary.note.size());
+  line += "provhost serve: ";
+  append_printable(line, summary.method);
+  line.push_back(' ');
+  append_printable(line, summary.path);
+  line.push_back(' ');
+  line += std::to_string(summary.status);
+  line.push_back(' ');
+  append_printable(line, field(0));
+  line.push_back(' ');
+  append_printable(line, field(1));
+  line.push_back(' ');
+  char ms[32];
+  auto written = std::to_chars(ms, ms + sizeof ms, std::chrono::duration<double, std::milli>(summary.elapsed).count(),
+                               std::chars_format::fixed, 1);
+  line.append(ms, written.ec == std::errc() ? written.ptr : ms);
+  line += "ms";
+  if (!summary.note.empty()) {
+    line.push_back(' ');
+    line += summary.note;
+  }
+  line.push_back('\n');
+  return line;
+}
+
+std::string warning_line(std::string_view peer, std::string_view request_id, std::string_view provider,
+                         std::string_view message) {
+  return "provhost serve: warning: " + printable(peer) + " " + printable(request_id) + " " + printable(provider) +
+         ": " + escaped(message) + "\n";
+}
+
+}  // namespace provhost::serve

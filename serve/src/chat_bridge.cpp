@@ -1,0 +1,208 @@
+#include <boost/asio/post.hpp>
+#include <cstdint>
+#include <exception>
+#include <provhost/serve/chat_bridge.hpp>
+#include <provhost/serve/router.hpp>
+
+namespace provhost::serve {
+
+// Leaves the engine's events in the inbox and wakes the bridge on the connection's executor.
+class ChatBridge::Sink : public core::ChatSink {
+ public:
+  Sink(std::weak_ptr<ChatBridge> bridge, std::shared_ptr<ChatInbox> inbox, boost::asio::any_io_executor executor,
+       LogWriter warnings, std::string peer, std::string request_id)
+      : bridge_(std::move(bridge)),
+        inbox_(std::move(inbox)),
+        executor_(std::move(executor)),
+        warnings_(std::move(warnings)),
+        peer_(std::move(peer)),
+        request_id_(std::move(request_id)) {}
+
+  void on_start(const std::string &provider, const std::string &model) override {
+    update([&](ChatInbox &inbox) {
+      inbox.started.emplace(provider, model);
+      return false;
+    });
+  }
+  void on_text(std::string_view text) override {
+    update([&](ChatInbox &inbox) {
+      if (inbox.overflowed) return false;
+      if (inbox.text.size() + text.size() <= inbox.text_limit) {
+        inbox.text.append(text);
+        return false;
+      }
+      inbox.overflowed = true;
+      return true;
+    });
+  }
+  // Written from the engine's thread at once: a retry or fallback is news while it happens, and
+  // the client never sees it.
+  void on_warning(const std::string &provider, std::string_view message) override {
+    if (warnings_) warnings_(warning_line(peer_, request_id_, provider, message));
+  }
+  void on_done() override {
+    update([](ChatInbox &inbox) {
+      inbox.done = true;
+      return false;
+    });
+  }
+  void on_error(const core::ChatError &error) override {
+    update([&](ChatInbox &inbox) {
+      inbox.error = error;
+      return false;
+    });
+  }
+
+ private:
+  // `change` returns true when the bridge must hear of it even if a wake-up is pending.
+  template <class Change>
+  void update(Change change) {
+    {
+      std::lock_guard lock(inbox_->mutex);
+      bool urgent = change(*inbox_);
+      if (std::exchange(inbox_->wake_pending, true) && !urgent) return;
+    }
+    auto bridge = bridge_.lock();
+    if (!bridge) return;
+    boost::asio::post(executor_, [bridge = std::move(bridge), inbox = inbox_] { bridge->on_inbox(inbox); });
+  }
+
+  std::weak_ptr<ChatBridge> bridge_;
+  std::shared_ptr<ChatInbox> inbox_;
+  boost::asio::any_io_executor executor_;
+  LogWriter warnings_;
+  std::string peer_, request_id_;
+};
+
+ChatBridge::ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIdentity identity, bool stream,
+                       Settings settings)
+    : connection_(connection),
+      connection_while_chatting_(std::move(connection)),
+      identity_(std::move(identity)),
+      stream_(stream),
+      settings_(std::move(settings)) {}
+
+void ChatBridge::start(const SubmitChat &submit, core::ChatSpec spec) {
+  auto connection = connection_while_chatting_;
+  inbox_ = std::make_shared<ChatInbox>(stream_ ? settings_.max_stream_backlog : SIZE_MAX);
+  update_log_fields(*connection);
+  auto sink = std::make_shared<Sink>(weak_from_this(), inbox_, connection->executor(), settings_.warnings,
+                                     connection->peer(), identity_.id);
+  try {
+    chat_ = submit(std::move(spec), std::move(sink));
+  } catch (const std::exception &e) {
+    end_chat();
+    respond_error(*connection,
+                  {500, std::string("The chat could not be started: ") + e.what(), "server_error", "", ""});
+  }
+}
+
+// A wake-up posted by the sink: take what the engine left in the inbox, unless a write is in flight,
+// whose completion takes it instead (on_writable). A client that let the inbox overflow is dropped at
+// once, without waiting for its stalled write.
+void ChatBridge::on_inbox(const std::shared_ptr<ChatInbox> &inbox) {
+  auto connection = connection_.lock();
+  if (!connection || inbox != inbox_) return;
+  if (!connection->writing()) return take_inbox(*connection);
+  bool overflowed = false;
+  {
+    std::lock_guard lock(inbox->mutex);
+    overflowed = inbox->overflowed;
+  }
+  if (overflowed) connection->abort("client too slow");
+}
+
+void ChatBridge::on_writable() {
+  if (!inbox_) return;
+  if (auto connection = connection_.lock()) take_inbox(*connection);
+}
+
+void ChatBridge::take_inbox(HttpConnection &connection) {
+  std::optional<std::pair<std::string, std::string>> started;
+  std::string text;
+  std::optional<core::ChatError> error;
+  bool done = false, overflowed = false;
+  {
+    std::lock_guard lock(inbox_->mutex);
+    inbox_->wake_pending = false;
+    started.swap(inbox_->started);
+    text.swap(inbox_->text);
+    error.swap(inbox_->error);
+    done = inbox_->done;
+    overflowed = inbox_->overflowed;
+  }
+  if (overflowed) return connection.abort("client too slow");
+  if (started) chat_started(connection, started->first, started->second);
+  if (!text.empty()) chat_text(connection, text);
+  if (error) return chat_failed(connection, *error);
+  if (done) return chat_done(connection);
+  connection.flush();
+}
+
+void ChatBridge::chat_started(HttpConnection &connection, const std::string &provider, const std::string &model) {
+  provider_ = provider;
+  identity_.provider = provider;
+  identity_.model = model;
+  update_log_fields(connection);
+  if (stream_) start_stream(connection);
+}
+
+void ChatBridge::chat_text(HttpConnection &connection, std::string_view text) {
+  if (!stream_) {
+    content_.append(text);
+    return;
+  }
+  if (!connection.stream_started()) start_stream(connection);
+  connection.stream_append(text_event(identity_, text));
+}
+
+void ChatBridge::chat_done(HttpConnection &connection) {
+  end_chat();
+  if (!stream_) {
+    respond_json(connection, http::status::ok, completion_json(identity_, content_));
+    content_ = {};
+    return;
+  }
+  if (!connection.stream_started()) start_stream(connection);
+  connection.stream_append(finish_event(identity_));
+  connection.stream_append(done_event);
+  connection.end_stream();
+  connection.flush();
+}
+
+void ChatBridge::chat_failed(HttpConnection &connection, const core::ChatError &error) {
+  end_chat();
+  if (!error.provider.empty() && provider_.empty()) {
+    provider_ = error.provider;
+    update_log_fields(connection);
+  }
+  ApiError api = api_error(error);
+  if (!connection.stream_started()) return respond_error(connection, api);
+  // The status line has gone out: the error can only travel inside the stream.
+  connection.stream_append(error_event(api));
+  connection.stream_append(done_event);
+  connection.end_stream();
+  connection.flush();
+}
+
+void ChatBridge::start_stream(HttpConnection &connection) {
+  StreamHeader header(http::status::ok, 11);
+  header.set(http::field::content_type, "text/event-stream; charset=utf-8");
+  header.set(http::field::cache_control, "no-cache");
+  header.set("X-Accel-Buffering", "no");
+  connection.start_stream(std::move(header));
+  connection.stream_append(role_event(identity_));
+}
+
+void ChatBridge::update_log_fields(HttpConnection &connection) {
+  connection.set_log_fields({provider_, identity_.model});
+}
+
+void ChatBridge::end_chat(bool cancel) {
+  if (cancel && inbox_ && chat_) chat_->cancel();
+  inbox_.reset();
+  chat_.reset();
+  connection_while_chatting_.reset();
+}
+
+}  // namespace provhost::serve

@@ -1,0 +1,22 @@
+#include <ctime>
+#include <provhost/serve/handlers.hpp>
+#include <variant>
+
+namespace provhost::serve {
+
+RouteHandler chat_completions_handler(SubmitChat submit, ChatBridge::Settings settings) {
+  return [submit = std::move(submit), settings = std::move(settings)](const std::shared_ptr<HttpConnection> &connection,
+                                                                      HttpRequest &request) {
+    auto parsed = parse_chat_request(request.body());
+    request.body() = {};
+    if (auto *error = std::get_if<ApiError>(&parsed)) return respond_error(*connection, *error);
+    auto &spec = std::get<core::ChatSpec>(parsed);
+    auto bridge =
+        std::make_shared<ChatBridge>(connection, new_identity(spec.model, std::time(nullptr)), spec.stream, settings);
+    connection->set_responder(bridge);
+    connection->watch_for_hangup();
+    bridge->start(submit, std::move(spec));
+  };
+}
+
+}  // namespace provhost::serve

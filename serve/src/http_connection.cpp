@@ -1,0 +1,303 @@
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_cat.hpp>
+#include <cstdint>
+#include <provhost/serve/http_connection.hpp>
+#include <utility>
+
+namespace provhost::serve {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+
+constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// How long a closing connection waits for the client to close its side (nginx's lingering_timeout).
+constexpr std::chrono::seconds linger_limit{2};
+
+// Pipelined bytes a connection reads ahead while it answers, to notice a client that hung up.
+constexpr std::size_t watch_read_size = 1024;
+
+// A stream holds on only to a small write buffer; a burst may leave a large one behind.
+constexpr std::size_t kept_write_buffer = std::size_t{16} * 1024;
+
+std::string_view std_view(beast::string_view s) { return {s.data(), s.size()}; }
+
+std::string peer_of(const tcp::socket &socket) {
+  error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "-";
+  auto address = endpoint.address();
+  std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+HttpConnection::HttpConnection(tcp::socket socket, HttpLimits limits, std::shared_ptr<HttpService> service)
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      limits_(limits),
+      service_(std::move(service)),
+      peer_(peer_of(socket_)) {}
+
+HttpConnection::~HttpConnection() {
+  release_responder();
+  service_->on_connection_closed(*this);
+}
+
+void HttpConnection::start() {
+  service_->on_connection_open(*this);
+  read_request();
+}
+
+void HttpConnection::drain() {
+  keep_alive_ = false;
+  if (phase_ == Phase::reading && !(parser_ && parser_->got_some())) close();
+}
+
+void HttpConnection::read_request() {
+  phase_ = Phase::reading;
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+  parser_->body_limit(limits_.max_body_bytes);
+  arm_deadline();
+  http::async_read_header(socket_, buffer_, *parser_,
+                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void HttpConnection::on_header(error_code ec) {
+  if (phase_ != Phase::reading) return;
+  exchange_start_ = Clock::now();
+  method_ = "-";
+  path_ = "-";
+  status_ = 0;
+  log_fields_.clear();
+  if (ec) return on_read_error(ec);
+  const auto &request = parser_->get();
+  std::string_view target = std_view(request.target());
+  method_ = std_view(request.method_string());
+  path_ = target.substr(0, target.find('?'));
+  if (beast::iequals(request[http::field::expect], "100-continue")) {
+    net::async_write(socket_, net::buffer(continue_response), [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->read_body();
+    });
+    return;
+  }
+  read_body();
+}
+
+void HttpConnection::read_body() {
+  http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t) {
+    if (self->phase_ != Phase::reading) return;
+    if (ec) return self->on_read_error(ec);
+    self->on_request();
+  });
+}
+
+void HttpConnection::on_read_error(error_code ec) {
+  keep_alive_ = false;
+  if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || !parser_->got_some()) {
+    return close();
+  }
+  if (ec == http::error::partial_message || ec == net::error::eof || ec == net::error::connection_reset) {
+    return close();
+  }
+  phase_ = Phase::answering;
+  disarm_deadline();
+  auto problem = ec == http::error::body_limit     ? RequestProblem::body_too_large
+                 : ec == http::error::header_limit ? RequestProblem::headers_too_large
+                                                   : RequestProblem::malformed;
+  service_->on_unreadable_request(shared_from_this(), problem, ec.message());
+}
+
+void HttpConnection::on_request() {
+  phase_ = Phase::answering;
+  disarm_deadline();
+  auto request = parser_->release();
+  parser_.reset();
+  if (buffer_.capacity() > 2 * watch_read_size && buffer_.size() == 0) buffer_.shrink_to_fit();
+  keep_alive_ = keep_alive_ && request.keep_alive();
+  // HTTP/1.0 has no chunked encoding: a stream to such a client ends when the connection closes.
+  chunked_ = request.version() >= 11;
+  if (!chunked_) keep_alive_ = false;
+  service_->on_request(shared_from_this(), std::move(request));
+}
+
+void HttpConnection::watch_for_hangup() {
+  if (watch_ != Watch::off || buffer_.size() >= limits_.max_header_bytes) return;
+  watch_ = Watch::on;
+  socket_.async_read_some(buffer_.prepare(watch_read_size),
+                          [self = shared_from_this()](error_code ec, std::size_t n) { self->on_watch(ec, n); });
+}
+
+void HttpConnection::on_watch(error_code ec, std::size_t n) {
+  const bool resume = watch_ == Watch::on_then_next_request;
+  watch_ = Watch::off;
+  buffer_.commit(n);
+  if (phase_ == Phase::closed) return;
+  if (resume) return next_request();
+  if (ec) return abort("client closed");
+  watch_for_hangup();
+}
+
+void HttpConnection::respond(http::status status, std::string body, std::string_view content_type,
+                             std::string_view allow) {
+  phase_ = Phase::answering;
+  status_ = static_cast<int>(status);
+  response_.emplace(status, 11);
+  response_->set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+  if (!allow.empty()) response_->set(http::field::allow, beast::string_view(allow.data(), allow.size()));
+  response_->keep_alive(keep_alive_);
+  response_->body() = std::move(body);
+  response_->prepare_payload();
+  writing_ = true;
+  arm_deadline();
+  http::async_write(socket_, *response_, [self = shared_from_this()](error_code ec, std::size_t) {
+    self->writing_ = false;
+    self->response_.reset();
+    if (self->phase_ != Phase::answering) return;
+    if (ec) return self->abort("client closed");
+    self->disarm_deadline();
+    self->finish_exchange();
+  });
+}
+
+void HttpConnection::start_stream(StreamHeader header) {
+  stream_ = Stream::open;
+  status_ = static_cast<int>(header.result_int());
+  header.keep_alive(keep_alive_);
+  header.chunked(chunked_);
+  stream_header_.emplace(std::move(header));
+  stream_serializer_.emplace(*stream_header_);
+  writing_ = true;
+  arm_deadline();
+  http::async_write_header(socket_, *stream_serializer_,
+                           [self = shared_from_this()](error_code ec, std::size_t) { self->on_stream_written(ec); });
+}
+
+void HttpConnection::end_stream() {
+  if (stream_ == Stream::open) stream_ = Stream::ending;
+}
+
+void HttpConnection::flush() {
+  if (writing_ || phase_ != Phase::answering || stream_ == Stream::none || stream_ == Stream::final_write_sent) return;
+  if (pending_.empty() && stream_ != Stream::ending) return;
+  writing_ = true;
+  in_flight_.swap(pending_);
+  pending_.clear();
+  const bool last = stream_ == Stream::ending;
+  if (last) stream_ = Stream::final_write_sent;
+  arm_deadline();
+  auto done = [self = shared_from_this()](error_code ec, std::size_t) { self->on_stream_written(ec); };
+  if (!chunked_) {
+    net::async_write(socket_, net::buffer(in_flight_), std::move(done));
+  } else if (last && in_flight_.empty()) {
+    net::async_write(socket_, http::make_chunk_last(), std::move(done));
+  } else if (last) {
+    net::async_write(socket_, beast::buffers_cat(http::make_chunk(net::buffer(in_flight_)), http::make_chunk_last()),
+                     std::move(done));
+  } else {
+    net::async_write(socket_, http::make_chunk(net::buffer(in_flight_)), std::move(done));
+  }
+}
+
+void HttpConnection::on_stream_written(error_code ec) {
+  writing_ = false;
+  if (in_flight_.capacity() > kept_write_buffer) in_flight_ = std::string();
+  if (phase_ != Phase::answering) return;
+  if (ec) return abort("client closed");
+  disarm_deadline();
+  if (stream_ == Stream::final_write_sent) return finish_exchange();
+  if (responder_) responder_->on_writable();
+  flush();
+}
+
+void HttpConnection::finish_exchange() {
+  report();
+  responder_.reset();
+  stream_ = Stream::none;
+  stream_serializer_.reset();
+  stream_header_.reset();
+  in_flight_ = {};
+  pending_ = {};
+  if (watch_ == Watch::on) {
+    // The read that watched for a hangup would compete with the next request's read.
+    watch_ = Watch::on_then_next_request;
+    socket_.cancel();
+    return;
+  }
+  next_request();
+}
+
+void HttpConnection::next_request() {
+  if (!keep_alive_) return close_gracefully();
+  read_request();
+}
+
+void HttpConnection::abort(std::string_view why) {
+  if (phase_ == Phase::closed) return;
+  release_responder();
+  if (phase_ == Phase::answering) {
+    if (status_ == 0) status_ = 499;
+    report(why);
+  }
+  close();
+}
+
+void HttpConnection::report(std::string_view note) {
+  service_->on_exchange_end({method_, path_, status_, Clock::now() - exchange_start_, log_fields_, note});
+}
+
+// After the last response: stop sending, then read what the client still sends until it closes,
+// so that closing with unread bytes does not reset the connection before the response is read.
+void HttpConnection::close_gracefully() {
+  phase_ = Phase::closing;
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  arm_deadline(std::min<std::chrono::milliseconds>(linger_limit, limits_.client_timeout));
+  discard_until_closed();
+}
+
+void HttpConnection::discard_until_closed() {
+  socket_.async_read_some(buffer_.prepare(watch_read_size), [self = shared_from_this()](error_code ec, std::size_t) {
+    if (self->phase_ != Phase::closing) return;
+    if (ec) return self->close();
+    self->buffer_.clear();
+    self->discard_until_closed();
+  });
+}
+
+void HttpConnection::close() {
+  if (phase_ == Phase::closed) return;
+  phase_ = Phase::closed;
+  release_responder();
+  error_code ignored;
+  timer_.cancel();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+void HttpConnection::release_responder() {
+  if (auto responder = std::exchange(responder_, nullptr)) responder->on_abort();
+}
+
+// One deadline covers whatever the connection is waiting on the client for: a request, or a write.
+void HttpConnection::arm_deadline() { arm_deadline(limits_.client_timeout); }
+
+void HttpConnection::arm_deadline(std::chrono::milliseconds timeout) {
+  timer_.expires_after(timeout);
+  timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (ec) return;
+    if (self->phase_ == Phase::answering) return self->abort("client timed out");
+    self->close();
+  });
+}
+
+void HttpConnection::disarm_deadline() { timer_.cancel(); }
+
+}  // namespace provhost::serve

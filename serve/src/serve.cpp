@@ -1,0 +1,110 @@
+#include <sys/resource.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <optional>
+#include <provhost/core/catalogue.hpp>
+#include <provhost/serve/openai.hpp>
+#include <provhost/serve/serve.hpp>
+#include <thread>
+
+namespace provhost::serve {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::string url_of(const tcp::endpoint &endpoint) {
+  auto address = endpoint.address();
+  std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return "http://" + host + ":" + std::to_string(endpoint.port());
+}
+
+// Every stream holds a client socket and an upstream one: the default soft limit of 1024 open
+// files would cap the server near 500 streams.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
+std::optional<tcp::endpoint> parse_listen(const std::string &text, std::string &error) {
+  std::string host, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find("]:");
+    if (close == std::string::npos) {
+      error = "expected [IPv6]:PORT, got \"" + text + "\"";
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos) {
+      error = "expected HOST:PORT, got \"" + text + "\"";
+      return std::nullopt;
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (host.empty()) host = "127.0.0.1";
+  char *end = nullptr;
+  long number = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end || number < 0 || number > 65535) {
+    error = "the port in \"" + text + "\" must be a number from 0 to 65535";
+    return std::nullopt;
+  }
+  net::io_context io;
+  boost::system::error_code ec;
+  auto results = tcp::resolver(io).resolve(host, port, tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) {
+    error = "cannot resolve \"" + host + "\": " + ec.message();
+    return std::nullopt;
+  }
+  return results.begin()->endpoint();
+}
+
+void run(const core::Registry &registry, core::EngineOptions engine_options, ServerOptions options) {
+  Catalog catalog{models_json(core::model_catalogue(registry.providers()), std::time(nullptr)),
+                  core::providers_json(registry)};
+
+  // A reader of the access log or of stdout that goes away must not end the server.
+  std::signal(SIGPIPE, SIG_IGN);
+  raise_open_file_limit();
+  core::Engine engine(registry, std::move(engine_options));
+  net::io_context io(1);
+  auto submit = [&engine](core::ChatSpec spec, std::shared_ptr<core::ChatSink> sink) {
+    return engine.submit(std::move(spec), std::move(sink));
+  };
+  std::optional<Server> server;
+  try {
+    server.emplace(io, std::move(options), submit, std::move(catalog));
+  } catch (const boost::system::system_error &e) {
+    throw ListenError(e.code());
+  }
+  std::thread engine_thread([&engine] { engine.run(); });
+
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    server->shutdown();
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  server->start([&signals] { signals.cancel(); });
+  std::cout << "listening on " << url_of(server->local_endpoint()) << std::endl;
+
+  io.run();
+  engine.stop();
+  engine_thread.join();
+}
+
+}  // namespace provhost::serve

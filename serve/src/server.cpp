@@ -1,0 +1,171 @@
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <optional>
+#include <provhost/serve/handlers.hpp>
+#include <provhost/serve/http_connection.hpp>
+#include <provhost/serve/router.hpp>
+#include <provhost/serve/server.hpp>
+#include <unordered_set>
+#include <vector>
+
+namespace provhost::serve {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+HttpLimits limits_of(const ServerOptions &options) {
+  return {options.max_header_bytes, options.max_body_bytes, options.client_timeout};
+}
+
+}  // namespace
+
+struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
+  ServerState(net::io_context &io, ServerOptions options, SubmitChat submit, Catalog catalog)
+      : io(io),
+        options(std::move(options)),
+        router(routes(std::move(submit), std::move(catalog)), this->options.api_key),
+        acceptor(io),
+        shutdown_timer(io),
+        accept_retry(io) {}
+
+  std::vector<Route> routes(SubmitChat submit, Catalog catalog) {
+    ChatBridge::Settings chat_settings{options.max_stream_backlog, options.access_log ? options.log : LogWriter()};
+    return {
+        {http::verb::post, "/v1/chat/completions", chat_completions_handler(std::move(submit), chat_settings)},
+        {http::verb::get, "/v1/models", models_handler(std::move(catalog.models_json))},
+        {http::verb::get, "/v1/providers", providers_handler(std::move(catalog.providers_json))},
+        {http::verb::get, "/health", health_handler([this] { return draining; }), false},
+    };
+  }
+
+  void on_request(const std::shared_ptr<HttpConnection> &connection, HttpRequest request) override {
+    router.dispatch(connection, request);
+  }
+
+  void on_unreadable_request(const std::shared_ptr<HttpConnection> &connection, RequestProblem problem,
+                             std::string_view detail) override {
+    switch (problem) {
+      case RequestProblem::body_too_large:
+        return respond_error(
+            *connection, {413, "The request body is larger than " + std::to_string(options.max_body_bytes) + " bytes.",
+                          "invalid_request_error", "", "request_too_large"});
+      case RequestProblem::headers_too_large:
+        return respond_error(*connection, {431, "The request headers are too large.", "invalid_request_error", "", ""});
+      case RequestProblem::malformed:
+        return respond_error(*connection, {400, "Malformed HTTP request: " + std::string(detail) + ".",
+                                           "invalid_request_error", "", ""});
+    }
+  }
+
+  void on_exchange_end(const ExchangeSummary &summary) override {
+    if (options.access_log) options.log(access_line(summary));
+  }
+
+  void on_connection_open(HttpConnection &connection) override { connections.insert(&connection); }
+
+  void on_connection_closed(HttpConnection &connection) override {
+    connections.erase(&connection);
+    stop_if_drained();
+  }
+
+  void accept();
+  void shutdown();
+  void cut_all();
+  void stop_if_drained();
+  std::vector<std::shared_ptr<HttpConnection>> open_connections();
+
+  net::io_context &io;
+  const ServerOptions options;
+  bool draining = false;
+  const Router router;
+  tcp::acceptor acceptor;
+  net::steady_timer shutdown_timer;
+  net::steady_timer accept_retry;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::function<void()> on_stopped;
+  std::unordered_set<HttpConnection *> connections;
+  bool stopped = false;
+};
+
+void ServerState::accept() {
+  acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
+    if (self->draining || ec == net::error::operation_aborted) return;
+    if (!ec) {
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<HttpConnection>(std::move(socket), limits_of(self->options), self)->start();
+      return self->accept();
+    }
+    // Out of file descriptors, say: the connections already open go on, new ones wait in the
+    // backlog until a retry a moment later (retrying at once would spin).
+    std::fprintf(stderr, "provhost serve: accept: %s\n", ec.message().c_str());
+    self->accept_retry.expires_after(std::chrono::milliseconds(100));
+    self->accept_retry.async_wait([self](error_code ec) {
+      if (!ec && !self->draining) self->accept();
+    });
+  });
+}
+
+// The set holds plain pointers (a connection removes itself as it is destroyed); callers hold them
+// while they act, since closing one may destroy it.
+std::vector<std::shared_ptr<HttpConnection>> ServerState::open_connections() {
+  std::vector<std::shared_ptr<HttpConnection>> open;
+  for (auto *connection : connections) {
+    if (auto held = connection->weak_from_this().lock()) open.push_back(std::move(held));
+  }
+  return open;
+}
+
+void ServerState::shutdown() {
+  if (draining) return cut_all();
+  draining = true;
+  error_code ignored;
+  acceptor.close(ignored);
+  for (auto &connection : open_connections()) connection->drain();
+  shutdown_timer.expires_after(options.shutdown_timeout);
+  shutdown_timer.async_wait([self = shared_from_this()](error_code ec) {
+    if (!ec) self->cut_all();
+  });
+  stop_if_drained();
+}
+
+void ServerState::cut_all() {
+  for (auto &connection : open_connections()) connection->abort("shutdown");
+}
+
+void ServerState::stop_if_drained() {
+  if (!draining || stopped || !connections.empty()) return;
+  stopped = true;
+  shutdown_timer.cancel();
+  accept_retry.cancel();
+  work.reset();
+  if (on_stopped) on_stopped();
+}
+
+Server::Server(net::io_context &io, ServerOptions options, SubmitChat submit, Catalog catalog)
+    : state_(std::make_shared<ServerState>(io, std::move(options), std::move(submit), std::move(catalog))) {
+  auto &acceptor = state_->acceptor;
+  acceptor.open(state_->options.listen.protocol());
+  acceptor.set_option(net::socket_base::reuse_address(true));
+  acceptor.bind(state_->options.listen);
+  acceptor.listen(net::socket_base::max_listen_connections);
+}
+
+Server::~Server() = default;
+
+tcp::endpoint Server::local_endpoint() const { return state_->acceptor.local_endpoint(); }
+
+void Server::start(std::function<void()> on_stopped) {
+  state_->on_stopped = std::move(on_stopped);
+  state_->work.emplace(state_->io.get_executor());
+  state_->accept();
+}
+
+void Server::shutdown() {
+  net::post(state_->io, [state = state_] { state->shutdown(); });
+}
+
+}  // namespace provhost::serve
