@@ -2,7 +2,7 @@
 // emulator: the model list, every provider streaming and not, and the library's own error classes
 // for an unknown model, an upstream rate limit and a wrong API key.
 //
-// Run by ctest (test serve_openai_node), which sets PROVHOST_BIN, PROVHOST_EMULATOR_BIN and
+// Run by ctest (test "serve.the official OpenAI Node.js client against provhost serve"), which sets PROVHOST_BIN, PROVHOST_EMULATOR_BIN and
 // PROVHOST_BUNDLED_PROVIDERS (the build's list of bundled providers, one name a line).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
