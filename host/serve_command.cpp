@@ -12,11 +12,10 @@
 #include <iostream>
 #include <optional>
 #include <provhost/core/chat.hpp>
-#include <provhost/core/retry.hpp>
-#include <provhost/core/upstream.hpp>
 #include <thread>
 
 #include "commands.hpp"
+#include "config/command_line.hpp"
 #include "json_output.hpp"
 #include "serve_openai.hpp"
 #include "serve_server.hpp"
@@ -28,13 +27,23 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 struct ServeOptions {
-  std::string listen = "127.0.0.1:8080";
+  std::string listen;
   std::string api_key;
-  double client_timeout_sec = 30;
-  double shutdown_timeout_sec = 30;
-  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  double client_timeout_sec = 0;
+  double shutdown_timeout_sec = 0;
+  std::size_t max_body_bytes = 0;
   bool quiet = false;
 };
+
+// serve's part of the configuration (command line > environment > file > defaults).
+ServeOptions serve_options(const config::ServeSettings &settings) {
+  return {settings.listen.value,
+          settings.api_key.value,
+          settings.client_timeout.value,
+          settings.shutdown_timeout.value,
+          static_cast<std::size_t>(settings.max_body.value),
+          settings.quiet.value};
+}
 
 // HOST:PORT, [IPv6]:PORT or :PORT (on 127.0.0.1); a host name is resolved to its first address.
 std::optional<tcp::endpoint> parse_listen(const std::string &text, std::string &error) {
@@ -93,7 +102,8 @@ std::chrono::milliseconds milliseconds(double seconds) {
   return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
-int run_serve(const GlobalOptions &global, const ServeOptions &options) {
+int run_serve(const GlobalOptions &global) {
+  const ServeOptions options = serve_options(global.config.serve);
   std::string error;
   serve::ServerOptions server_options;
   auto endpoint = parse_listen(options.listen, error);
@@ -103,25 +113,12 @@ int run_serve(const GlobalOptions &global, const ServeOptions &options) {
   }
   server_options.listen = *endpoint;
   server_options.api_key = options.api_key;
-  if (const char *key = std::getenv("PROVHOST_API_KEY"); server_options.api_key.empty() && key) {
-    server_options.api_key = key;
-  }
   server_options.client_timeout = milliseconds(options.client_timeout_sec);
   server_options.shutdown_timeout = milliseconds(options.shutdown_timeout_sec);
   server_options.max_body_bytes = options.max_body_bytes;
   server_options.access_log = !options.quiet;
 
-  core::EngineOptions engine_options;
-  auto upstreams = core::parse_upstreams(upstream_origins(global), error);
-  auto backoff_scale = upstreams ? core::backoff_scale_from_environment(error) : std::nullopt;
-  if (!upstreams || !backoff_scale) {
-    std::cerr << "provhost: " << error << "\n";
-    return exit_usage;
-  }
-  engine_options.upstreams = std::move(*upstreams);
-  engine_options.backoff_scale = *backoff_scale;
-
-  core::Registry registry;
+  core::Registry registry(host_settings(global));
   load_plugins(registry, global);
   for (const auto &rejected : registry.rejected()) {
     std::cerr << "provhost: skipped " << rejected.file.string() << ": " << rejected.reason << "\n";
@@ -132,7 +129,7 @@ int run_serve(const GlobalOptions &global, const ServeOptions &options) {
   // A reader of the access log or of stdout that goes away must not end the server.
   std::signal(SIGPIPE, SIG_IGN);
   raise_open_file_limit();
-  core::Engine engine(registry, std::move(engine_options));
+  core::Engine engine(registry, config::engine_options(global.config));
   net::io_context io(1);
   std::optional<serve::Server> server;
   try {
@@ -164,29 +161,11 @@ int run_serve(const GlobalOptions &global, const ServeOptions &options) {
 
 }  // namespace
 
-Command add_serve_command(CLI::App &app, const GlobalOptions &global) {
-  auto options = std::make_shared<ServeOptions>();
+Command add_serve_command(CLI::App &app, GlobalOptions &global) {
   CLI::App *serve = app.add_subcommand("serve", "Serve every loaded provider through an OpenAI-compatible HTTP API");
-  serve->add_option("--listen", options->listen, "Address to listen on (port 0 picks a free one)")
-      ->type_name("HOST:PORT")
-      ->capture_default_str();
-  serve->add_option("--api-key", options->api_key, "Require 'Authorization: Bearer KEY' (default: PROVHOST_API_KEY)")
-      ->type_name("KEY");
-  serve
-      ->add_option("--client-timeout", options->client_timeout_sec,
-                   "Seconds a client may take to send a request, stay idle, or accept a write")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  serve
-      ->add_option("--shutdown-timeout", options->shutdown_timeout_sec,
-                   "Seconds that answers in flight may take to finish after SIGINT or SIGTERM")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  serve->add_option("--max-body", options->max_body_bytes, "Largest request body accepted, in bytes")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  serve->add_flag("--quiet", options->quiet, "No access log on stderr");
-  return {serve, [&global, options] { return run_serve(global, *options); }};
+  config::add_serve_options(*serve, global.command_line);
+  config::add_engine_options(*serve, global.command_line);
+  return {serve, [&global] { return run_serve(global); }};
 }
 
 }  // namespace provhost::host

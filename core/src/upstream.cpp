@@ -1,7 +1,6 @@
 #include <curl/curl.h>
 
 #include <cctype>
-#include <cstdlib>
 #include <memory>
 #include <provhost/core/upstream.hpp>
 
@@ -25,14 +24,6 @@ std::string invalid_upstream(std::string_view text, std::string_view why) {
   std::string message = "invalid upstream '";
   message.append(text).append("': ").append(why);
   return message;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -92,6 +83,21 @@ std::optional<std::map<std::string, std::string>> parse_upstreams(const std::map
   return origins;
 }
 
+std::optional<std::pair<std::string, std::string>> parse_upstream_option(std::string_view spec, std::string &error) {
+  size_t equals = spec.find('=');
+  if (equals == std::string_view::npos || equals == 0 || equals + 1 == spec.size()) {
+    error = "--upstream: expected NAME=URL, got \"" + std::string(spec) + "\"";
+    return std::nullopt;
+  }
+  std::string name(spec.substr(0, equals)), why;
+  std::optional<std::string> origin = parse_origin(spec.substr(equals + 1), why);
+  if (!origin) {
+    error = "--upstream " + name + ": " + why;
+    return std::nullopt;
+  }
+  return std::pair{std::move(name), std::move(*origin)};
+}
+
 std::string upstream_variable(std::string_view provider) {
   std::string name = "PROVHOST_UPSTREAM_";
   for (char c : provider) {
@@ -102,11 +108,13 @@ std::string upstream_variable(std::string_view provider) {
 }
 
 std::string find_upstream(std::string_view provider, const std::map<std::string, std::string> &overrides) {
+  // Compared as their variable names, so that a name taken from PROVHOST_UPSTREAM_MY_PROVIDER
+  // finds "My-Provider".
+  const std::string wanted = upstream_variable(provider);
   for (const auto &[name, origin] : overrides) {
-    if (iequals(name, provider)) return origin;
+    if (upstream_variable(name) == wanted) return origin;
   }
-  const char *from_environment = std::getenv(upstream_variable(provider).c_str());
-  return from_environment ? from_environment : "";
+  return "";
 }
 
 }  // namespace provhost::core

@@ -14,6 +14,8 @@
 
 namespace provhost::core {
 
+struct HostSettings;
+
 // A provider's metadata, copied out of the plugin at load time.
 struct ProviderMeta {
   std::string name;
@@ -63,7 +65,8 @@ struct ResolveResult {
 // its library is closed. Destroy it only after every session of its providers has closed.
 class Registry {
  public:
-  Registry();
+  // `settings` are what every plugin's host services answer (null: the defaults).
+  explicit Registry(std::shared_ptr<const HostSettings> settings = nullptr);
   ~Registry();
   Registry(const Registry &) = delete;
   Registry &operator=(const Registry &) = delete;
@@ -103,8 +106,9 @@ class Registry {
 // provider lists models and this is not one of them.
 bool resolve_model(const ProviderMeta &provider, std::string_view requested, std::string &model, std::string &error);
 
-// The folders to search, in order: each --plugin-dir, then PROVHOST_PLUGIN_PATH (colon separated),
-// then the default folder next to the executable (../lib/provhost/plugins relative to bin/provhost).
+// The folders to search, in order: `plugin_dirs` (the host's configuration gathers --plugin-dir,
+// PROVHOST_PLUGIN_PATH and the configuration file's), then the default folder next to the
+// executable (../lib/provhost/plugins relative to bin/provhost).
 std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::filesystem::path> &plugin_dirs);
 
 }  // namespace provhost::core
