@@ -25,7 +25,8 @@ constexpr const char *version_line =
 constexpr const char *help_footer = R"(Exit codes:
   0    ok
   1    internal error
-  2    usage error: bad option, unknown provider or model, unreadable or malformed messages file, no prompt
+  2    usage error: bad option or configuration, unknown provider or model, unreadable or malformed messages
+       file, no prompt
   3    upstream error: HTTP status, rate limited, auth, Cloudflare, unreadable answer
   4    transfer failure: connection, timeout, stalled, truncated
   130  interrupted

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <config.hpp>
+#include <fstream>
+#include <iterator>
 #include <provhost/core/plugin_loader.hpp>
 
 #include "support/process.hpp"
@@ -460,4 +462,21 @@ api_key_env = "LOCAL_KEY"
   CHECK(json["models"]["gpt-3.5-turbo"]["value"].Size() == 2);
   CHECK(std::string(json["instances"][0]["api_key_env"].GetString()) == "LOCAL_KEY");
   CHECK(json["file_loaded"].GetBool());
+}
+
+TEST_CASE("the README's example file is valid and sets what it says") {
+  std::ifstream in(PROVHOST_README);
+  REQUIRE(in);
+  const std::string readme(std::istreambuf_iterator<char>(in), {});
+  const size_t start = readme.find("```toml\n");
+  REQUIRE(start != std::string::npos);
+  const size_t end = readme.find("```", start + 8);
+  REQUIRE(end != std::string::npos);
+  Config config = load_file(readme.substr(start + 8, end - start - 8));
+  CHECK(config.proxy.value == "socks5h://127.0.0.1:9050");
+  CHECK(config.timeouts.total.value == 120);
+  CHECK(config.serve.api_key.value == "change-me");
+  CHECK(config.provider_values.at("PROVHOST_FREENETFLY_API_KEY").value.value == "...");
+  REQUIRE(config.instances.size() == 1);
+  CHECK(config.instances[0].api_key_env == "LOCAL_LLAMA_KEY");
 }
