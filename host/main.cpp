@@ -55,7 +55,10 @@ std::vector<std::filesystem::path> plugin_folders(const GlobalOptions &global) {
   return config::plugin_folders(global.config);
 }
 
-void load_plugins(core::Registry &registry, const GlobalOptions &global) { registry.load(plugin_folders(global)); }
+void load_plugins(core::Registry &registry, const GlobalOptions &global) {
+  registry.set_preferences(config::resolution_preferences(global.config));
+  registry.load(plugin_folders(global));
+}
 
 Command add_chat_command(CLI::App &app, GlobalOptions &global) {
   auto options = std::make_shared<ChatOptions>();

@@ -28,6 +28,7 @@ struct Registry::State {
   // Every file tried: the same file reached through two folders or a symlink is loaded once.
   std::map<platform::FileIdentity, const LoadedProvider *> files_seen;
   std::shared_ptr<const HostSettings> settings;
+  ResolutionPreferences preferences;
 };
 
 Registry::Registry(std::shared_ptr<const HostSettings> settings) : state_(std::make_unique<State>()) {
@@ -75,6 +76,10 @@ std::optional<std::string> Registry::add(std::unique_ptr<LoadedProvider> provide
   state_->providers.push_back(std::move(provider));
   return std::nullopt;
 }
+
+void Registry::set_preferences(ResolutionPreferences preferences) { state_->preferences = std::move(preferences); }
+
+const ResolutionPreferences &Registry::preferences() const { return state_->preferences; }
 
 const std::vector<std::unique_ptr<LoadedProvider>> &Registry::providers() const { return state_->providers; }
 

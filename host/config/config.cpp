@@ -193,4 +193,11 @@ std::vector<std::filesystem::path> plugin_folders(const Config &config) {
   return core::plugin_search_path(folders);
 }
 
+core::ResolutionPreferences resolution_preferences(const Config &config) {
+  core::ResolutionPreferences preferences;
+  preferences.provider_order = config.provider_order.value;
+  for (const auto &[model, providers] : config.model_fallbacks) preferences.model_providers[model] = providers.value;
+  return preferences;
+}
+
 }  // namespace provhost::host::config

@@ -14,6 +14,7 @@
 #include <optional>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/host_services.hpp>
+#include <provhost/core/registry.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -148,6 +149,7 @@ bool is_secret(std::string_view name);
 core::EngineOptions engine_options(const Config &config);
 std::shared_ptr<const core::HostSettings> host_settings(const Config &config);
 std::vector<std::filesystem::path> plugin_folders(const Config &config);  // the default folder last
+core::ResolutionPreferences resolution_preferences(const Config &config);
 
 // `provhost config`'s output: TOML-like text with each value's source, or JSON; secrets masked.
 std::string to_text(const Config &config);

@@ -252,6 +252,26 @@ TEST_CASE("chat takes its timeouts and upstreams from the file") {
   }
 }
 
+TEST_CASE("a model's chain from the file decides which providers chat tries") {
+  Provhost provhost;
+  SilentServer silent;
+  TempDir dir;
+  // FlowGpt and FreeNetfly offer gpt-3.5-turbo too (Ylokh says it is not working): with the chain only
+  // FreeNetfly is tried, before or after nothing else.
+  const std::string file = dir.write("c.toml",
+                                     "[timeouts]\nfirst_byte = 0.1\n"
+                                     "[upstreams]\nFreeNetfly = \"" +
+                                         silent.origin() +
+                                         "\"\n"
+                                         "[models]\n\"gpt-3.5-turbo\" = [\"Ylokh\", \"FreeNetfly\"]\n")
+                               .string();
+  ProcessResult r =
+      provhost.run({"--config", file, "chat", "-m", "gpt-3.5-turbo", "Hi"}, {{"PROVHOST_BACKOFF_SCALE", "0.001"}});
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.err, Catch::EndsWith("\nprovhost: FreeNetfly: no response within 0.1 s\n"));  // after its retries
+  for (const char *other : {"Koala", "FlowGpt", "ChatgptFree", "Ylokh"}) CHECK_THAT(r.err, !Catch::Contains(other));
+}
+
 TEST_CASE("provider values and the log level from the file reach the plugins") {
   Provhost provhost;
   TempDir plugins, dir;

@@ -405,6 +405,14 @@ region = "eu"
   CHECK(folders[1] == provhost::core::default_plugin_folder());
 }
 
+TEST_CASE("provider order and model chains become core's resolution preferences") {
+  Config config = load_file("provider_order = [\"Koala\", \"FlowGpt\"]\n[models]\n\"gpt-4\" = [\"FlowGpt\"]\n");
+  provhost::core::ResolutionPreferences preferences = resolution_preferences(config);
+  CHECK(preferences.provider_order == std::vector<std::string>{"Koala", "FlowGpt"});
+  CHECK(preferences.model_providers.size() == 1);
+  CHECK(preferences.model_providers.at("gpt-4") == std::vector<std::string>{"FlowGpt"});
+}
+
 TEST_CASE("secrets are api keys and values whose key says key, token, secret or password") {
   for (const char *name : {"api_key", "API-KEY", "token", "client_secret", "Password", "PROVHOST_X_TOKEN"})
     CHECK(is_secret(name));

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +63,14 @@ struct ResolveResult {
   enum class Kind { ok, unknown_provider, model_not_found } kind = Kind::ok;
 };
 
+// The user's say in resolution when no provider is named (the configuration's provider_order and
+// [models] chains). Provider names match case-insensitively; models exactly as requested.
+struct ResolutionPreferences {
+  std::vector<std::string> provider_order;  // tried first, in this order; the others follow in load order
+  // Model -> the only providers to try for it, in this order.
+  std::map<std::string, std::vector<std::string>, std::less<>> model_providers;
+};
+
 // Owns the loaded plugins. Destroying it unloads them, newest first: each provider's deinit, then
 // its library is closed. Destroy it only after every session of its providers has closed.
 class Registry {
@@ -83,6 +93,10 @@ class Registry {
   // nullopt, or why it was refused: another provider already has its name.
   std::optional<std::string> add(std::unique_ptr<LoadedProvider> provider);
 
+  // Applies to every later resolve().
+  void set_preferences(ResolutionPreferences preferences);
+  const ResolutionPreferences &preferences() const;
+
   const std::vector<std::unique_ptr<LoadedProvider>> &providers() const;
   const std::vector<RejectedPlugin> &rejected() const;
 
@@ -91,9 +105,10 @@ class Registry {
 
   // provider "" and model "Provider/model" name the provider too. With a provider: that provider
   // and its resolved model. Without: every working provider that lists the model (all working
-  // providers with their default model when the model is empty), in load order. A provider that
-  // lists no models accepts any model. A "Provider/" prefix counts only when it names a loaded
-  // provider, since model names may contain '/' themselves.
+  // providers with their default model when the model is empty), in load order, or as the
+  // preferences say: only the model's own providers in their order when it has a chain, else the
+  // provider order first. A provider that lists no models accepts any model. A "Provider/" prefix
+  // counts only when it names a loaded provider, since model names may contain '/' themselves.
   ResolveResult resolve(std::string_view provider, std::string_view model) const;
 
  private:
