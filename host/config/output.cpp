@@ -260,7 +260,12 @@ std::string to_json(const Config &config) {
   writer.Key("shutdown_timeout");
   json_value(writer, serve.shutdown_timeout.value, serve.shutdown_timeout.source);
   writer.Key("max_body");
-  json_value(writer, static_cast<double>(serve.max_body.value), serve.max_body.source);
+  writer.StartObject();
+  writer.Key("value");
+  writer.Uint64(serve.max_body.value);
+  writer.Key("source");
+  json_string(writer, source_name(serve.max_body.source));
+  writer.EndObject();
   writer.Key("quiet");
   writer.StartObject();
   writer.Key("value");

@@ -470,6 +470,8 @@ api_key_env = "LOCAL_KEY"
   CHECK(json["models"]["gpt-3.5-turbo"]["value"].Size() == 2);
   CHECK(std::string(json["instances"][0]["api_key_env"].GetString()) == "LOCAL_KEY");
   CHECK(json["file_loaded"].GetBool());
+  CHECK(json["serve"]["max_body"]["value"].GetUint64() == 4u * 1024 * 1024);
+  CHECK_FALSE(json["serve"]["quiet"]["value"].GetBool());
 }
 
 TEST_CASE("the README's example file is valid and sets what it says") {
