@@ -5,10 +5,8 @@
 #include <rapidjson/error/en.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -17,8 +15,6 @@
 #include <optional>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/host_services.hpp>
-#include <provhost/core/retry.hpp>
-#include <provhost/core/upstream.hpp>
 #include <thread>
 
 #include "commands.hpp"
@@ -115,41 +111,6 @@ std::vector<core::Message> conversation(const ChatOptions &options) {
   return messages;
 }
 
-// Seconds from the command line as milliseconds; 0 (unset) keeps the engine's default.
-uint32_t milliseconds_or(double seconds, uint32_t fallback) {
-  if (seconds <= 0) return fallback;
-  return static_cast<uint32_t>(std::clamp(std::llround(seconds * 1000), 1LL, static_cast<long long>(UINT32_MAX)));
-}
-
-void check_proxy(const std::string &proxy) {
-  size_t separator = proxy.find("://");
-  if (separator == std::string::npos) return;  // host:port, an HTTP proxy to libcurl
-  std::string scheme = proxy.substr(0, separator);
-  for (const char *known : {"http", "https", "socks4", "socks4a", "socks5", "socks5h"}) {
-    if (scheme == known) return;
-  }
-  throw UsageError{"unsupported proxy scheme \"" + scheme + "\" (use http, https, socks4, socks4a, socks5 or socks5h)"};
-}
-
-core::EngineOptions engine_options(const GlobalOptions &global, const ChatOptions &options) {
-  core::EngineOptions engine;
-  core::Timeouts &timeouts = engine.timeouts;
-  timeouts.total_ms = milliseconds_or(options.timeout_sec, 0);
-  timeouts.connect_ms = milliseconds_or(options.connect_timeout_sec, timeouts.connect_ms);
-  timeouts.first_byte_ms = milliseconds_or(options.first_byte_timeout_sec, timeouts.first_byte_ms);
-  timeouts.idle_ms = milliseconds_or(options.idle_timeout_sec, timeouts.idle_ms);
-  check_proxy(options.proxy);
-  engine.proxy = options.proxy;
-  std::string error;
-  std::optional<std::map<std::string, std::string>> upstreams = core::parse_upstreams(upstream_origins(global), error);
-  if (!upstreams) throw UsageError{error};
-  engine.upstreams = std::move(*upstreams);
-  std::optional<double> backoff_scale = core::backoff_scale_from_environment(error);
-  if (!backoff_scale) throw UsageError{error};
-  engine.backoff_scale = *backoff_scale;
-  return engine;
-}
-
 // Writes all of `text` to stdout now, without a buffer in between.
 void write_stdout(std::string_view text) {
   while (!text.empty()) {
@@ -217,9 +178,7 @@ class InterruptWatcher {
 
 int run_chat(const GlobalOptions &global, const ChatOptions &options) {
   core::ChatSpec spec;
-  core::EngineOptions engine_config;
   try {
-    engine_config = engine_options(global, options);  // first: a bad option should not wait for stdin
     spec.messages = conversation(options);
   } catch (const UsageError &e) {
     std::cerr << "provhost: " << e.message << "\n";
@@ -229,9 +188,9 @@ int run_chat(const GlobalOptions &global, const ChatOptions &options) {
   spec.model = options.model;
   spec.stream = !options.no_stream;
 
-  core::Registry registry;
+  core::Registry registry(host_settings(global));
   load_plugins(registry, global);
-  core::Engine engine(registry, std::move(engine_config));
+  core::Engine engine(registry, config::engine_options(global.config));
   auto sink = std::make_shared<StdoutSink>();
   bool interrupted = false;
   {

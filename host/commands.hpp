@@ -3,9 +3,11 @@
 // Each command lives in its own file, host/<name>_command.cpp, and exposes
 //   Command add_<name>_command(CLI::App &app, const GlobalOptions &global);
 // which adds the subcommand and its options to `app` and returns the subcommand with the function
-// that runs it once parsing succeeded. Adding a command is that file, its declaration below, and
-// one line in main.cpp's list of commands. Commands report problems on stderr as one line starting
-// with "provhost: " and return an ExitCode.
+// that runs it once parsing succeeded and the configuration is loaded. A command with options that
+// belong to the configuration (chat, serve) takes `GlobalOptions &` and adds them with the
+// functions of config/command_line.hpp, which fill global.command_line. Adding a command is that file, its declaration
+// below, and one line in main.cpp's list of commands. Commands report problems on stderr as one line starting with
+// "provhost: " and return an ExitCode.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,6 +18,8 @@
 #include <provhost/core/registry.hpp>
 #include <string>
 #include <vector>
+
+#include "config/config.hpp"
 
 namespace provhost::host {
 
@@ -28,10 +32,10 @@ using core::exit_upstream;
 using core::exit_usage;
 using core::ExitCode;
 
-// Options that come before (or, as a convenience, after) the command.
+// What every command gets: the command line as parsed, and the configuration it leads to.
 struct GlobalOptions {
-  std::vector<std::filesystem::path> plugin_dirs;  // --plugin-dir, searched first, in order
-  std::vector<std::string> upstreams;              // --upstream NAME=URL, already checked for form
+  config::CommandLine command_line;  // filled while parsing
+  config::Config config;             // the effective configuration, loaded before any command runs
 };
 
 // A parsed subcommand and what runs it.
@@ -42,30 +46,30 @@ struct Command {
 
 Command add_list_command(CLI::App &app, const GlobalOptions &global);
 Command add_inspect_command(CLI::App &app, const GlobalOptions &global);
-Command add_chat_command(CLI::App &app, const GlobalOptions &global);
-Command add_serve_command(CLI::App &app, const GlobalOptions &global);
+Command add_chat_command(CLI::App &app, GlobalOptions &global);
+Command add_serve_command(CLI::App &app, GlobalOptions &global);
+Command add_config_command(CLI::App &app, GlobalOptions &global);
 
+// What only `chat` has; the engine's options (timeouts, proxy) are in the configuration.
 struct ChatOptions {
   std::string provider;                 // -p; "" = the working providers in order, with fallback
   std::string model;                    // -m; "" = the provider's default; may be "Provider/model"
   std::string system;                   // --system: a system message put first
   std::filesystem::path messages_file;  // --messages: an OpenAI-style messages array; "" = none
   bool no_stream = false;               // --no-stream: ask the upstream for the whole answer at once
-  double timeout_sec = 0;               // --timeout: the whole chat; 0 = unset
-  double connect_timeout_sec = 0;       // --connect-timeout; 0 = unset
-  double first_byte_timeout_sec = 0;    // --first-byte-timeout; 0 = unset
-  double idle_timeout_sec = 0;          // --idle-timeout; 0 = unset
-  std::string proxy;                    // --proxy URL; "" = the environment's
   std::string prompt;                   // the user message; "-" = read it from stdin; "" = none given
 };
 
 // Implemented with the engine, in chat_command.cpp.
 int run_chat(const GlobalOptions &global, const ChatOptions &options);
 
-// Loads the plugins of the search path (--plugin-dir, PROVHOST_PLUGIN_PATH, the default folder).
-void load_plugins(core::Registry &registry, const GlobalOptions &global);
+// What plugins' host services answer (provider values, log level): give it to the Registry.
+std::shared_ptr<const core::HostSettings> host_settings(const GlobalOptions &global);
 
-// --upstream NAME=URL as provider name -> origin.
-std::map<std::string, std::string> upstream_origins(const GlobalOptions &global);
+// The plugin folders in search order: the configuration's, then the default folder.
+std::vector<std::filesystem::path> plugin_folders(const GlobalOptions &global);
+
+// Loads the plugins of plugin_folders(), with the configuration's say in model resolution.
+void load_plugins(core::Registry &registry, const GlobalOptions &global);
 
 }  // namespace provhost::host

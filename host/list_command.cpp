@@ -74,8 +74,8 @@ Command add_list_command(CLI::App &app, const GlobalOptions &global) {
   CLI::App *list = app.add_subcommand("list", "List the providers that loaded, and the files that did not");
   list->add_flag("--json", *json, "Print one JSON object");
   return {list, [&global, json] {
-            core::Registry registry;
-            std::vector<std::filesystem::path> searched = core::plugin_search_path(global.plugin_dirs);
+            core::Registry registry(host_settings(global));
+            std::vector<std::filesystem::path> searched = plugin_folders(global);
             registry.load(searched);
             if (*json)
               std::cout << core::providers_json(registry) << '\n';

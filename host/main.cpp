@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "config/command_line.hpp"
 
 #ifndef PROVHOST_VERSION
 #define PROVHOST_VERSION "0.0.0"
@@ -24,58 +25,44 @@ constexpr const char *version_line =
 constexpr const char *help_footer = R"(Exit codes:
   0    ok
   1    internal error
-  2    usage error: bad option, unknown provider or model, unreadable or malformed messages file, no prompt
+  2    usage error: bad option or configuration, unknown provider or model, unreadable or malformed messages
+       file, no prompt
   3    upstream error: HTTP status, rate limited, auth, Cloudflare, unreadable answer
   4    transfer failure: connection, timeout, stalled, truncated
   130  interrupted
 
+Configuration: command line > environment > configuration file > defaults; `provhost config`
+shows every value and where it came from. The file is TOML: --config FILE, else
+$XDG_CONFIG_HOME/provhost/config.toml (~/.config/provhost/config.toml) when it exists.
+
 Environment:
   PROVHOST_PLUGIN_PATH        more plugin folders, colon separated (after --plugin-dir)
   PROVHOST_UPSTREAM_<NAME>    like --upstream NAME=URL
-  PROVHOST_<NAME>_<KEY>       configuration value KEY for provider NAME
+  PROVHOST_<NAME>_<KEY>       configuration value KEY for provider NAME ([providers.NAME] in the file)
   PROVHOST_BACKOFF_SCALE=F    multiply every retry wait by F (e.g. 0.01 in tests)
   PROVHOST_API_KEY            like serve --api-key
-  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY   proxies, when --proxy is not given
-  PROVHOST_LOG=debug          show plugins' debug messages)";
-
-// A duration in seconds: a number, at least 0.
-std::string check_seconds(const std::string &text) {
-  char *end = nullptr;
-  double seconds = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !(seconds >= 0) || seconds > 1e9)
-    return "expected seconds (a number >= 0), got " + text;
-  return {};
-}
-
-// NAME=URL where URL is an http(s) origin.
-std::string check_upstream(const std::string &spec) {
-  size_t eq = spec.find('=');
-  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) return "expected NAME=URL, got \"" + spec + "\"";
-  std::string_view url = std::string_view(spec).substr(eq + 1);
-  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-    return "the URL of --upstream " + spec.substr(0, eq) + " must start with http:// or https://";
-  return {};
-}
+  PROVHOST_LOG=LEVEL          plugins' messages from LEVEL up: debug, info (default), warning, error
+  XDG_CONFIG_HOME, HOME       where the default configuration file is
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY   proxies, when --proxy is not given)";
 
 }  // namespace
 
+std::shared_ptr<const core::HostSettings> host_settings(const GlobalOptions &global) {
+  return config::host_settings(global.config);
+}
+
+std::vector<std::filesystem::path> plugin_folders(const GlobalOptions &global) {
+  return config::plugin_folders(global.config);
+}
+
 void load_plugins(core::Registry &registry, const GlobalOptions &global) {
-  registry.load(core::plugin_search_path(global.plugin_dirs));
+  registry.set_preferences(config::resolution_preferences(global.config));
+  registry.load(plugin_folders(global));
 }
 
-std::map<std::string, std::string> upstream_origins(const GlobalOptions &global) {
-  std::map<std::string, std::string> origins;
-  for (const auto &spec : global.upstreams) {
-    size_t eq = spec.find('=');
-    if (eq != std::string::npos) origins[spec.substr(0, eq)] = spec.substr(eq + 1);
-  }
-  return origins;
-}
-
-Command add_chat_command(CLI::App &app, const GlobalOptions &global) {
+Command add_chat_command(CLI::App &app, GlobalOptions &global) {
   auto options = std::make_shared<ChatOptions>();
   auto words = std::make_shared<std::vector<std::string>>();
-  const CLI::Validator seconds(check_seconds, "");
   CLI::App *chat = app.add_subcommand("chat", "Ask a provider and stream its answer to stdout");
   chat->add_option("-p,--provider", options->provider, "Provider to ask (default: the working ones, in order)")
       ->type_name("NAME");
@@ -85,24 +72,7 @@ Command add_chat_command(CLI::App &app, const GlobalOptions &global) {
   chat->add_option("--messages", options->messages_file, "JSON file with an OpenAI-style messages array")
       ->type_name("FILE");
   chat->add_flag("--no-stream", options->no_stream, "Ask for the whole answer at once");
-  chat->add_option("--timeout", options->timeout_sec,
-                   "Give up after SEC seconds in all (default: the provider's, else 120)")
-      ->type_name("SEC")
-      ->check(seconds);
-  chat->add_option("--connect-timeout", options->connect_timeout_sec, "Seconds to wait for a connection (default 10)")
-      ->type_name("SEC")
-      ->check(seconds);
-  chat->add_option("--first-byte-timeout", options->first_byte_timeout_sec,
-                   "Seconds to wait for the first byte (default 60)")
-      ->type_name("SEC")
-      ->check(seconds);
-  chat->add_option("--idle-timeout", options->idle_timeout_sec,
-                   "Seconds without data before a stream is stalled (default 30)")
-      ->type_name("SEC")
-      ->check(seconds);
-  chat->add_option("--proxy", options->proxy,
-                   "Proxy URL: http://, socks5://, socks5h:// (default: the proxy variables)")
-      ->type_name("URL");
+  config::add_engine_options(*chat, global.command_line);
   chat->add_option("prompt", *words, "The user message (words are joined); - reads it from stdin")
       ->type_name("PROMPT|-")
       ->expected(0, -1);
@@ -127,21 +97,11 @@ int run(int argc, char **argv) {
   app.fallthrough();
 
   GlobalOptions global;
-  app.add_option("--plugin-dir", global.plugin_dirs, "Look for plugins in DIR first (repeatable)")
-      ->type_name("DIR")
-      ->expected(1)
-      ->take_all();
-  app.add_option("--upstream", global.upstreams, "Send provider NAME's requests to origin URL (repeatable)")
-      ->type_name("NAME=URL")
-      ->expected(1)
-      ->take_all()
-      ->check(CLI::Validator(check_upstream, ""));
+  config::add_global_options(app, global.command_line);
 
   std::vector<Command> commands = {
-      add_list_command(app, global),
-      add_inspect_command(app, global),
-      add_chat_command(app, global),
-      add_serve_command(app, global),
+      add_list_command(app, global),  add_inspect_command(app, global), add_chat_command(app, global),
+      add_serve_command(app, global), add_config_command(app, global),
   };
 
   try {
@@ -161,6 +121,12 @@ int run(int argc, char **argv) {
     }
     std::replace(message.begin(), message.end(), '\n', ' ');
     std::cerr << "provhost: " << message << " (see provhost --help)\n";
+    return exit_usage;
+  }
+  try {
+    global.config = config::load(global.command_line, config::process_environment());
+  } catch (const config::Error &e) {
+    std::cerr << "provhost: " << e.what() << "\n";
     return exit_usage;
   }
   for (const auto &command : commands) {

@@ -1,16 +1,14 @@
 #include "provhost/core/host_services.hpp"
 
 #include <openssl/evp.h>
-#include <sys/random.h>
 
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <provhost/core/environment_name.hpp>
 #include <provhost/text.hpp>
+
+#include "platform.hpp"
 
 #ifndef PROVHOST_VERSION
 #define PROVHOST_VERSION "0.0.0"
@@ -39,7 +37,9 @@ constexpr std::string_view host_version = PROVHOST_VERSION;
 
 }  // namespace
 
-HostServices::HostServices(std::string provider_name) : provider_name_(std::move(provider_name)) {
+HostServices::HostServices(std::string provider_name, std::shared_ptr<const HostSettings> settings)
+    : provider_name_(std::move(provider_name)),
+      settings_(settings ? std::move(settings) : std::make_shared<const HostSettings>()) {
   table_.struct_size = sizeof table_;
   table_.host_data = this;
   table_.host_name = ph_str{host_name.data(), host_name.size()};
@@ -52,7 +52,7 @@ HostServices::HostServices(std::string provider_name) : provider_name_(std::move
 }
 
 void HostServices::log(const ph_host *host, ph_log_level level, ph_str message) {
-  if (!log_level_enabled(level)) return;
+  if (!log_level_enabled(level, self(host).settings_->log_level)) return;
   std::string line = format_log_line(self(host).provider_name_, level, view(message));
   // One write per line keeps lines from different threads whole.
   std::fwrite(line.data(), 1, line.size(), stderr);
@@ -63,33 +63,14 @@ int64_t HostServices::now_unix_ms(const ph_host *) {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-void HostServices::random_bytes(const ph_host *, void *buffer, size_t size) {
-  // The kernel's generator, not OpenSSL's: as good, and it spares every chat OpenSSL's start-up
-  // (about 1 ms of CPU, measured with scripts/bench).
-  auto *bytes = static_cast<unsigned char *>(buffer);
-  while (size > 0) {
-    ssize_t n = ::getrandom(bytes, size, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::fputs("provhost: error: no source of random bytes\n", stderr);
-      std::abort();
-    }
-    bytes += n;
-    size -= static_cast<size_t>(n);
-  }
-}
+void HostServices::random_bytes(const ph_host *, void *buffer, size_t size) { platform::random_bytes(buffer, size); }
 
 ph_str HostServices::get_config(const ph_host *host, ph_str key) {
-  auto &services = const_cast<HostServices &>(self(host));
-  std::string variable = config_variable(services.provider_name_, view(key));
-  std::lock_guard lock(services.config_mutex_);
-  auto found = services.config_.find(variable);
-  if (found == services.config_.end()) {
-    const char *value = std::getenv(variable.c_str());
-    found = services.config_.emplace(variable, value ? std::make_unique<std::string>(value) : nullptr).first;
-  }
-  if (!found->second || found->second->empty()) return ph_str{nullptr, 0};
-  return ph_str{found->second->data(), found->second->size()};
+  const HostServices &services = self(host);
+  const auto &values = services.settings_->provider_config;
+  auto found = values.find(config_variable(services.provider_name_, view(key)));
+  if (found == values.end() || found->second.empty()) return ph_str{nullptr, 0};
+  return ph_str{found->second.data(), found->second.size()};
 }
 
 size_t HostServices::digest(const ph_host *, ph_str algorithm, ph_str data, uint8_t *out) {
@@ -100,13 +81,10 @@ std::string config_variable(std::string_view provider, std::string_view key) {
   return environment_name({provider, key});
 }
 
-bool log_level_enabled(ph_log_level level) {
-  if (level != PH_LOG_DEBUG) return true;
-  static const bool debug = [] {
-    const char *setting = std::getenv("PROVHOST_LOG");
-    return setting && std::strcmp(setting, "debug") == 0;
-  }();
-  return debug;
+bool log_level_enabled(ph_log_level level, ph_log_level threshold) {
+  // An unknown level is shown as an error (see level_name), so it is filtered as one.
+  bool known = level >= PH_LOG_DEBUG && level <= PH_LOG_ERROR;
+  return (known ? level : PH_LOG_ERROR) >= threshold;
 }
 
 std::string format_log_line(std::string_view provider, ph_log_level level, std::string_view message) {

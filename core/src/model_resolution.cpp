@@ -99,6 +99,26 @@ ResolveResult Registry::resolve(std::string_view provider, std::string_view mode
     return result;
   }
 
+  const ResolutionPreferences &preferred = preferences();
+  if (auto chain = preferred.model_providers.find(model); chain != preferred.model_providers.end()) {
+    ResolveResult result;
+    for (const std::string &name : chain->second) {
+      const LoadedProvider *candidate = find(name);
+      if (!candidate || !candidate->meta.working) continue;
+      auto same = [candidate](const Resolution &r) { return r.provider == candidate; };
+      if (std::any_of(result.candidates.begin(), result.candidates.end(), same)) continue;
+      std::string resolved, ignored;
+      if (resolve_model(candidate->meta, requested_model, resolved, ignored))
+        result.candidates.push_back(Resolution{candidate, std::move(resolved)});
+    }
+    if (result.candidates.empty()) {
+      return failure(ResolveResult::Kind::model_not_found, "model not found: none of the providers configured for " +
+                                                               in_quotes(model) + " (" + joined(chain->second) +
+                                                               ") is loaded, working and offers it");
+    }
+    return result;
+  }
+
   ResolveResult result;
   bool any_working = false;
   for (const auto &candidate : loaded) {
@@ -108,7 +128,18 @@ ResolveResult Registry::resolve(std::string_view provider, std::string_view mode
     if (resolve_model(candidate->meta, requested_model, resolved, ignored))
       result.candidates.push_back(Resolution{candidate.get(), std::move(resolved)});
   }
-  if (!result.candidates.empty()) return result;
+  if (!result.candidates.empty()) {
+    // The configured order first, then load order: a stable sort by rank keeps the rest as loaded.
+    auto rank = [&](const Resolution &r) {
+      for (size_t i = 0; i < preferred.provider_order.size(); ++i) {
+        if (find(preferred.provider_order[i]) == r.provider) return i;
+      }
+      return preferred.provider_order.size();
+    };
+    std::stable_sort(result.candidates.begin(), result.candidates.end(),
+                     [&](const Resolution &a, const Resolution &b) { return rank(a) < rank(b); });
+    return result;
+  }
 
   if (!any_working) {
     return failure(ResolveResult::Kind::model_not_found,

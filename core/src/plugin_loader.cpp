@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
 #include <cstddef>
-#include <cstdlib>
 #include <provhost/text.hpp>
 #include <system_error>
 
+#include "platform.hpp"
 #include "provhost/core/host_services.hpp"
 
 namespace provhost::core {
@@ -87,7 +87,8 @@ std::string loader_message(const std::string &what, const std::filesystem::path 
 // is closed, then the host services it was given go away.
 class PluginLibrary {
  public:
-  explicit PluginLibrary(std::string initial_name) : services_(std::move(initial_name)) {}
+  PluginLibrary(std::string initial_name, std::shared_ptr<const HostSettings> settings)
+      : services_(std::move(initial_name), std::move(settings)) {}
   PluginLibrary(const PluginLibrary &) = delete;
   PluginLibrary &operator=(const PluginLibrary &) = delete;
 
@@ -202,25 +203,33 @@ std::optional<std::string> validate_provider(const ph_provider *provider, Provid
 }
 
 bool is_plugin_file_name(std::string_view file_name) {
-  constexpr std::string_view prefix = "provhost-", suffix = ".so";
+  constexpr std::string_view prefix = "provhost-";
+  static const std::string suffix = platform::shared_library_suffix();
   return file_name.size() > prefix.size() + suffix.size() && file_name.substr(0, prefix.size()) == prefix &&
          file_name.substr(file_name.size() - suffix.size()) == suffix;
 }
 
+std::vector<std::filesystem::path> split_path_list(std::string_view list) {
+  std::vector<std::filesystem::path> folders;
+  const char separator = platform::path_list_separator();
+  while (!list.empty()) {
+    size_t end = list.find(separator);
+    std::string_view folder = list.substr(0, end);
+    if (!folder.empty()) folders.emplace_back(folder);
+    list = end == std::string_view::npos ? std::string_view() : list.substr(end + 1);
+  }
+  return folders;
+}
+
+std::optional<std::filesystem::path> default_plugin_folder() {
+  std::optional<std::filesystem::path> executable = platform::executable_path();
+  if (!executable) return std::nullopt;
+  return (executable->parent_path() / ".." / "lib" / "provhost" / "plugins").lexically_normal();
+}
+
 std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::filesystem::path> &plugin_dirs) {
   std::vector<std::filesystem::path> folders = plugin_dirs;
-  if (const char *path = std::getenv("PROVHOST_PLUGIN_PATH")) {
-    std::string_view rest(path);
-    while (!rest.empty()) {
-      size_t colon = rest.find(':');
-      std::string_view folder = rest.substr(0, colon);
-      if (!folder.empty()) folders.emplace_back(folder);
-      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
-    }
-  }
-  std::error_code error;
-  std::filesystem::path executable = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error) folders.push_back((executable.parent_path() / ".." / "lib" / "provhost" / "plugins").lexically_normal());
+  if (auto folder = default_plugin_folder()) folders.push_back(std::move(*folder));
   return folders;
 }
 
@@ -238,9 +247,9 @@ std::vector<std::filesystem::path> plugin_files(const std::filesystem::path &fol
   return files;
 }
 
-PluginLoad load_plugin(const std::filesystem::path &file) {
+PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const HostSettings> settings) {
   PluginLoad result;
-  auto plugin = std::make_shared<PluginLibrary>(file.stem().string());
+  auto plugin = std::make_shared<PluginLibrary>(file.stem().string(), std::move(settings));
   try {
     plugin->library().load(boost::dll::fs::path(file.string()),
                            boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);

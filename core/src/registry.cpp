@@ -1,14 +1,11 @@
 #include "provhost/core/registry.hpp"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <provhost/text.hpp>
 
+#include "platform.hpp"
 #include "provhost/core/plugin_loader.hpp"
 
 namespace provhost::core {
@@ -20,12 +17,15 @@ bool ProviderMeta::has_capability(std::string_view capability) const {
 struct Registry::State {
   std::vector<std::unique_ptr<LoadedProvider>> providers;
   std::vector<RejectedPlugin> rejected;
-  // (device, inode) of every file tried: the same file reached through two folders or a symlink is
-  // loaded once.
-  std::map<std::pair<dev_t, ino_t>, const LoadedProvider *> files_seen;
+  // Every file tried: the same file reached through two folders or a symlink is loaded once.
+  std::map<platform::FileIdentity, const LoadedProvider *> files_seen;
+  std::shared_ptr<const HostSettings> settings;
+  ResolutionPreferences preferences;
 };
 
-Registry::Registry() : state_(std::make_unique<State>()) {}
+Registry::Registry(std::shared_ptr<const HostSettings> settings) : state_(std::make_unique<State>()) {
+  state_->settings = std::move(settings);
+}
 
 Registry::~Registry() {
   // Later plugins go first, the reverse of loading, as with any stack of resources.
@@ -39,15 +39,16 @@ void Registry::load(const std::vector<std::filesystem::path> &folders) {
 }
 
 const LoadedProvider *Registry::load_file(const std::filesystem::path &file) {
-  struct stat info {};
-  if (::stat(file.c_str(), &info) != 0) {
-    state_->rejected.push_back({file, "cannot read the file: " + std::string(std::strerror(errno))});
+  std::string error;
+  std::optional<platform::FileIdentity> identity = platform::file_identity(file, error);
+  if (!identity) {
+    state_->rejected.push_back({file, "cannot read the file: " + error});
     return nullptr;
   }
-  auto [seen, first_time] = state_->files_seen.try_emplace({info.st_dev, info.st_ino}, nullptr);
+  auto [seen, first_time] = state_->files_seen.try_emplace(*identity, nullptr);
   if (!first_time) return seen->second;
 
-  PluginLoad load = load_plugin(file);
+  PluginLoad load = load_plugin(file, state_->settings);
   if (!load.provider) {
     state_->rejected.push_back({file, load.error});
     return nullptr;
@@ -67,6 +68,10 @@ std::optional<std::string> Registry::add(std::unique_ptr<LoadedProvider> provide
   state_->providers.push_back(std::move(provider));
   return std::nullopt;
 }
+
+void Registry::set_preferences(ResolutionPreferences preferences) { state_->preferences = std::move(preferences); }
+
+const ResolutionPreferences &Registry::preferences() const { return state_->preferences; }
 
 const std::vector<std::unique_ptr<LoadedProvider>> &Registry::providers() const { return state_->providers; }
 

@@ -1,7 +1,6 @@
 #include <curl/curl.h>
 
 #include <cctype>
-#include <cstdlib>
 #include <memory>
 #include <provhost/core/environment_name.hpp>
 #include <provhost/core/upstream.hpp>
@@ -86,14 +85,31 @@ std::optional<std::map<std::string, std::string>> parse_upstreams(const std::map
   return origins;
 }
 
+std::optional<std::pair<std::string, std::string>> parse_upstream_option(std::string_view spec, std::string &error) {
+  size_t equals = spec.find('=');
+  if (equals == std::string_view::npos || equals == 0 || equals + 1 == spec.size()) {
+    error = "--upstream: expected NAME=URL, got \"" + std::string(spec) + "\"";
+    return std::nullopt;
+  }
+  std::string name(spec.substr(0, equals)), why;
+  std::optional<std::string> origin = parse_origin(spec.substr(equals + 1), why);
+  if (!origin) {
+    error = "--upstream " + name + ": " + why;
+    return std::nullopt;
+  }
+  return std::pair{std::move(name), std::move(*origin)};
+}
+
 std::string upstream_variable(std::string_view provider) { return environment_name({"UPSTREAM", provider}); }
 
 std::string find_upstream(std::string_view provider, const std::map<std::string, std::string> &overrides) {
+  // Compared as their variable names, so that a name taken from PROVHOST_UPSTREAM_MY_PROVIDER
+  // finds "My-Provider".
+  const std::string wanted = upstream_variable(provider);
   for (const auto &[name, origin] : overrides) {
-    if (iequals(name, provider)) return origin;
+    if (upstream_variable(name) == wanted) return origin;
   }
-  const char *from_environment = std::getenv(upstream_variable(provider).c_str());
-  return from_environment ? from_environment : "";
+  return "";
 }
 
 }  // namespace provhost::core

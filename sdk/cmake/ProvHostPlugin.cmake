@@ -1,14 +1,20 @@
 # provhost_add_plugin(<name> SOURCES <file>... [OUTPUT_DIRECTORY <dir>])
 #
-# Builds the provider plugin `provhost-<name>.so` against the SDK: a MODULE library with hidden
-# visibility and a version script, so that `provhost_plugin_entry` is its only exported symbol.
-# The target is called `provhost-<name>`; link further header-only libraries to it as usual.
+# Builds the provider plugin `provhost-<name>` with the system's library suffix (`.so` on Linux)
+# against the SDK: a MODULE library with hidden visibility whose only exported symbol is
+# `provhost_plugin_entry`. The target is called `provhost-<name>`; link further header-only
+# libraries to it as usual.
+#
+# Only the entry symbol may be visible, so that two plugins bundling different versions of a
+# library cannot bind to each other's copies. Each linker is told so in its own way: a version
+# script for GNU ld and lld (Linux), an exported-symbols list for Apple's ld, and a module
+# definition file on Windows (where PH_EXPORT is also __declspec(dllexport)).
 include_guard(GLOBAL)
 
 function(provhost_add_plugin name)
   # Resolved here, not at include time: a variable set when this file is included would be
   # invisible to calls made from other directories.
-  set(map "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/provhost-plugin.map")
+  set(sdk_cmake_dir "${CMAKE_CURRENT_FUNCTION_LIST_DIR}")
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "OUTPUT_DIRECTORY" "SOURCES")
   if(NOT arg_SOURCES)
     message(FATAL_ERROR "provhost_add_plugin(${name}): SOURCES is required")
@@ -19,14 +25,25 @@ function(provhost_add_plugin name)
   set_target_properties(${target} PROPERTIES
     PREFIX ""
     OUTPUT_NAME "provhost-${name}"
-    SUFFIX ".so"
+    SUFFIX "${CMAKE_SHARED_LIBRARY_SUFFIX}"
     CXX_VISIBILITY_PRESET hidden
     C_VISIBILITY_PRESET hidden
-    VISIBILITY_INLINES_HIDDEN ON
-    LINK_DEPENDS "${map}")
-  target_link_options(${target} PRIVATE
-    "LINKER:--version-script=${map}"
-    "LINKER:--no-undefined")
+    VISIBILITY_INLINES_HIDDEN ON)
+  if(WIN32)
+    set(exports "${sdk_cmake_dir}/provhost-plugin.def")
+    target_sources(${target} PRIVATE "${exports}")
+  elseif(APPLE)
+    set(exports "${sdk_cmake_dir}/provhost-plugin.exports")
+    target_link_options(${target} PRIVATE
+      "LINKER:-exported_symbols_list,${exports}"
+      "LINKER:-undefined,error")
+  else()
+    set(exports "${sdk_cmake_dir}/provhost-plugin.map")
+    target_link_options(${target} PRIVATE
+      "LINKER:--version-script=${exports}"
+      "LINKER:--no-undefined")
+  endif()
+  set_target_properties(${target} PROPERTIES LINK_DEPENDS "${exports}")
   if(arg_OUTPUT_DIRECTORY)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${arg_OUTPUT_DIRECTORY}")
   endif()

@@ -6,6 +6,7 @@
 #include <emulator/emulator.hpp>
 #include <fstream>
 #include <map>
+#include <provhost/core/host_services.hpp>
 #include <provhost/core/registry.hpp>
 #include <sstream>
 
@@ -126,7 +127,8 @@ TEST_CASE("inspect of a good plugin outside the plugin folders shows its metadat
 TEST_CASE("a registry calls deinit, then closes the library, when it is destroyed") {
   TempDir dir;
   fs::path marker = dir.path() / "deinit.txt";
-  setenv("PROVHOST_RAWGOOD_DEINIT_MARKER", marker.c_str(), 1);
+  auto settings = std::make_shared<provhost::core::HostSettings>();
+  settings->provider_config["PROVHOST_RAWGOOD_DEINIT_MARKER"] = marker.string();
   auto mapped = [] {
     std::ifstream maps("/proc/self/maps");
     std::stringstream text;
@@ -134,12 +136,11 @@ TEST_CASE("a registry calls deinit, then closes the library, when it is destroye
     return text.str().find("provhost-raw-good.so") != std::string::npos;
   };
   {
-    provhost::core::Registry registry;
+    provhost::core::Registry registry(settings);
     REQUIRE(registry.load_file(broken_dir / "provhost-raw-good.so"));
     CHECK(mapped());
     CHECK_FALSE(fs::exists(marker));
   }
-  unsetenv("PROVHOST_RAWGOOD_DEINIT_MARKER");
   std::ifstream written(marker);
   std::string line;
   CHECK((std::getline(written, line) && line == "deinit"));

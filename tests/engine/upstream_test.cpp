@@ -46,12 +46,13 @@ TEST_CASE("the environment variable is the name in capitals, other characters as
   CHECK(upstream_variable("my-provider_2") == "PROVHOST_UPSTREAM_MY_PROVIDER_2");
 }
 
-TEST_CASE("an explicit override wins over the environment, names match case-insensitively") {
+TEST_CASE("overrides match names as their variables spell them; the environment is the host's to read") {
   ::setenv("PROVHOST_UPSTREAM_KOALA", "http://127.0.0.1:1111", 1);
-  ::unsetenv("PROVHOST_UPSTREAM_FLOWGPT");
-  std::map<std::string, std::string> overrides = {{"koala", "http://127.0.0.1:2222"}};
+  std::map<std::string, std::string> overrides = {{"koala", "http://127.0.0.1:2222"},
+                                                  {"MY_PROVIDER", "http://127.0.0.1:3333"}};
   CHECK(find_upstream("Koala", overrides) == "http://127.0.0.1:2222");
-  CHECK(find_upstream("Koala", {}) == "http://127.0.0.1:1111");
+  CHECK(find_upstream("my-provider", overrides) == "http://127.0.0.1:3333");
+  CHECK(find_upstream("Koala", {}) == "");
   CHECK(find_upstream("FlowGpt", overrides) == "");
   ::unsetenv("PROVHOST_UPSTREAM_KOALA");
 }

@@ -11,29 +11,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Sets an environment variable for one test and restores it afterwards.
-class ScopedEnv {
- public:
-  ScopedEnv(const char *name, const char *value) : name_(name) {
-    if (const char *old = getenv(name)) old_ = old;
-    if (value)
-      setenv(name, value, 1);
-    else
-      unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      setenv(name_, old_->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-
- private:
-  const char *name_;
-  std::optional<std::string> old_;
-};
-
-fs::path default_plugin_folder() {
+// Where the test binary is, found independently of the code under test.
+fs::path expected_default_folder() {
   return (fs::read_symlink("/proc/self/exe").parent_path() / "../lib/provhost/plugins").lexically_normal();
 }
 
@@ -65,15 +44,23 @@ TEST_CASE("a missing folder has no plugin files") {
   CHECK(plugin_files(dir.path() / "missing").empty());
 }
 
-TEST_CASE("the search path is --plugin-dir, then PROVHOST_PLUGIN_PATH, then the default folder") {
-  ScopedEnv env("PROVHOST_PLUGIN_PATH", "/from/env1::/from/env2:");
-  std::vector<fs::path> expected = {"/cli/a", "/cli/b", "/from/env1", "/from/env2", default_plugin_folder()};
-  CHECK(plugin_search_path({"/cli/a", "/cli/b"}) == expected);
+TEST_CASE("the search path is the given folders, then the default folder") {
+  std::vector<fs::path> expected = {"/cli/a", "/cli/b", "/from/env1", expected_default_folder()};
+  CHECK(plugin_search_path({"/cli/a", "/cli/b", "/from/env1"}) == expected);
+  CHECK(default_plugin_folder() == expected_default_folder());
 }
 
-TEST_CASE("without options or environment the search path is the default folder") {
-  ScopedEnv env("PROVHOST_PLUGIN_PATH", nullptr);
-  CHECK(plugin_search_path({}) == std::vector<fs::path>{default_plugin_folder()});
+TEST_CASE("without folders the search path is the default folder, whatever the environment says") {
+  setenv("PROVHOST_PLUGIN_PATH", "/from/env", 1);
+  CHECK(plugin_search_path({}) == std::vector<fs::path>{expected_default_folder()});
+  unsetenv("PROVHOST_PLUGIN_PATH");
+}
+
+TEST_CASE("a path list splits at colons and skips empty entries") {
+  CHECK(split_path_list("/from/env1::/from/env2:") == std::vector<fs::path>{"/from/env1", "/from/env2"});
+  CHECK(split_path_list("relative") == std::vector<fs::path>{"relative"});
+  CHECK(split_path_list("").empty());
+  CHECK(split_path_list(":::").empty());
 }
 
 TEST_CASE("a registry skips missing folders and records files that are not plugins") {

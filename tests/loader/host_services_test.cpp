@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <provhost/core/host_services.hpp>
 
 using namespace provhost::core;
@@ -34,29 +36,41 @@ TEST_CASE("the table is complete and names the host") {
   CHECK(std::string_view(host->host_name.data, host->host_name.size) == "provhost");
 }
 
-TEST_CASE("configuration comes from PROVHOST_<PROVIDER>_<KEY>") {
+std::shared_ptr<const HostSettings> with_values(std::map<std::string, std::string, std::less<>> values) {
+  auto settings = std::make_shared<HostSettings>();
+  settings->provider_config = std::move(values);
+  return settings;
+}
+
+TEST_CASE("configuration values are the settings' PROVHOST_<PROVIDER>_<KEY> entries") {
   CHECK(config_variable("FreeNetfly", "api-key") == "PROVHOST_FREENETFLY_API_KEY");
-  HostServices services("My-Provider");
+  HostServices services("My-Provider",
+                        with_values({{"PROVHOST_MY_PROVIDER_TOKEN", "secret"}, {"PROVHOST_MY_PROVIDER_EMPTY", ""}}));
   const ph_host *host = services.table();
-  setenv("PROVHOST_MY_PROVIDER_TOKEN", "secret", 1);
-  unsetenv("PROVHOST_MY_PROVIDER_MISSING");
   ph_str token = host->get_config(host, s("token"));
   CHECK(std::string_view(token.data, token.size) == "secret");
   // The answer stays valid until unload, so a later lookup gives the same storage.
   CHECK(host->get_config(host, s("token")).data == token.data);
-  ph_str missing = host->get_config(host, s("missing"));
-  CHECK(missing.data == nullptr);
-  CHECK(missing.size == 0);
-  unsetenv("PROVHOST_MY_PROVIDER_TOKEN");
+  for (const char *absent : {"missing", "empty"}) {
+    ph_str missing = host->get_config(host, s(absent));
+    CHECK(missing.data == nullptr);
+    CHECK(missing.size == 0);
+  }
+}
+
+TEST_CASE("core reads no configuration value from the environment") {
+  setenv("PROVHOST_EXAMPLE_TOKEN", "from-env", 1);
+  HostServices services("Example");
+  ph_str value = services.table()->get_config(services.table(), s("token"));
+  CHECK(value.data == nullptr);
+  unsetenv("PROVHOST_EXAMPLE_TOKEN");
 }
 
 TEST_CASE("the provider's name, once known, is the configuration prefix") {
-  HostServices services("provhost-file");
+  HostServices services("provhost-file", with_values({{"PROVHOST_NAMED_KEY", "v"}}));
   services.set_provider_name("Named");
-  setenv("PROVHOST_NAMED_KEY", "v", 1);
   ph_str value = services.table()->get_config(services.table(), s("key"));
   CHECK(std::string_view(value.data, value.size) == "v");
-  unsetenv("PROVHOST_NAMED_KEY");
 }
 
 TEST_CASE("digests are the standard ones, unknown algorithms give nothing") {
@@ -94,5 +108,14 @@ TEST_CASE("log lines name the provider and the level, on one line") {
   CHECK(format_log_line("Ylokh", PH_LOG_WARNING, "odd event\nskipped") ==
         "provhost: [Ylokh] warning: odd event skipped\n");
   CHECK(format_log_line("Koala", PH_LOG_ERROR, "x") == "provhost: [Koala] error: x\n");
-  CHECK(log_level_enabled(PH_LOG_WARNING));
+}
+
+TEST_CASE("a message is shown from the settings' level up; an unknown level counts as an error") {
+  CHECK(log_level_enabled(PH_LOG_WARNING, PH_LOG_INFO));
+  CHECK(log_level_enabled(PH_LOG_INFO, PH_LOG_INFO));
+  CHECK_FALSE(log_level_enabled(PH_LOG_DEBUG, PH_LOG_INFO));
+  CHECK(log_level_enabled(PH_LOG_DEBUG, PH_LOG_DEBUG));
+  CHECK_FALSE(log_level_enabled(PH_LOG_WARNING, PH_LOG_ERROR));
+  CHECK(log_level_enabled(42, PH_LOG_ERROR));
+  CHECK(log_level_enabled(-1, PH_LOG_ERROR));
 }

@@ -152,3 +152,33 @@ TEST_CASE("a second provider with the same name, in any case, is refused") {
   CHECK_THAT(*error, Catch::Contains("duplicate provider name \"ALPHA\""));
   CHECK(p.registry.providers().size() == 3);
 }
+
+TEST_CASE("without a provider, the preferred order comes first and the rest follow in load order") {
+  Providers p;
+  p.add(meta("Delta", true, "shared", {"shared"}));
+  p.registry.set_preferences({{"delta", "Gamma"}, {}});
+  CHECK(p.resolve("", "shared") == Pairs{{"Delta", "shared"}, {"Gamma", "shared"}, {"Alpha", "shared"}});
+  CHECK(p.resolve("", "") == Pairs{{"Delta", "shared"}, {"Gamma", "shared"}, {"Alpha", "a-1"}});
+  SECTION("a named provider is not affected") { CHECK(p.resolve("Alpha", "shared") == Pairs{{"Alpha", "shared"}}); }
+}
+
+TEST_CASE("a model's configured chain is the only providers tried for it, in its order") {
+  Providers p;
+  p.add(meta("Delta", true, "shared", {"shared"}));
+  ResolutionPreferences preferences;
+  preferences.provider_order = {"Alpha"};
+  preferences.model_providers = {
+      {"shared", {"Gamma", "Missing", "Beta", "delta", "Gamma"}}, {"a-1", {"Gamma"}}, {"short", {"Alpha"}}};
+  p.registry.set_preferences(preferences);
+  // Missing is not loaded, Beta does not work, Gamma is listed twice: skipped.
+  CHECK(p.resolve("", "shared") == Pairs{{"Gamma", "shared"}, {"Delta", "shared"}});
+  CHECK(p.resolve("", "short") == Pairs{{"Alpha", "a-1"}});  // the chain's key is the model as asked
+  ResolveResult none = p.registry.resolve("", "a-1");
+  CHECK(none.candidates.empty());
+  CHECK(none.kind == ResolveResult::Kind::model_not_found);
+  CHECK(none.error ==
+        "model not found: none of the providers configured for \"a-1\" (Gamma) is loaded, working and "
+        "offers it");
+  CHECK(p.resolve("Gamma", "shared") == Pairs{{"Gamma", "shared"}});
+  CHECK(p.resolve("", "Alpha/shared") == Pairs{{"Alpha", "shared"}});
+}

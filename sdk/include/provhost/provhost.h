@@ -54,10 +54,24 @@ extern "C" {
 /* True when a struct of `struct_size` bytes (as the other side sent it) contains `field`. */
 #define PH_HAS_FIELD(ptr, type, field) ((ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
+/* PH_EXPORT marks the entry symbol as exported from the plugin; PH_ABI is the calling convention of
+ * every function that crosses the boundary, so that a host and a plugin built by different
+ * compilers agree on it. Both are fixed per platform; on Linux and macOS PH_ABI is the platform's
+ * only C convention and expands to nothing, so neither changes the ABI there. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#define PH_EXPORT __declspec(dllexport)
+#else
 #if defined(__GNUC__)
 #define PH_EXPORT __attribute__((visibility("default")))
 #else
 #define PH_EXPORT
+#endif
+#endif
+
+#if defined(_WIN32) && !defined(_WIN64)
+#define PH_ABI __cdecl
+#else
+#define PH_ABI
 #endif
 
 /* ---------------------------------------------------------------------------------------------
@@ -127,23 +141,23 @@ typedef struct ph_host {
   ph_str host_version;
 
   /* [any-thread] Write a diagnostic line; the host prefixes the provider's name. */
-  void (*log)(const struct ph_host *host, ph_log_level level, ph_str message);
+  void(PH_ABI *log)(const struct ph_host *host, ph_log_level level, ph_str message);
 
   /* [any-thread] Wall-clock time in milliseconds since the Unix epoch. */
-  int64_t (*now_unix_ms)(const struct ph_host *host);
+  int64_t(PH_ABI *now_unix_ms)(const struct ph_host *host);
 
   /* [any-thread] Fill `buffer` with `size` bytes from a cryptographically secure source. */
-  void (*random_bytes)(const struct ph_host *host, void *buffer, size_t size);
+  void(PH_ABI *random_bytes)(const struct ph_host *host, void *buffer, size_t size);
 
   /* [any-thread] Optional (may be NULL). Look up a configuration value or secret for this plugin
    * (the host reads PROVHOST_<PROVIDER>_<KEY>). Returns {NULL, 0} when unset. The returned string
    * stays valid until the plugin is unloaded. */
-  ph_str (*get_config)(const struct ph_host *host, ph_str key);
+  ph_str(PH_ABI *get_config)(const struct ph_host *host, ph_str key);
 
   /* [any-thread] Optional (may be NULL). Hash `data` with `algorithm` ("md5", "sha1", "sha256"):
    * writes the raw digest to `out` (room for PH_MAX_DIGEST_SIZE bytes) and returns its length, or 0
    * for an algorithm the host does not know. Lets plugins sign requests without a crypto library. */
-  size_t (*digest)(const struct ph_host *host, ph_str algorithm, ph_str data, uint8_t *out);
+  size_t(PH_ABI *digest)(const struct ph_host *host, ph_str algorithm, ph_str data, uint8_t *out);
 } ph_host;
 
 /* ---------------------------------------------------------------------------------------------
@@ -233,17 +247,17 @@ typedef struct ph_session_events {
   void *host_data;
 
   /* A piece of the answer: UTF-8, whole characters. */
-  void (*text)(const struct ph_session_events *events, ph_str text);
+  void(PH_ABI *text)(const struct ph_session_events *events, ph_str text);
 
   /* The answer ended normally (the upstream's terminator, or the end of a protocol that has none).
    * A response that ends cleanly without `finish` having been called is reported as truncated. */
-  void (*finish)(const struct ph_session_events *events);
+  void(PH_ABI *finish)(const struct ph_session_events *events);
 
   /* Something odd that the session skipped over (an undecodable event). Not fatal. */
-  void (*warning)(const struct ph_session_events *events, ph_str message);
+  void(PH_ABI *warning)(const struct ph_session_events *events, ph_str message);
 
   /* The request failed; the session produces nothing more. One line, no trailing newline. */
-  void (*error)(const struct ph_session_events *events, ph_failure failure, ph_str message);
+  void(PH_ABI *error)(const struct ph_session_events *events, ph_failure failure, ph_str message);
 } ph_session_events;
 
 /* ---------------------------------------------------------------------------------------------
@@ -267,29 +281,29 @@ typedef struct ph_provider {
 
   /* [any-thread] Start answering `request`. `events` lives until session_close. On PH_FAILED the
    * reason was reported through `events` and *out_session may be NULL. */
-  ph_status (*session_open)(const struct ph_provider *provider, const ph_chat_request *request,
-                            const ph_session_events *events, ph_session **out_session);
+  ph_status(PH_ABI *session_open)(const struct ph_provider *provider, const ph_chat_request *request,
+                                  const ph_session_events *events, ph_session **out_session);
 
   /* [session-thread] The next HTTP request to send. On PH_OK `*out` is filled (its caller set
    * out->struct_size); what it points to stays valid until the next call into this session. */
-  ph_status (*next_request)(ph_session *session, ph_http_request *out);
+  ph_status(PH_ABI *next_request)(ph_session *session, ph_http_request *out);
 
   /* [session-thread] A response to the last request has begun. Headers are borrowed. */
-  ph_response_action (*on_response_start)(ph_session *session, int32_t http_status, const ph_header *headers,
-                                          size_t header_count);
+  ph_response_action(PH_ABI *on_response_start)(ph_session *session, int32_t http_status, const ph_header *headers,
+                                                size_t header_count);
 
   /* [session-thread] More of the response body, split anywhere (mid-line, mid-character).
    * PH_OK: keep reading; PH_DONE: the answer is complete, stop reading; PH_FAILED: see events. */
-  ph_status (*on_body)(ph_session *session, ph_str chunk);
+  ph_status(PH_ABI *on_body)(ph_session *session, ph_str chunk);
 
   /* [session-thread] The response ended cleanly. Flush what is buffered. PH_OK or PH_FAILED. */
-  ph_status (*on_response_end)(ph_session *session);
+  ph_status(PH_ABI *on_response_end)(ph_session *session);
 
   /* [session-thread] Free the session. Called exactly once for every session opened. */
-  void (*session_close)(ph_session *session);
+  void(PH_ABI *session_close)(ph_session *session);
 
   /* [main-thread] Optional. Called once, with no sessions open, before the library is unloaded. */
-  void (*deinit)(const struct ph_provider *provider);
+  void(PH_ABI *deinit)(const struct ph_provider *provider);
 } ph_provider;
 
 /* ---------------------------------------------------------------------------------------------
@@ -313,7 +327,12 @@ typedef struct ph_entry_args {
 } ph_entry_args;
 
 /* [main-thread] Called once, right after the library is loaded. */
-typedef ph_status (*ph_entry_fn)(ph_entry_args *args);
+typedef ph_status(PH_ABI *ph_entry_fn)(ph_entry_args *args);
+
+/* The entry symbol (PH_ENTRY_SYMBOL), which every plugin defines as
+ *   PH_EXPORT ph_status PH_ABI provhost_plugin_entry(ph_entry_args *args) { ... }
+ * Declared here so that a definition with another signature or convention does not compile. */
+PH_EXPORT ph_status PH_ABI provhost_plugin_entry(ph_entry_args *args);
 
 /* The plugin's half of the handshake: the version to speak with a host that offers `offered`, for a
  * plugin built against `built`; 0 when the majors differ. */

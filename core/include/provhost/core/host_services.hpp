@@ -1,22 +1,31 @@
 // host_services.hpp: the ph_host table each plugin gets (logging, clock, randomness, configuration,
 // digests). Every plugin has its own table, so that its log lines and configuration keys carry the
-// provider's name.
+// provider's name. What the table answers is decided once, by the host's configuration
+// (HostSettings); nothing here reads the environment.
 #pragma once
 
 #include <provhost/provhost.h>
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 namespace provhost::core {
 
+// The settings every plugin's table shares; immutable once plugins are loaded.
+struct HostSettings {
+  // get_config's answers, by config_variable(provider, key): "PROVHOST_KOALA_API_KEY" -> value.
+  std::map<std::string, std::string, std::less<>> provider_config;
+  // Plugins' log messages below this level are dropped.
+  ph_log_level log_level = PH_LOG_INFO;
+};
+
 class HostServices {
  public:
-  // `provider_name` until the plugin says its own name: the file's, e.g. "provhost-ylokh".
-  explicit HostServices(std::string provider_name);
+  // `provider_name` until the plugin says its own name: the file's, e.g. "provhost-ylokh". Null
+  // settings are the defaults: no configuration values, messages from info up.
+  explicit HostServices(std::string provider_name, std::shared_ptr<const HostSettings> settings = nullptr);
   HostServices(const HostServices &) = delete;
   HostServices &operator=(const HostServices &) = delete;
 
@@ -36,16 +45,15 @@ class HostServices {
 
   ph_host table_{};
   std::string provider_name_;
-  std::mutex config_mutex_;
-  // Looked up once per key: get_config's answers must stay valid until the plugin is unloaded.
-  std::map<std::string, std::unique_ptr<std::string>, std::less<>> config_;
+  // Held, not copied, so that get_config's answers stay valid until the plugin is unloaded.
+  std::shared_ptr<const HostSettings> settings_;
 };
 
 // PROVHOST_<PROVIDER>_<KEY>, upper-cased, with anything but letters and digits as '_'.
 std::string config_variable(std::string_view provider, std::string_view key);
 
-// Whether a plugin's message at `level` is shown (debug only with PROVHOST_LOG=debug).
-bool log_level_enabled(ph_log_level level);
+// Whether a plugin's message at `level` is shown when the host shows `threshold` and above.
+bool log_level_enabled(ph_log_level level, ph_log_level threshold);
 
 // "provhost: [Ylokh] warning: <message>\n", the message flattened to one line.
 std::string format_log_line(std::string_view provider, ph_log_level level, std::string_view message);

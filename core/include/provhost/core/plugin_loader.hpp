@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "provhost/core/host_services.hpp"
 #include "provhost/core/registry.hpp"
 
 namespace provhost::core {
@@ -30,8 +31,15 @@ std::optional<std::string> check_abi_answer(uint32_t offered, uint32_t answered)
 // Reads each field only when struct_size covers it. nullopt when valid, else the reason.
 std::optional<std::string> validate_provider(const ph_provider *provider, ProviderMeta &meta);
 
-// True for "provhost-<name>.so" (a file name, not a path).
+// True for "provhost-<name>" and the system's library suffix, ".so" here (a file name, not a path).
 bool is_plugin_file_name(std::string_view file_name);
+
+// A search-path variable's value (PROVHOST_PLUGIN_PATH) as folders: split at the system's
+// separator (':' here), empty entries skipped.
+std::vector<std::filesystem::path> split_path_list(std::string_view list);
+
+// ../lib/provhost/plugins next to the running executable; nullopt when its location is unknown.
+std::optional<std::filesystem::path> default_plugin_folder();
 
 // The plugin files in `folder`, sorted by name; none when the folder does not exist.
 std::vector<std::filesystem::path> plugin_files(const std::filesystem::path &folder);
@@ -41,6 +49,7 @@ struct PluginLoad {
   std::unique_ptr<LoadedProvider> provider;
   std::string error;  // one line
 };
-PluginLoad load_plugin(const std::filesystem::path &file);
+// `settings` are what the plugin's host services answer (null: the defaults).
+PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const HostSettings> settings = nullptr);
 
 }  // namespace provhost::core

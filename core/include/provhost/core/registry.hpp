@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +15,8 @@
 #include <vector>
 
 namespace provhost::core {
+
+struct HostSettings;
 
 // A provider's metadata, copied out of the plugin at load time.
 struct ProviderMeta {
@@ -59,11 +63,20 @@ struct ResolveResult {
   enum class Kind { ok, unknown_provider, model_not_found } kind = Kind::ok;
 };
 
+// The user's say in resolution when no provider is named (the configuration's provider_order and
+// [models] chains). Provider names match case-insensitively; models exactly as requested.
+struct ResolutionPreferences {
+  std::vector<std::string> provider_order;  // tried first, in this order; the others follow in load order
+  // Model -> the only providers to try for it, in this order.
+  std::map<std::string, std::vector<std::string>, std::less<>> model_providers;
+};
+
 // Owns the loaded plugins. Destroying it unloads them, newest first: each provider's deinit, then
 // its library is closed. Destroy it only after every session of its providers has closed.
 class Registry {
  public:
-  Registry();
+  // `settings` are what every plugin's host services answer (null: the defaults).
+  explicit Registry(std::shared_ptr<const HostSettings> settings = nullptr);
   ~Registry();
   Registry(const Registry &) = delete;
   Registry &operator=(const Registry &) = delete;
@@ -80,6 +93,10 @@ class Registry {
   // nullopt, or why it was refused: another provider already has its name.
   std::optional<std::string> add(std::unique_ptr<LoadedProvider> provider);
 
+  // Applies to every later resolve().
+  void set_preferences(ResolutionPreferences preferences);
+  const ResolutionPreferences &preferences() const;
+
   const std::vector<std::unique_ptr<LoadedProvider>> &providers() const;
   const std::vector<RejectedPlugin> &rejected() const;
 
@@ -88,9 +105,10 @@ class Registry {
 
   // provider "" and model "Provider/model" name the provider too. With a provider: that provider
   // and its resolved model. Without: every working provider that lists the model (all working
-  // providers with their default model when the model is empty), in load order. A provider that
-  // lists no models accepts any model. A "Provider/" prefix counts only when it names a loaded
-  // provider, since model names may contain '/' themselves.
+  // providers with their default model when the model is empty), in load order, or as the
+  // preferences say: only the model's own providers in their order when it has a chain, else the
+  // provider order first. A provider that lists no models accepts any model. A "Provider/" prefix
+  // counts only when it names a loaded provider, since model names may contain '/' themselves.
   ResolveResult resolve(std::string_view provider, std::string_view model) const;
 
  private:
@@ -103,8 +121,9 @@ class Registry {
 // provider lists models and this is not one of them.
 bool resolve_model(const ProviderMeta &provider, std::string_view requested, std::string &model, std::string &error);
 
-// The folders to search, in order: each --plugin-dir, then PROVHOST_PLUGIN_PATH (colon separated),
-// then the default folder next to the executable (../lib/provhost/plugins relative to bin/provhost).
+// The folders to search, in order: `plugin_dirs` (the host's configuration gathers --plugin-dir,
+// PROVHOST_PLUGIN_PATH and the configuration file's), then the default folder next to the
+// executable (../lib/provhost/plugins relative to bin/provhost).
 std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::filesystem::path> &plugin_dirs);
 
 }  // namespace provhost::core

@@ -1,12 +1,14 @@
 // upstream.hpp: the upstream override. `--upstream NAME=URL` or PROVHOST_UPSTREAM_<NAME>=URL sends
 // every request of provider NAME to another origin (scheme, host, port); the path, the query and
-// the headers the provider chose stay as they are. This is how tests reach the emulator.
+// the headers the provider chose stay as they are. This is how tests reach the emulator. The host
+// gathers the overrides from all its sources; core only applies them.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace provhost::core {
 
@@ -23,12 +25,17 @@ std::optional<std::string> replace_origin(std::string_view url, std::string_view
 std::optional<std::map<std::string, std::string>> parse_upstreams(const std::map<std::string, std::string> &urls,
                                                                   std::string &error);
 
+// One `--upstream NAME=URL` as NAME and its origin, or nullopt with a one-line reason in `error`
+// ("--upstream NAME: invalid upstream ..." as parse_upstreams words it).
+std::optional<std::pair<std::string, std::string>> parse_upstream_option(std::string_view spec, std::string &error);
+
 // The environment variable that overrides `provider`: PROVHOST_UPSTREAM_ and the name in capitals,
 // with any character other than a letter or a digit as "_".
 std::string upstream_variable(std::string_view provider);
 
-// The origin to use for `provider`: the entry of `overrides` whose name matches case-insensitively,
-// else the provider's environment variable; "" for the provider's real origin.
+// The origin to use for `provider`: the entry of `overrides` whose name matches once both are
+// spelled as upstream_variable spells them (case-insensitively, other characters as "_"); "" for
+// the provider's real origin.
 std::string find_upstream(std::string_view provider, const std::map<std::string, std::string> &overrides);
 
 }  // namespace provhost::core

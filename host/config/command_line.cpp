@@ -1,0 +1,82 @@
+#include "command_line.hpp"
+
+#include "validation.hpp"
+
+namespace provhost::host::config {
+namespace {
+
+const CLI::Validator seconds(
+    [](const std::string &text) {
+      return parse_seconds(text) ? std::string() : "expected seconds (a number >= 0), got " + text;
+    },
+    "");
+
+// An option that is recorded only when given, so that a lower source's value survives otherwise.
+template <class T>
+CLI::Option *add_optional(CLI::App &command, const std::string &name, std::optional<T> &target,
+                          const std::string &description) {
+  return command.add_option_function<T>(
+      name, [&target](const T &value) { target = value; }, description);
+}
+
+}  // namespace
+
+void add_global_options(CLI::App &app, CommandLine &command_line) {
+  app.add_option_function<std::string>(
+         "--config", [&command_line](const std::string &file) { command_line.config_file = file; },
+         "Read the configuration from FILE (default: $XDG_CONFIG_HOME/provhost/config.toml, when it exists)")
+      ->type_name("FILE");
+  app.add_option("--plugin-dir", command_line.plugin_dirs, "Look for plugins in DIR first (repeatable)")
+      ->type_name("DIR")
+      ->expected(1)
+      ->take_all();
+  app.add_option("--upstream", command_line.upstreams, "Send provider NAME's requests to origin URL (repeatable)")
+      ->type_name("NAME=URL")
+      ->expected(1)
+      ->take_all();
+}
+
+void add_engine_options(CLI::App &command, CommandLine &command_line) {
+  add_optional(command, "--timeout", command_line.timeout,
+               "Give up after SEC seconds in all (default: the provider's, else 120)")
+      ->type_name("SEC")
+      ->check(seconds);
+  add_optional(command, "--connect-timeout", command_line.connect_timeout,
+               "Seconds to wait for a connection (default 10)")
+      ->type_name("SEC")
+      ->check(seconds);
+  add_optional(command, "--first-byte-timeout", command_line.first_byte_timeout,
+               "Seconds to wait for the first byte (default 60)")
+      ->type_name("SEC")
+      ->check(seconds);
+  add_optional(command, "--idle-timeout", command_line.idle_timeout,
+               "Seconds without data before a stream is stalled (default 30)")
+      ->type_name("SEC")
+      ->check(seconds);
+  add_optional(command, "--proxy", command_line.proxy,
+               "Proxy URL: http://, socks5://, socks5h:// (default: the proxy variables)")
+      ->type_name("URL");
+}
+
+void add_serve_options(CLI::App &serve, CommandLine &command_line) {
+  add_optional(serve, "--listen", command_line.listen,
+               "Address to listen on; port 0 picks a free one (default 127.0.0.1:8080)")
+      ->type_name("HOST:PORT");
+  add_optional(serve, "--api-key", command_line.api_key,
+               "Require 'Authorization: Bearer KEY' (default: PROVHOST_API_KEY)")
+      ->type_name("KEY");
+  add_optional(serve, "--client-timeout", command_line.client_timeout,
+               "Seconds a client may take to send a request, stay idle, or accept a write (default 30)")
+      ->type_name("SEC")
+      ->check(CLI::PositiveNumber);
+  add_optional(serve, "--shutdown-timeout", command_line.shutdown_timeout,
+               "Seconds that answers in flight may take to finish after SIGINT or SIGTERM (default 30)")
+      ->type_name("SEC")
+      ->check(CLI::NonNegativeNumber);
+  add_optional(serve, "--max-body", command_line.max_body, "Largest request body accepted, in bytes (default 4194304)")
+      ->type_name("BYTES")
+      ->check(CLI::PositiveNumber);
+  serve.add_flag("--quiet", command_line.quiet, "No access log on stderr");
+}
+
+}  // namespace provhost::host::config

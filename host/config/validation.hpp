@@ -1,0 +1,35 @@
+// validation.hpp: the checks every source of a value shares, so that a value means the same from
+// the command line, the environment and the file. Each returns why a value is bad, or nothing.
+#pragma once
+
+#include <provhost/provhost.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace provhost::host::config {
+
+// A proxy URL libcurl understands: host:port, or a scheme of http, https, socks4, socks4a, socks5,
+// socks5h.
+std::optional<std::string> check_proxy(std::string_view proxy);
+
+// HOST:PORT, [IPv6]:PORT or :PORT, the port from 0 to 65535 (the host is resolved by serve).
+std::optional<std::string> check_listen(std::string_view listen);
+
+// An http:// or https:// URL with a host (a path is allowed: an API's base).
+std::optional<std::string> check_base_url(std::string_view url);
+
+// debug, info, warning or error as the ABI's level.
+std::optional<ph_log_level> log_level_from_name(std::string_view name);
+
+// Seconds as typed on the command line or in a variable: a number from 0 to 1e9.
+std::optional<double> parse_seconds(std::string_view text);
+
+// What a provider's name may contain (the loader's rule): A-Z a-z 0-9 _ -, not empty.
+bool is_provider_name(std::string_view name);
+
+// A portable environment variable name: A-Z a-z 0-9 _, not starting with a digit.
+bool is_variable_name(std::string_view name);
+
+}  // namespace provhost::host::config
