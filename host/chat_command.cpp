@@ -144,7 +144,7 @@ core::EngineOptions engine_options(const GlobalOptions &global, const ChatOption
   std::optional<std::map<std::string, std::string>> upstreams = core::parse_upstreams(upstream_origins(global), error);
   if (!upstreams) throw UsageError{error};
   engine.upstreams = std::move(*upstreams);
-  std::optional<double> backoff_scale = core::backoff_scale_from_environment(error);
+  std::optional<double> backoff_scale = backoff_scale_from_environment(error);
   if (!backoff_scale) throw UsageError{error};
   engine.backoff_scale = *backoff_scale;
   return engine;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <provhost/core/registry.hpp>
 #include <string>
 #include <vector>
@@ -67,5 +68,8 @@ void load_plugins(core::Registry &registry, const GlobalOptions &global);
 
 // --upstream NAME=URL as provider name -> origin.
 std::map<std::string, std::string> upstream_origins(const GlobalOptions &global);
+
+// PROVHOST_BACKOFF_SCALE (1 when unset); nullopt with a one-line reason in `error` when malformed.
+std::optional<double> backoff_scale_from_environment(std::string &error);
 
 }  // namespace provhost::host

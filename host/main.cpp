@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <provhost/core/retry.hpp>
 
 #include "commands.hpp"
 
@@ -61,6 +62,11 @@ std::string check_upstream(const std::string &spec) {
 
 void load_plugins(core::Registry &registry, const GlobalOptions &global) {
   registry.load(core::plugin_search_path(global.plugin_dirs));
+}
+
+std::optional<double> backoff_scale_from_environment(std::string &error) {
+  const char *text = std::getenv("PROVHOST_BACKOFF_SCALE");
+  return core::parse_backoff_scale(text ? text : "", "PROVHOST_BACKOFF_SCALE", error);
 }
 
 std::map<std::string, std::string> upstream_origins(const GlobalOptions &global) {

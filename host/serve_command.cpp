@@ -113,7 +113,7 @@ int run_serve(const GlobalOptions &global, const ServeOptions &options) {
 
   core::EngineOptions engine_options;
   auto upstreams = core::parse_upstreams(upstream_origins(global), error);
-  auto backoff_scale = upstreams ? core::backoff_scale_from_environment(error) : std::nullopt;
+  auto backoff_scale = upstreams ? backoff_scale_from_environment(error) : std::nullopt;
   if (!upstreams || !backoff_scale) {
     std::cerr << "provhost: " << error << "\n";
     return exit_usage;

@@ -20,49 +20,11 @@
 #include <random>
 #include <stdexcept>
 
+#include "decisions.hpp"
+#include "engine_errors.hpp"
 #include "engine_session.hpp"
 
 namespace provhost::core {
-
-std::string_view to_string(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::unknown_provider:
-      return "unknown provider";
-    case ErrorKind::model_not_found:
-      return "model not found";
-    case ErrorKind::bad_request:
-      return "bad request";
-    case ErrorKind::rate_limited:
-      return "rate limited";
-    case ErrorKind::auth:
-      return "missing or invalid authentication";
-    case ErrorKind::blocked:
-      return "blocked";
-    case ErrorKind::http_status:
-      return "HTTP error";
-    case ErrorKind::bad_gateway:
-      return "bad gateway";
-    case ErrorKind::gateway_timeout:
-      return "gateway timeout";
-    case ErrorKind::timeout:
-      return "timeout";
-    case ErrorKind::stalled:
-      return "stalled";
-    case ErrorKind::truncated:
-      return "truncated";
-    case ErrorKind::connection:
-      return "connection failed";
-    case ErrorKind::protocol:
-      return "protocol error";
-    case ErrorKind::upstream:
-      return "upstream error";
-    case ErrorKind::plugin:
-      return "plugin error";
-    case ErrorKind::cancelled:
-      return "cancelled";
-  }
-  return "error";
-}
 
 namespace {
 
@@ -80,35 +42,7 @@ constexpr size_t idle_handle_limit = 64;
 constexpr size_t drain_limit = 64 * 1024;
 constexpr milliseconds drain_time{1000};
 
-// "5 s", "0.25 s": how long, for messages.
-std::string seconds_text(milliseconds duration) {
-  long long ms = std::max<long long>(duration.count(), 0);
-  std::string text = std::to_string(ms / 1000);
-  if (long long fraction = ms % 1000) {
-    char digits[8];
-    std::snprintf(digits, sizeof digits, ".%03lld", fraction);
-    text += digits;
-    text.erase(text.find_last_not_of('0') + 1);
-  }
-  return text + " s";
-}
-
-ChatError make_error(ErrorKind kind, const std::string &provider, const std::string &what) {
-  ChatError error;
-  error.kind = kind;
-  error.provider = provider;
-  error.message = provider.empty() ? what : provider + ": " + what;
-  return error;
-}
-
-// The message without the "<Provider>: " it starts with, for lines that name the provider anyway.
-std::string_view without_provider(const ChatError &error) {
-  std::string_view message = error.message;
-  if (!error.provider.empty() && message.substr(0, error.provider.size() + 2) == error.provider + ": ") {
-    message.remove_prefix(error.provider.size() + 2);
-  }
-  return message;
-}
+using engine::seconds_text;
 
 void initialise_libcurl() {
   static std::once_flag once;
