@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "deadlines.hpp"
+#include "engine_errors.hpp"
 
 using namespace provhost::core;
 using namespace provhost::core::engine;
@@ -99,13 +100,8 @@ TEST_CASE("fallback happens only before the answer, in time, while providers are
 }
 
 TEST_CASE("the final error is the only failure, or names every provider's") {
-  ChatError a, b;
-  a.kind = ErrorKind::blocked;
-  a.provider = "A";
-  a.message = "A: blocked";
-  b.kind = ErrorKind::timeout;
-  b.provider = "B";
-  b.message = "B: timed out after 1 s";
+  ChatError a = make_error(ErrorKind::blocked, "A", "blocked");
+  ChatError b = make_error(ErrorKind::timeout, "B", "timed out after 1 s");
   ChatError one = final_error({a});
   CHECK(one.message == "A: blocked");
   CHECK(one.attempts.size() == 1);
