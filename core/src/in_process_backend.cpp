@@ -1,0 +1,207 @@
+// InProcessBackend: plugin sessions on one plugin thread of this process. The engine's thread only
+// queues work and collects results; a slow plugin delays its own chats' results, never the
+// transfers of the others.
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "engine_errors.hpp"
+#include "session_backend.hpp"
+
+namespace provhost::core::engine {
+namespace {
+
+// Collects what a session reports into the result being produced.
+class ResultListener final : public detail::SessionListener {
+ public:
+  void session_text(std::string_view text) override { current->text.append(text); }
+  void session_warning(std::string_view message) override { current->warnings.emplace_back(message); }
+  SessionResult *current = nullptr;
+};
+
+struct Slot {
+  ResultListener listener;
+  std::unique_ptr<detail::PluginSession> session;
+  bool failed = false;    // later work is ignored until the close
+  bool answered = false;  // PH_DONE from on_body: the rest of this response is not the session's
+};
+
+class InProcessBackend final : public SessionBackend {
+ public:
+  InProcessBackend(const Registry &registry, std::function<void()> wake)
+      : registry_(registry), wake_(std::move(wake)), thread_([this] { run(); }) {}
+
+  ~InProcessBackend() override { shutdown(); }
+
+  void submit(Batch<SessionWork> &work) override {
+    if (work.empty()) return;
+    {
+      std::lock_guard lock(mutex_);
+      if (inbox_.empty()) {
+        inbox_.swap(work);
+      } else {
+        inbox_.append_from(work);
+      }
+    }
+    work.clear();
+    work_ready_.notify_one();
+  }
+
+  void collect(Batch<SessionResult> &results) override {
+    std::lock_guard lock(mutex_);
+    outbox_.swap(results);
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    work_ready_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    Batch<SessionWork> working;
+    Batch<SessionResult> produced;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        work_ready_.wait(lock, [&] { return !inbox_.empty() || stopping_; });
+        if (inbox_.empty()) break;  // stopping, and everything submitted is done
+        inbox_.swap(working);
+      }
+      for (size_t i = 0; i < working.size(); ++i) handle(working[i], produced);
+      working.clear();
+      bool was_empty = false;
+      {
+        std::lock_guard lock(mutex_);
+        was_empty = outbox_.empty();
+        if (was_empty) {
+          outbox_.swap(produced);
+        } else {
+          outbox_.append_from(produced);
+        }
+      }
+      produced.clear();
+      if (was_empty) wake_();
+    }
+    for (auto &[id, slot] : sessions_) slot->session->close();
+    sessions_.clear();
+  }
+
+  SessionResult &result(Batch<SessionResult> &produced, Slot *slot, SessionId id, SessionResult::Kind kind) {
+    SessionResult &out = produced.add();
+    out.session = id;
+    out.kind = kind;
+    if (slot) slot->listener.current = &out;
+    return out;
+  }
+
+  void failed(SessionResult &out, Slot &slot) {
+    out.kind = SessionResult::Kind::failed;
+    out.error = slot.session->failure();
+    slot.failed = true;
+  }
+
+  void handle(SessionWork &work, Batch<SessionResult> &produced) {
+    using Kind = SessionResult::Kind;
+    if (work.kind == SessionWork::Kind::open) return open(work, produced);
+    auto found = sessions_.find(work.session);
+    if (work.kind == SessionWork::Kind::close) {
+      // A session that never opened (its provider was gone) is closed all the same.
+      Slot *slot = found == sessions_.end() ? nullptr : found->second.get();
+      result(produced, slot, work.session, Kind::closed);
+      if (slot) {
+        slot->session->close();
+        sessions_.erase(found);
+      }
+      return;
+    }
+    if (found == sessions_.end()) return;
+    Slot &slot = *found->second;
+    if (slot.failed) return;
+    switch (work.kind) {
+      case SessionWork::Kind::next_request: {
+        slot.answered = false;
+        SessionResult &out = result(produced, &slot, work.session, Kind::request);
+        switch (slot.session->next_request(out.request)) {
+          case detail::PluginSession::Next::request:
+            break;
+          case detail::PluginSession::Next::done:
+            out.kind = Kind::no_more_requests;
+            out.finished = slot.session->finished();
+            break;
+          case detail::PluginSession::Next::failed:
+            failed(out, slot);
+            break;
+        }
+        return;
+      }
+      case SessionWork::Kind::response_start: {
+        SessionResult &out = result(produced, &slot, work.session, Kind::action);
+        std::optional<ph_response_action> action = slot.session->response_start(work.status, work.headers);
+        if (action) {
+          out.action = *action;
+        } else {
+          failed(out, slot);
+        }
+        return;
+      }
+      case SessionWork::Kind::body: {
+        if (slot.answered) return;
+        SessionResult &out = result(produced, &slot, work.session, Kind::body_taken);
+        ph_status status = slot.session->body(work.bytes);
+        if (status == PH_DONE) {
+          out.answer_complete = slot.answered = true;
+        } else if (status != PH_OK) {
+          failed(out, slot);
+        }
+        return;
+      }
+      case SessionWork::Kind::response_end: {
+        if (slot.answered) return;
+        SessionResult &out = result(produced, &slot, work.session, Kind::response_ended);
+        if (slot.session->response_end() != PH_OK) failed(out, slot);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  void open(SessionWork &work, Batch<SessionResult> &produced) {
+    const LoadedProvider *provider = registry_.find(work.provider);
+    if (!provider) {
+      SessionResult &out = result(produced, nullptr, work.session, SessionResult::Kind::failed);
+      out.error = make_error(ErrorKind::plugin, work.provider, "the provider is not loaded");
+      return;
+    }
+    auto slot = std::make_unique<Slot>();
+    slot->session = std::make_unique<detail::PluginSession>(*provider, work.model, slot->listener);
+    SessionResult &out = result(produced, slot.get(), work.session, SessionResult::Kind::opened);
+    if (!slot->session->open(work.spec)) failed(out, *slot);
+    sessions_.emplace(work.session, std::move(slot));
+  }
+
+  const Registry &registry_;
+  std::function<void()> wake_;
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  Batch<SessionWork> inbox_;
+  Batch<SessionResult> outbox_;
+  bool stopping_ = false;
+  std::unordered_map<SessionId, std::unique_ptr<Slot>> sessions_;  // the plugin thread's own
+  std::thread thread_;                                             // last: it starts once everything it uses exists
+};
+
+}  // namespace
+
+std::unique_ptr<SessionBackend> make_in_process_backend(const Registry &registry, std::function<void()> wake) {
+  return std::make_unique<InProcessBackend>(registry, std::move(wake));
+}
+
+}  // namespace provhost::core::engine
