@@ -1,8 +1,9 @@
-// InProcessBackend: plugin sessions on one plugin thread of this process. The engine's thread only
-// queues work and collects results; a slow plugin delays its own chats' results, never the
-// transfers of the others.
+// InProcessBackend: plugin sessions on plugin threads of this process, one per provider. The
+// engine's thread only queues work and collects results; a slow plugin delays its own chats'
+// results, never the transfers or the sessions of the others.
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 
@@ -27,33 +28,25 @@ struct Slot {
   bool answered = false;  // PH_DONE from on_body: the rest of this response is not the session's
 };
 
-class InProcessBackend final : public SessionBackend {
+// One plugin thread and the sessions it runs. Every session of a provider runs on that provider's
+// worker, so a plugin that blocks delays only its own chats.
+class Worker {
  public:
-  InProcessBackend(const Registry &registry, std::function<void()> wake)
-      : registry_(registry), wake_(std::move(wake)), thread_([this] { run(); }) {}
+  Worker(const Registry &registry, Batch<SessionResult> &outbox, std::mutex &outbox_mutex,
+         const std::function<void()> &wake)
+      : registry_(registry), outbox_(outbox), outbox_mutex_(outbox_mutex), wake_(wake), thread_([this] { run(); }) {}
+  ~Worker() { stop(); }
 
-  ~InProcessBackend() override { shutdown(); }
-
-  void submit(Batch<SessionWork> &work) override {
-    if (work.empty()) return;
+  void submit(SessionWork &item) {
     {
       std::lock_guard lock(mutex_);
-      if (inbox_.empty()) {
-        inbox_.swap(work);
-      } else {
-        inbox_.append_from(work);
-      }
+      std::swap(inbox_.add(), item);
     }
-    work.clear();
     work_ready_.notify_one();
   }
 
-  void collect(Batch<SessionResult> &results) override {
-    std::lock_guard lock(mutex_);
-    outbox_.swap(results);
-  }
-
-  void shutdown() override {
+  // Runs what was submitted, closes the sessions left, and joins the thread.
+  void stop() {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
@@ -78,7 +71,7 @@ class InProcessBackend final : public SessionBackend {
       working.clear();
       bool was_empty = false;
       {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(outbox_mutex_);
         was_empty = outbox_.empty();
         if (was_empty) {
           outbox_.swap(produced);
@@ -188,14 +181,65 @@ class InProcessBackend final : public SessionBackend {
   }
 
   const Registry &registry_;
-  std::function<void()> wake_;
+  Batch<SessionResult> &outbox_;
+  std::mutex &outbox_mutex_;
+  const std::function<void()> &wake_;
   std::mutex mutex_;
   std::condition_variable work_ready_;
   Batch<SessionWork> inbox_;
-  Batch<SessionResult> outbox_;
   bool stopping_ = false;
-  std::unordered_map<SessionId, std::unique_ptr<Slot>> sessions_;  // the plugin thread's own
+  std::unordered_map<SessionId, std::unique_ptr<Slot>> sessions_;  // this thread's own
   std::thread thread_;                                             // last: it starts once everything it uses exists
+};
+
+class InProcessBackend final : public SessionBackend {
+ public:
+  InProcessBackend(const Registry &registry, std::function<void()> wake)
+      : registry_(registry), wake_(std::move(wake)) {}
+
+  ~InProcessBackend() override { shutdown(); }
+
+  // Runs on the engine's thread only: the routing tables are its own.
+  void submit(Batch<SessionWork> &work) override {
+    for (size_t i = 0; i < work.size(); ++i) {
+      SessionWork &item = work[i];
+      Worker *worker = nullptr;
+      if (item.kind == SessionWork::Kind::open) {
+        worker = &worker_for(item.provider);
+        routes_[item.session] = worker;
+      } else if (auto found = routes_.find(item.session); found != routes_.end()) {
+        worker = found->second;
+        if (item.kind == SessionWork::Kind::close) routes_.erase(found);
+      }
+      if (worker) worker->submit(item);
+    }
+    work.clear();
+  }
+
+  void collect(Batch<SessionResult> &results) override {
+    std::lock_guard lock(outbox_mutex_);
+    outbox_.swap(results);
+  }
+
+  void shutdown() override {
+    for (auto &[name, worker] : workers_) worker->stop();
+  }
+
+ private:
+  Worker &worker_for(const std::string &provider) {
+    auto found = workers_.find(provider);
+    if (found == workers_.end()) {
+      found = workers_.emplace(provider, std::make_unique<Worker>(registry_, outbox_, outbox_mutex_, wake_)).first;
+    }
+    return *found->second;
+  }
+
+  const Registry &registry_;
+  std::function<void()> wake_;
+  std::mutex outbox_mutex_;
+  Batch<SessionResult> outbox_;
+  std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;  // by provider name
+  std::unordered_map<SessionId, Worker *> routes_;                    // open sessions
 };
 
 }  // namespace
