@@ -201,6 +201,7 @@ class InProcessBackend final : public SessionBackend {
 
   // Runs on the engine's thread only: the routing tables are its own.
   void submit(Batch<SessionWork> &work) override {
+    bool closed_unknown = false;
     for (size_t i = 0; i < work.size(); ++i) {
       SessionWork &item = work[i];
       Worker *worker = nullptr;
@@ -211,9 +212,15 @@ class InProcessBackend final : public SessionBackend {
         worker = found->second;
         if (item.kind == SessionWork::Kind::close) routes_.erase(found);
       }
-      if (worker) worker->submit(item);
+      if (worker) {
+        worker->submit(item);
+      } else if (item.kind == SessionWork::Kind::close) {
+        closed_unknown = true;
+        post_closed(item.session);  // every close is answered, even of a session never opened
+      }
     }
     work.clear();
+    if (closed_unknown) wake_();
   }
 
   void collect(Batch<SessionResult> &results) override {
@@ -226,6 +233,13 @@ class InProcessBackend final : public SessionBackend {
   }
 
  private:
+  void post_closed(SessionId session) {
+    std::lock_guard lock(outbox_mutex_);
+    SessionResult &out = outbox_.add();
+    out.kind = SessionResult::Kind::closed;
+    out.session = session;
+  }
+
   Worker &worker_for(const std::string &provider) {
     auto found = workers_.find(provider);
     if (found == workers_.end()) {

@@ -1,8 +1,10 @@
 // The engine in-process, against the upstream emulator: the ABI loop, retries, timeouts,
 // cancellation and concurrency, with the real plugins and with Probe, a plugin that misbehaves
 // on request (probe_plugin.cpp).
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -535,4 +537,52 @@ TEST_CASE("an answer complete before its response ends does not wait for the res
   auto chat = harness.chat(ask("Probe", R"({"done_after": 10})"));
   CHECK(chat->events().back() == "done");
   CHECK(chat->text() == harness.upstream.answer_body("ylokh").substr(0, 10));
+}
+
+TEST_CASE("a request libcurl refuses to set up fails its chat, naming the option") {
+  Harness harness;
+  // libcurl refuses strings longer than 8,000,000 bytes for any option.
+  std::string path = "/" + std::string(8'000'001, 'a');
+  auto chat = harness.chat(ask("Probe", R"({"path": ")" + path + "\"}"));
+  REQUIRE(chat->error());
+  CHECK(chat->error()->kind == ErrorKind::connection);
+  CHECK(chat->error()->message.starts_with("Probe: cannot start a transfer: CURLOPT_URL: "));
+  CHECK(chat->events() == std::vector<std::string>{"error"});
+  CHECK(harness.upstream.requests().empty());
+}
+
+TEST_CASE("a plugin that blocks delays only its own chat: the engine and other providers go on") {
+  provhost::test::TempDir dir;
+  std::string fifo = (dir.path() / "fifo").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  Harness harness;
+  auto blocked = harness.start(ask("Probe", R"({"block_on": ")" + fifo + "\"}"));
+  int writer = ::open(fifo.c_str(), O_WRONLY);  // returns once Probe waits inside on_body
+  REQUIRE(writer >= 0);
+  auto other = harness.chat(ask("Ylokh"));
+  CHECK(other->events().back() == "done");
+  CHECK(other->text() == harness.upstream.expected_text());
+  CHECK(blocked->ends() == 0);
+  ::close(writer);
+  REQUIRE(blocked->wait_end());
+  CHECK(blocked->events().back() == "done");
+  CHECK(blocked->text() == harness.upstream.answer_body("ylokh"));
+}
+
+TEST_CASE("a slow plugin holds its transfer back without it counting as stalled, and gets every byte") {
+  EngineOptions options;
+  options.timeouts.idle_ms = 300;
+  Harness harness(options);
+  provhost::emulator::Config config = harness.upstream.config();
+  config.chunks = 1600;
+  config.write_size = 64 * 1024;
+  harness.upstream.configure(config);
+  std::string expected = harness.upstream.answer_body("ylokh");
+  INFO(expected.size());
+  REQUIRE(expected.size() > 4 * 64 * 1024);  // several times what a transfer buffers before it pauses  // several times
+                                             // what a transfer buffers before it pauses
+  // Each call into the plugin takes longer than the idle timeout while the upstream waits on us.
+  auto chat = harness.chat(ask("Probe", R"({"body_delay_ms": 400})"));
+  CHECK(chat->events().back() == "done");
+  CHECK(chat->text() == expected);
 }
