@@ -193,9 +193,9 @@ struct Engine::Impl {
       if (curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &t) != CURLE_OK || !t) continue;
       CURLcode result = message->data.result;
       if (t->state == TransferState::draining) {
-        auto owned = draining.find(t->id);
+        transition(*t, TransferState::finished);
         pool.release(t->easy);
-        draining.erase(owned);
+        draining.erase(t->id);
         continue;
       }
       t->curl_done = true;
@@ -415,7 +415,9 @@ struct Engine::Impl {
   void answer_complete(Chat &chat) {
     std::unique_ptr<Transfer> rest = std::move(chat.transfer);
     transfers.erase(rest->id);
-    if (rest->easy) {
+    if (!rest->easy) {
+      transition(*rest, TransferState::finished);
+    } else {
       rest->chat = nullptr;
       rest->buffer.clear();
       transition(*rest, TransferState::draining);
@@ -464,6 +466,7 @@ struct Engine::Impl {
       case DeadlineKind::drain: {
         auto found = draining.find(deadline.owner);
         if (found == draining.end()) return;
+        transition(*found->second, TransferState::finished);
         pool.release(found->second->easy);  // still going: give up on reusing its connection
         draining.erase(found);
         return;

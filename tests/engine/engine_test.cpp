@@ -586,3 +586,33 @@ TEST_CASE("a slow plugin holds its transfer back without it counting as stalled,
   CHECK(chat->events().back() == "done");
   CHECK(chat->text() == expected);
 }
+
+TEST_CASE("with PROVHOST_LOG=debug every state transition of a chat and its transfer is logged, in order") {
+  Emulator upstream;
+  upstream.start();
+  auto result = provhost::test::run_process({provhost::test::provhost_binary(), "--plugin-dir", PROBE_PLUGIN_DIR,
+                                             "--upstream", "Probe=" + upstream.origin(), "chat", "-p", "Probe", "Hi"},
+                                            "", seconds(30), {{"PROVHOST_LOG", "debug"}});
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out == upstream.answer_body("ylokh"));
+  std::vector<std::string> transitions;
+  std::istringstream lines(result.err);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("provhost: [engine] debug: ")) transitions.push_back(line.substr(26));
+  }
+  CHECK(transitions == std::vector<std::string>{
+                           "chat 1: queued -> opening",
+                           "chat 1: opening -> requesting",
+                           "chat 1: requesting -> transferring",
+                           "transfer 2: connecting -> awaiting-response",
+                           "transfer 2: awaiting-response -> receiving-headers",
+                           "transfer 2: receiving-headers -> awaiting-action",
+                           "transfer 2: awaiting-action -> reading",
+                           "transfer 2: reading -> settling",
+                           "transfer 2: settling -> finished",
+                           "chat 1: transferring -> requesting",
+                           "chat 1: requesting -> closing",
+                           "chat 1: closing -> done",
+                       });
+}
