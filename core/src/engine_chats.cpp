@@ -36,13 +36,6 @@ void Engine::Impl::try_next_candidate(Chat &chat) {
   const Resolution &candidate = chat.candidates[chat.next_candidate++];
   chat.provider = candidate.provider->meta.name;
   chat.model = candidate.model;
-  chat.session = next_id++;
-  by_session.emplace(chat.session, chat.id);
-  transition(chat, ChatState::opening);
-  SessionWork &item = post(SessionWork::Kind::open, chat);
-  item.provider = chat.provider;
-  item.model = chat.model;
-  item.spec = chat.spec;
   chat.origin.clear();
   if (std::string upstream = find_upstream(chat.provider, options.upstreams); !upstream.empty()) {
     std::string error;
@@ -50,6 +43,16 @@ void Engine::Impl::try_next_candidate(Chat &chat) {
     if (!origin) return provider_failed(chat, make_error(ErrorKind::bad_request, chat.provider, error));
     chat.origin = std::move(*origin);
   }
+  chat.session = next_id++;
+  by_session.emplace(chat.session, chat.id);
+  transition(chat, ChatState::opening);
+  SessionWork &item = post(SessionWork::Kind::open, chat);
+  item.provider = chat.provider;
+  item.model = chat.model;
+  item.spec = chat.spec;
+  // In the same batch: the first request comes back with the opening, one round trip instead of
+  // two (a session that failed to open skips it).
+  post(SessionWork::Kind::next_request, chat);
 }
 
 void Engine::Impl::ask_next_request(Chat &chat) {

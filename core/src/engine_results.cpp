@@ -36,20 +36,29 @@ void Engine::Impl::on_result(SessionResult &result) {
   Transfer *t = chat.transfer.get();
   switch (result.kind) {
     case Kind::opened:
-      return ask_next_request(chat);
+      return transition(chat, ChatState::requesting);  // its first request was asked for already
     case Kind::request:
       chat.request = std::move(result.request);
       return send_request(chat);
     case Kind::no_more_requests:
+      // The backend closed the session with this answer: the chat ends without waiting for it.
+      by_session.erase(result.session);
+      chat.session = 0;
       if (result.finished) return close_chat(chat, std::nullopt);
       return provider_failed(chat, make_error(ErrorKind::truncated, chat.provider,
                                               "stream truncated: the answer ended before its end marker"));
     case Kind::action:
       if (!t || t->state != TransferState::awaiting_action) return;
       t->action = result.action;
-      transition(*t, result.action == PH_RESPONSE_READ         ? TransferState::reading
-                     : result.action == PH_RESPONSE_HTTP_ERROR ? TransferState::collecting_error
-                                                               : TransferState::discarding);
+      if (result.action == PH_RESPONSE_READ) {
+        t->body_fed = t->body_in_flight;  // the first bytes went with the response's start
+        transition(*t, TransferState::reading);
+      } else {
+        t->body_in_flight = false;
+        if (result.action == PH_RESPONSE_HTTP_ERROR) t->error_body.assign(result.bytes, 0, error_body_limit);
+        transition(
+            *t, result.action == PH_RESPONSE_HTTP_ERROR ? TransferState::collecting_error : TransferState::discarding);
+      }
       return advance(*t);
     case Kind::body_taken:
       if (!t) return;

@@ -130,6 +130,12 @@ void Engine::Impl::begin_response(Chat &chat, Transfer &t) {
   SessionWork &item = post(SessionWork::Kind::response_start, chat);
   item.status = static_cast<int>(t.status);
   item.headers = t.response_headers;
+  if (!t.buffer.empty()) {
+    item.bytes.assign(t.buffer);
+    t.buffer.clear();
+    t.body_in_flight = true;  // until the session says what they are
+    resume(t);
+  }
 }
 
 void Engine::Impl::hand_on_body(Chat &chat, Transfer &t) {

@@ -125,8 +125,11 @@ class Worker {
           case detail::PluginSession::Next::request:
             break;
           case detail::PluginSession::Next::done:
+            // Nothing can follow: the session is closed now, which spares the engine a round trip.
             out.kind = Kind::no_more_requests;
             out.finished = slot.session->finished();
+            slot.session->close();
+            sessions_.erase(found);
             break;
           case detail::PluginSession::Next::failed:
             failed(out, slot);
@@ -137,24 +140,15 @@ class Worker {
       case SessionWork::Kind::response_start: {
         SessionResult &out = result(produced, &slot, work.session, Kind::action);
         std::optional<ph_response_action> action = slot.session->response_start(work.status, work.headers);
-        if (action) {
-          out.action = *action;
-        } else {
-          failed(out, slot);
-        }
-        return;
+        if (!action) return failed(out, slot);
+        out.action = *action;
+        if (work.bytes.empty()) return;
+        // The first body bytes came along: the session reads them now, or they go back.
+        if (*action != PH_RESPONSE_READ) return out.bytes.swap(work.bytes);
+        return body(slot, work, produced);
       }
-      case SessionWork::Kind::body: {
-        if (slot.answered) return;
-        SessionResult &out = result(produced, &slot, work.session, Kind::body_taken);
-        ph_status status = slot.session->body(work.bytes);
-        if (status == PH_DONE) {
-          out.answer_complete = slot.answered = true;
-        } else if (status != PH_OK) {
-          failed(out, slot);
-        }
-        return;
-      }
+      case SessionWork::Kind::body:
+        return body(slot, work, produced);
       case SessionWork::Kind::response_end: {
         if (slot.answered) return;
         SessionResult &out = result(produced, &slot, work.session, Kind::response_ended);
@@ -163,6 +157,17 @@ class Worker {
       }
       default:
         return;
+    }
+  }
+
+  void body(Slot &slot, SessionWork &work, Batch<SessionResult> &produced) {
+    if (slot.answered) return;
+    SessionResult &out = result(produced, &slot, work.session, SessionResult::Kind::body_taken);
+    ph_status status = slot.session->body(work.bytes);
+    if (status == PH_DONE) {
+      out.answer_complete = slot.answered = true;
+    } else if (status != PH_OK) {
+      failed(out, slot);
     }
   }
 
@@ -224,8 +229,13 @@ class InProcessBackend final : public SessionBackend {
   }
 
   void collect(Batch<SessionResult> &results) override {
-    std::lock_guard lock(outbox_mutex_);
-    outbox_.swap(results);
+    {
+      std::lock_guard lock(outbox_mutex_);
+      outbox_.swap(results);
+    }
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (results[i].kind == SessionResult::Kind::no_more_requests) routes_.erase(results[i].session);
+    }
   }
 
   void shutdown() override {

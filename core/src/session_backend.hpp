@@ -65,7 +65,8 @@ struct SessionWork {
   // response_start
   int status = 0;
   HttpHeaders headers;
-  // body
+  // body; also response_start, with the first body bytes: read at once when the session reads
+  // the response, handed back (SessionResult::bytes) when it does not, saving a round trip
   std::string bytes;
 
   void recycle() { bytes.clear(); }
@@ -75,7 +76,7 @@ struct SessionResult {
   enum class Kind : uint8_t {
     opened,            // the session is open
     request,           // `request` is the next one to send
-    no_more_requests,  // the session has nothing more to send; `finished` says whether it finished
+    no_more_requests,  // the session has nothing more to send (`finished`: it finished) and is closed
     action,            // what to do with the response that began
     body_taken,        // the body bytes were consumed; `answer_complete` when the session said PH_DONE
     response_ended,    // the session took the end of the response
@@ -89,12 +90,14 @@ struct SessionResult {
   detail::OutgoingRequest request;
   bool finished = false;
   ph_response_action action = PH_RESPONSE_READ;
+  std::string bytes;  // action: the first body bytes, handed back when the action is not READ
   bool answer_complete = false;
   ChatError error;
 
   void recycle() {
     warnings.clear();
     text.clear();
+    bytes.clear();
     finished = false;
     answer_complete = false;
   }

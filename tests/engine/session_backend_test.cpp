@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <provhost/core/registry.hpp>
+#include <tuple>
 
 using namespace provhost::core;
 using namespace provhost::core::engine;
@@ -163,4 +164,29 @@ TEST_CASE("after PH_DONE or a failure the rest of a response is not the session'
       CHECK(result.error.message == "Probe: the plugin threw an exception from on_body: probe: thrown on purpose");
     }
   }
+}
+
+TEST_CASE("a response's first body bytes travel with its start: read at once, or handed back") {
+  Registry registry;
+  registry.load({PROBE_PLUGIN_DIR});
+  Driver driver(registry);
+  for (SessionId id : {1, 2}) {
+    open(driver, id);
+    driver.add(SessionWork::Kind::next_request, id);
+    SessionWork &start = driver.add(SessionWork::Kind::response_start, id);
+    start.status = id == 1 ? 200 : 500;
+    start.bytes = id == 1 ? "first bytes" : R"({"error": "down"})";
+  }
+  driver.submit();
+  driver.results(7);
+  std::vector<std::tuple<SessionId, Kind, std::string, std::string>> seen;
+  for (const SessionResult &result : driver.all()) {
+    if (result.kind != Kind::opened && result.kind != Kind::request) {
+      seen.emplace_back(result.session, result.kind, result.text, result.bytes);
+    }
+  }
+  CHECK(seen == std::vector<std::tuple<SessionId, Kind, std::string, std::string>>{
+                    {1, Kind::action, "", ""},
+                    {1, Kind::body_taken, "first bytes", ""},
+                    {2, Kind::action, "", R"({"error": "down"})"}});
 }
