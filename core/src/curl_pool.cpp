@@ -73,9 +73,16 @@ std::string CurlPool::perform() {
   return code == CURLM_OK ? std::string() : failure("curl_multi_perform", code);
 }
 
-std::string CurlPool::poll(int timeout_ms) {
-  CURLMcode code = curl_multi_poll(multi_, nullptr, 0, timeout_ms, nullptr);
+std::string CurlPool::poll(int timeout_ms, int &ready) {
+  CURLMcode code = curl_multi_poll(multi_, nullptr, 0, timeout_ms, &ready);
   return code == CURLM_OK ? std::string() : failure("curl_multi_poll", code);
+}
+
+bool CurlPool::timer_due() const {
+  long timeout_ms = -1;
+  // When libcurl cannot tell, performing is the safe answer.
+  if (curl_multi_timeout(multi_, &timeout_ms) != CURLM_OK) return true;
+  return timeout_ms == 0;
 }
 
 void CurlPool::wake() const {

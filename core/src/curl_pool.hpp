@@ -32,10 +32,13 @@ class CurlPool {
   // Takes the handle out of the multi (if it is in) and keeps it for reuse.
   void release(CURL *easy);
 
-  // curl_multi_perform, curl_multi_poll and curl_multi_wakeup; "" or why they failed.
+  // curl_multi_perform, curl_multi_poll (`ready`: how many of libcurl's sockets are ready; a
+  // wake-up is not counted) and curl_multi_wakeup; "" or why they failed.
   std::string perform();
-  std::string poll(int timeout_ms);
+  std::string poll(int timeout_ms, int &ready);
   void wake() const;
+  // One of libcurl's own timers (connect timeout, a new or resumed transfer) is due: perform.
+  bool timer_due() const;
 
  private:
   CURLM *multi_ = nullptr;

@@ -50,6 +50,9 @@ Engine::Impl::~Impl() {
 }
 
 void Engine::Impl::loop(bool until_idle) {
+  // curl_multi_perform visits every transfer, so it runs only when a socket is ready or one of
+  // libcurl's timers is due, not on wake-ups that only brought the sessions' results.
+  bool sockets_ready = true;
   for (;;) {
     if (take_mail()) {
       std::lock_guard lock(mailbox->mutex);
@@ -58,8 +61,10 @@ void Engine::Impl::loop(bool until_idle) {
       return;
     }
     if (until_idle && chats.empty()) return;
-    if (std::string failure = pool.perform(); !failure.empty()) fail_every_transfer(failure);
-    collect_finished();
+    if (sockets_ready || pool.timer_due()) {
+      if (std::string failure = pool.perform(); !failure.empty()) fail_every_transfer(failure);
+      collect_finished();
+    }
     look_at_touched();
     take_results();
     fire_deadlines(Clock::now());
@@ -68,10 +73,13 @@ void Engine::Impl::loop(bool until_idle) {
     TimePoint next = deadlines.next();
     auto wait = next == never ? longest_poll : std::chrono::ceil<milliseconds>(next - Clock::now());
     wait = std::clamp(wait, milliseconds(0), longest_poll);
-    if (std::string failure = pool.poll(static_cast<int>(wait.count())); !failure.empty()) {
+    int ready = 0;
+    if (std::string failure = pool.poll(static_cast<int>(wait.count()), ready); !failure.empty()) {
       fail_every_transfer(failure);
       std::this_thread::sleep_for(wait);  // without poll, at least not a busy loop
+      ready = 1;
     }
+    sockets_ready = ready > 0;
   }
 }
 

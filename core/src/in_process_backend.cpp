@@ -37,13 +37,20 @@ class Worker {
       : registry_(registry), outbox_(outbox), outbox_mutex_(outbox_mutex), wake_(wake), thread_([this] { run(); }) {}
   ~Worker() { stop(); }
 
-  void submit(SessionWork &item) {
+  // Queues `item` on the engine's side; flush() hands the queue over with one lock and one wake.
+  void queue(SessionWork &item) {
+    has_queued = true;
+    std::swap(queued_.add(), item);
+  }
+  void flush() {
+    has_queued = false;
     {
       std::lock_guard lock(mutex_);
-      std::swap(inbox_.add(), item);
+      inbox_.append_from(queued_);
     }
     work_ready_.notify_one();
   }
+  bool has_queued = false;  // the engine's thread only
 
   // Runs what was submitted, closes the sessions left, and joins the thread.
   void stop() {
@@ -191,6 +198,7 @@ class Worker {
   const std::function<void()> &wake_;
   std::mutex mutex_;
   std::condition_variable work_ready_;
+  Batch<SessionWork> queued_;  // the engine's thread only
   Batch<SessionWork> inbox_;
   bool stopping_ = false;
   std::unordered_map<SessionId, std::unique_ptr<Slot>> sessions_;  // this thread's own
@@ -218,13 +226,16 @@ class InProcessBackend final : public SessionBackend {
         if (item.kind == SessionWork::Kind::close) routes_.erase(found);
       }
       if (worker) {
-        worker->submit(item);
+        if (!worker->has_queued) flushing_.push_back(worker);
+        worker->queue(item);
       } else if (item.kind == SessionWork::Kind::close) {
         closed_unknown = true;
         post_closed(item.session);  // every close is answered, even of a session never opened
       }
     }
     work.clear();
+    for (Worker *worker : flushing_) worker->flush();
+    flushing_.clear();
     if (closed_unknown) wake_();
   }
 
@@ -264,6 +275,7 @@ class InProcessBackend final : public SessionBackend {
   Batch<SessionResult> outbox_;
   std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;  // by provider name
   std::unordered_map<SessionId, Worker *> routes_;                    // open sessions
+  std::vector<Worker *> flushing_;                                    // the workers given work by this submit
 };
 
 }  // namespace
