@@ -38,6 +38,7 @@ void Engine::Impl::on_result(SessionResult &result) {
     case Kind::opened:
       return transition(chat, ChatState::requesting);  // its first request was asked for already
     case Kind::request:
+      if (chat.state != ChatState::requesting) return;  // an attempt failed meanwhile: its retry goes on
       chat.request = std::move(result.request);
       return send_request(chat);
     case Kind::no_more_requests:
@@ -67,7 +68,7 @@ void Engine::Impl::on_result(SessionResult &result) {
       return advance(*t);
     case Kind::response_ended:
       drop_transfer(chat);
-      return ask_next_request(chat);
+      return transition(chat, ChatState::requesting);  // the backend asks for the next request itself
     case Kind::failed:
       return provider_failed(chat, result.error);
     case Kind::closed:

@@ -183,7 +183,7 @@ void Engine::Impl::answer_complete(Chat &chat) {
     uint64_t id = rest->id;
     draining.emplace(id, std::move(rest));
   }
-  ask_next_request(chat);
+  transition(chat, ChatState::requesting);  // the backend asks for the next request itself
 }
 
 void Engine::Impl::start_attempt(Chat &chat) {

@@ -125,27 +125,11 @@ class Worker {
     Slot &slot = *found->second;
     if (slot.failed) return;
     switch (work.kind) {
-      case SessionWork::Kind::next_request: {
-        slot.answered = false;
-        SessionResult &out = result(produced, &slot, work.session, Kind::request);
-        switch (slot.session->next_request(out.request)) {
-          case detail::PluginSession::Next::request:
-            break;
-          case detail::PluginSession::Next::done:
-            // Nothing can follow: the session is closed now, which spares the engine a round trip.
-            out.kind = Kind::no_more_requests;
-            out.finished = slot.session->finished();
-            slot.session->close();
-            sessions_.erase(found);
-            break;
-          case detail::PluginSession::Next::failed:
-            failed(out, slot);
-            break;
-        }
-        return;
-      }
+      case SessionWork::Kind::next_request:
+        return next_request(slot, work.session, produced);
       case SessionWork::Kind::response_start: {
         SessionResult &out = result(produced, &slot, work.session, Kind::action);
+        slot.answered = false;  // a new response: its bytes are the session's again
         std::optional<ph_response_action> action = slot.session->response_start(work.status, work.headers);
         if (!action) return failed(out, slot);
         out.action = *action;
@@ -159,8 +143,8 @@ class Worker {
       case SessionWork::Kind::response_end: {
         if (slot.answered) return;
         SessionResult &out = result(produced, &slot, work.session, Kind::response_ended);
-        if (slot.session->response_end() != PH_OK) failed(out, slot);
-        return;
+        if (slot.session->response_end() != PH_OK) return failed(out, slot);
+        return next_request(slot, work.session, produced);  // what the engine asks next, always
       }
       default:
         return;
@@ -173,8 +157,29 @@ class Worker {
     ph_status status = slot.session->body(work.bytes);
     if (status == PH_DONE) {
       out.answer_complete = slot.answered = true;
+      // The rest of this response is not the session's; what the engine asks next is certain.
+      next_request(slot, work.session, produced);
     } else if (status != PH_OK) {
       failed(out, slot);
+    }
+  }
+
+  // May close the session (and free `slot`) when it has nothing more to send.
+  void next_request(Slot &slot, SessionId id, Batch<SessionResult> &produced) {
+    using Kind = SessionResult::Kind;
+    SessionResult &out = result(produced, &slot, id, Kind::request);
+    switch (slot.session->next_request(out.request)) {
+      case detail::PluginSession::Next::request:
+        return;
+      case detail::PluginSession::Next::done:
+        // Nothing can follow: the session is closed now, which spares the engine a round trip.
+        out.kind = Kind::no_more_requests;
+        out.finished = slot.session->finished();
+        slot.session->close();
+        sessions_.erase(id);
+        return;
+      case detail::PluginSession::Next::failed:
+        return failed(out, slot);
     }
   }
 

@@ -78,8 +78,9 @@ struct SessionResult {
     request,           // `request` is the next one to send
     no_more_requests,  // the session has nothing more to send (`finished`: it finished) and is closed
     action,            // what to do with the response that began
-    body_taken,        // the body bytes were consumed; `answer_complete` when the session said PH_DONE
-    response_ended,    // the session took the end of the response
+    body_taken,        // the body bytes were consumed; `answer_complete` when the session said PH_DONE,
+                       // and then the next request's result follows unasked
+    response_ended,    // the session took the end of the response; the next request's result follows
     failed,            // the session failed: `error` says why; later work on it is ignored
     closed,            // the session is closed
   };

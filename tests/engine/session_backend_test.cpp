@@ -108,8 +108,7 @@ TEST_CASE("the in-process backend runs a session's work in order and posts one r
   start.status = 200;
   driver.add(SessionWork::Kind::body, 1).bytes = "Hel";
   driver.add(SessionWork::Kind::body, 1).bytes = "lo";
-  driver.add(SessionWork::Kind::response_end, 1);
-  driver.add(SessionWork::Kind::next_request, 1);
+  driver.add(SessionWork::Kind::response_end, 1);  // the next request comes unasked
   driver.add(SessionWork::Kind::close, 1);
   driver.submit();
   auto results = driver.results(8);
@@ -124,7 +123,7 @@ TEST_CASE("the in-process backend runs a session's work in order and posts one r
   CHECK(driver.all()[6].finished);
 }
 
-TEST_CASE("after PH_DONE or a failure the rest of a response is not the session's") {
+TEST_CASE("after PH_DONE (the next request follows unasked) or a failure the rest of a response is not the session's") {
   Registry registry;
   registry.load({PROBE_PLUGIN_DIR});
   Driver driver(registry);
@@ -140,7 +139,7 @@ TEST_CASE("after PH_DONE or a failure the rest of a response is not the session'
   }
   driver.add(SessionWork::Kind::close, 99);  // never opened: closed all the same
   driver.submit();
-  driver.results(11);
+  driver.results(12);
   // Order holds within a session; sessions interleave as their threads run.
   auto of = [&](SessionId id) {
     std::vector<std::pair<Kind, std::string>> seen;
@@ -149,10 +148,12 @@ TEST_CASE("after PH_DONE or a failure the rest of a response is not the session'
     }
     return seen;
   };
-  CHECK(
-      of(1) ==
-      std::vector<std::pair<Kind, std::string>>{
-          {Kind::opened, ""}, {Kind::request, ""}, {Kind::action, ""}, {Kind::body_taken, "abc"}, {Kind::closed, ""}});
+  CHECK(of(1) == std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""},
+                                                           {Kind::request, ""},
+                                                           {Kind::action, ""},
+                                                           {Kind::body_taken, "abc"},
+                                                           {Kind::no_more_requests, ""},
+                                                           {Kind::closed, ""}});
   CHECK(of(2) ==
         std::vector<std::pair<Kind, std::string>>{
             {Kind::opened, ""}, {Kind::request, ""}, {Kind::action, ""}, {Kind::failed, ""}, {Kind::closed, ""}});
