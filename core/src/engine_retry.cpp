@@ -39,13 +39,13 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy &policy, uint32_t fail
   return std::chrono::milliseconds(static_cast<int64_t>(std::llround(std::min(wait, day_ms))));
 }
 
-std::optional<double> backoff_scale_from_environment(std::string &error) {
-  const char *text = std::getenv("PROVHOST_BACKOFF_SCALE");
-  if (!text || !*text) return 1.0;
+std::optional<double> parse_backoff_scale(std::string_view text, std::string_view source, std::string &error) {
+  if (text.empty()) return 1.0;
+  std::string copy(text);  // strtod needs the terminating NUL
   char *end = nullptr;
-  double scale = std::strtod(text, &end);
+  double scale = std::strtod(copy.c_str(), &end);
   if (*end || !std::isfinite(scale) || scale < 0) {
-    error = std::string("PROVHOST_BACKOFF_SCALE must be a number >= 0, got \"") + text + "\"";
+    error = std::string(source) + " must be a number >= 0, got \"" + copy + "\"";
     return std::nullopt;
   }
   return scale;

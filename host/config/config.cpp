@@ -177,6 +177,7 @@ core::EngineOptions engine_options(const Config &config) {
   engine.proxy = config.proxy.value;
   for (const auto &[variable, upstream] : config.upstreams) engine.upstreams[upstream.name] = upstream.origin.value;
   engine.backoff_scale = config.backoff_scale.value;
+  engine.log_transitions = log_level_from_name(config.log_level.value) == PH_LOG_DEBUG;
   return engine;
 }
 

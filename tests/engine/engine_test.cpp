@@ -1,8 +1,10 @@
 // The engine in-process, against the upstream emulator: the ABI loop, retries, timeouts,
 // cancellation and concurrency, with the real plugins and with Probe, a plugin that misbehaves
 // on request (probe_plugin.cpp).
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -11,6 +13,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <provhost/bundled_providers.hpp>
 #include <provhost/core/chat.hpp>
 #include <sstream>
 #include <thread>
@@ -99,8 +102,6 @@ class Recorder final : public ChatSink {
   int ends_ = 0;
 };
 
-const char *const all_providers[] = {"Koala", "Ylokh", "ChatgptFree", "FreeNetfly", "FlowGpt", "Probe"};
-
 // The emulator, the plugins (Probe first) and an engine running on its own thread. Providers
 // without an upstream in `options` are sent to the emulator.
 class Harness {
@@ -108,7 +109,10 @@ class Harness {
   explicit Harness(EngineOptions options = {}) {
     upstream.start();
     registry.load({PROBE_PLUGIN_DIR, provhost::test::plugin_dir()});
-    for (const char *name : all_providers) options.upstreams.try_emplace(name, upstream.origin());
+    for (const auto &provider : provhost::bundled::providers) {
+      options.upstreams.try_emplace(std::string(provider.name), upstream.origin());
+    }
+    options.upstreams.try_emplace("Probe", upstream.origin());
     engine = std::make_unique<Engine>(registry, std::move(options));
     loop = std::thread([this] { engine->run(); });
   }
@@ -205,8 +209,8 @@ TEST_CASE("many chats run at once on the engine's one thread") {
   Harness harness;
   std::vector<std::pair<std::string, std::shared_ptr<Recorder>>> chats;
   for (int round = 0; round < 5; ++round) {
-    for (const char *provider : {"Koala", "Ylokh", "ChatgptFree", "FreeNetfly", "FlowGpt"}) {
-      chats.emplace_back(provider, harness.start(ask(provider)));
+    for (const auto &provider : provhost::bundled::providers) {
+      chats.emplace_back(provider.name, harness.start(ask(std::string(provider.name))));
     }
   }
   for (auto &[provider, chat] : chats) {
@@ -535,4 +539,82 @@ TEST_CASE("an answer complete before its response ends does not wait for the res
   auto chat = harness.chat(ask("Probe", R"({"done_after": 10})"));
   CHECK(chat->events().back() == "done");
   CHECK(chat->text() == harness.upstream.answer_body("ylokh").substr(0, 10));
+}
+
+TEST_CASE("a request libcurl refuses to set up fails its chat, naming the option") {
+  Harness harness;
+  // libcurl refuses strings longer than 8,000,000 bytes for any option.
+  std::string path = "/" + std::string(8'000'001, 'a');
+  auto chat = harness.chat(ask("Probe", R"({"path": ")" + path + "\"}"));
+  REQUIRE(chat->error());
+  CHECK(chat->error()->kind == ErrorKind::connection);
+  CHECK(chat->error()->message().starts_with("Probe: cannot start a transfer: CURLOPT_URL: "));
+  CHECK(chat->events() == std::vector<std::string>{"error"});
+  CHECK(harness.upstream.requests().empty());
+}
+
+TEST_CASE("a plugin that blocks delays only its own chat: the engine and other providers go on") {
+  provhost::test::TempDir dir;
+  std::string fifo = (dir.path() / "fifo").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  Harness harness;
+  auto blocked = harness.start(ask("Probe", R"({"block_on": ")" + fifo + "\"}"));
+  int writer = ::open(fifo.c_str(), O_WRONLY);  // returns once Probe waits inside on_body
+  REQUIRE(writer >= 0);
+  auto other = harness.chat(ask("Ylokh"));
+  CHECK(other->events().back() == "done");
+  CHECK(other->text() == harness.upstream.expected_text());
+  CHECK(blocked->ends() == 0);
+  ::close(writer);
+  REQUIRE(blocked->wait_end());
+  CHECK(blocked->events().back() == "done");
+  CHECK(blocked->text() == harness.upstream.answer_body("ylokh"));
+}
+
+TEST_CASE("a slow plugin holds its transfer back without it counting as stalled, and gets every byte") {
+  EngineOptions options;
+  options.timeouts.idle_ms = 300;
+  Harness harness(options);
+  provhost::emulator::Config config = harness.upstream.config();
+  config.chunks = 1600;
+  config.write_size = 64 * 1024;
+  harness.upstream.configure(config);
+  std::string expected = harness.upstream.answer_body("ylokh");
+  INFO(expected.size());
+  REQUIRE(expected.size() > 4 * 64 * 1024);  // several times what a transfer buffers before it pauses  // several times
+                                             // what a transfer buffers before it pauses
+  // Each call into the plugin takes longer than the idle timeout while the upstream waits on us.
+  auto chat = harness.chat(ask("Probe", R"({"body_delay_ms": 400})"));
+  CHECK(chat->events().back() == "done");
+  CHECK(chat->text() == expected);
+}
+
+TEST_CASE("with PROVHOST_LOG=debug every state transition of a chat and its transfer is logged, in order") {
+  Emulator upstream;
+  upstream.start();
+  auto result = provhost::test::run_process({provhost::test::provhost_binary(), "--plugin-dir", PROBE_PLUGIN_DIR,
+                                             "--upstream", "Probe=" + upstream.origin(), "chat", "-p", "Probe", "Hi"},
+                                            "", seconds(30), {{"PROVHOST_LOG", "debug"}});
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out == upstream.answer_body("ylokh"));
+  std::vector<std::string> transitions;
+  std::istringstream lines(result.err);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("provhost: [engine] debug: ")) transitions.push_back(line.substr(26));
+  }
+  CHECK(transitions == std::vector<std::string>{
+                           "chat 1: queued -> opening",
+                           "chat 1: opening -> requesting",
+                           "chat 1: requesting -> transferring",
+                           "transfer 2: connecting -> awaiting-response",
+                           "transfer 2: awaiting-response -> receiving-headers",
+                           "transfer 2: receiving-headers -> awaiting-action",
+                           "transfer 2: awaiting-action -> reading",
+                           "transfer 2: reading -> settling",
+                           "transfer 2: settling -> finished",
+                           "chat 1: transferring -> requesting",
+                           "chat 1: requesting -> closing",
+                           "chat 1: closing -> done",
+                       });
 }

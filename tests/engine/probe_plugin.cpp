@@ -5,6 +5,7 @@
 //
 //   {"path": "/v1/chat/completions", "body": "{...}", "throw_in": "on_body", "finish": false,
 //    "discard_first": true, "done_after": 10, "timeout_ms": 500, "journal": "/tmp/x/journal",
+//    "block_on": "/tmp/x/fifo", "body_delay_ms": 20,
 //    "retry": {"attempts": 3, "backoff_ms": 10, "multiplier": 2, "on": ["rate_limit", "connect"]}}
 //
 // The answer is the response body itself, passed through as text. With "journal", every call the
@@ -12,10 +13,13 @@
 #include <provhost/provhost.h>
 #include <rapidjson/document.h>
 
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -25,6 +29,8 @@ struct Script {
   std::string body = R"({"messages":[{"role":"user","content":"hi"}],"stream":true})";
   std::string throw_in;
   std::string journal;
+  std::string block_on;        // a FIFO: the first on_body waits until a writer opened it and closed it
+  uint32_t body_delay_ms = 0;  // every on_body takes this long: a slow plugin
   bool finish = true;
   bool discard_first = false;
   size_t done_after = 0;
@@ -56,6 +62,10 @@ Script read_script(std::string_view json) {
   text("body", script.body);
   text("throw_in", script.throw_in);
   text("journal", script.journal);
+  text("block_on", script.block_on);
+  if (auto m = options.FindMember("body_delay_ms"); m != options.MemberEnd() && m->value.IsUint()) {
+    script.body_delay_ms = m->value.GetUint();
+  }
   if (auto m = options.FindMember("finish"); m != options.MemberEnd() && m->value.IsBool()) {
     script.finish = m->value.GetBool();
   }
@@ -148,6 +158,17 @@ ph_response_action on_response_start(ph_session *session, int32_t status, const 
 
 ph_status on_body(ph_session *session, ph_str chunk) {
   session->maybe_throw("on_body");
+  if (!session->script.block_on.empty()) {
+    std::string fifo = std::exchange(session->script.block_on, "");
+    if (FILE *file = std::fopen(fifo.c_str(), "r")) {
+      while (std::fgetc(file) != EOF) {
+      }
+      std::fclose(file);
+    }
+  }
+  if (session->script.body_delay_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(session->script.body_delay_ms));
+  }
   std::string_view bytes = view(chunk);
   size_t limit = session->script.done_after;
   if (limit && session->seen + bytes.size() >= limit) {

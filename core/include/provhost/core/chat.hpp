@@ -73,9 +73,10 @@ struct EngineOptions {
   Timeouts timeouts;
   std::string proxy;  // "" = HTTPS_PROXY / ALL_PROXY from the environment, as libcurl reads them
   // Provider name (case-insensitive) -> origin ("http://127.0.0.1:8080") that replaces the
-  // provider's real scheme, host and port. PROVHOST_UPSTREAM_<NAME> fills in the rest.
+  // provider's real scheme, host and port (--upstream, PROVHOST_UPSTREAM_<NAME>, [upstreams]).
   std::map<std::string, std::string> upstreams;
-  double backoff_scale = 1.0;  // multiplies every retry wait (PROVHOST_BACKOFF_SCALE); tests use 0.01
+  double backoff_scale = 1.0;    // multiplies every retry wait (PROVHOST_BACKOFF_SCALE); tests use 0.01
+  bool log_transitions = false;  // a debug line per state change of every chat and transfer (log level debug)
 };
 
 class Engine {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace provhost::core {
 
@@ -29,8 +30,10 @@ uint32_t retry_flag_for_status(int status);
 std::chrono::milliseconds backoff_delay(const RetryPolicy &policy, uint32_t failed_attempts, double scale,
                                         double jitter);
 
-// PROVHOST_BACKOFF_SCALE, the factor for every retry wait (tests make waits short with 0.001): 1
-// when unset; nullopt, with a one-line reason in `error`, when it is not a number >= 0.
-std::optional<double> backoff_scale_from_environment(std::string &error);
+// The factor for every retry wait (tests make waits short with 0.001), read from `text`, a value
+// of the setting `source` (e.g. "PROVHOST_BACKOFF_SCALE", named in the error): 1 when empty;
+// nullopt, with a one-line reason in `error`, when it is not a number >= 0. Core reads no
+// environment: the host passes what it found.
+std::optional<double> parse_backoff_scale(std::string_view text, std::string_view source, std::string &error);
 
 }  // namespace provhost::core

@@ -1,0 +1,48 @@
+// curl_pool.hpp: libcurl's multi handle and a pool of easy handles, with every return code
+// checked. Failures of the multi interface are reported on stderr and to the caller; none is
+// ignored.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <string>
+#include <vector>
+
+namespace provhost::core::engine {
+
+// curl_global_init, once per process; throws std::runtime_error when libcurl cannot start.
+void initialise_libcurl();
+
+// "provhost: error: libcurl: <what>" on stderr, for failures no chat can carry.
+void report_libcurl_failure(const std::string &what);
+
+class CurlPool {
+ public:
+  CurlPool();  // throws std::runtime_error when libcurl cannot start
+  ~CurlPool();
+  CurlPool(const CurlPool &) = delete;
+  CurlPool &operator=(const CurlPool &) = delete;
+
+  CURLM *multi() const { return multi_; }
+
+  // A clean easy handle (a reused one is reset), or nullptr when libcurl is out of memory.
+  CURL *take();
+  // Adds a configured handle to the multi; the error text when libcurl refuses it.
+  std::string add(CURL *easy);
+  // Takes the handle out of the multi (if it is in) and keeps it for reuse.
+  void release(CURL *easy);
+
+  // curl_multi_perform, curl_multi_poll (`ready`: how many of libcurl's sockets are ready; a
+  // wake-up is not counted) and curl_multi_wakeup; "" or why they failed.
+  std::string perform();
+  std::string poll(int timeout_ms, int &ready);
+  void wake() const;
+  // One of libcurl's own timers (connect timeout, a new or resumed transfer) is due: perform.
+  bool timer_due() const;
+
+ private:
+  CURLM *multi_ = nullptr;
+  std::vector<CURL *> idle_;  // reused so that their buffers and state are not rebuilt
+};
+
+}  // namespace provhost::core::engine

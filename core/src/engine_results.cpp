@@ -1,0 +1,95 @@
+// The sessions' results (session_backend.hpp), one batch per wake-up: text and warnings to the
+// sink, then the step each result allows.
+#include <algorithm>
+#include <provhost/core/error.hpp>
+#include <provhost/core/http_error.hpp>
+#include <provhost/core/retry.hpp>
+#include <provhost/core/upstream.hpp>
+#include <provhost/framing.hpp>
+
+#include "engine_impl.hpp"
+
+namespace provhost::core {
+
+void Engine::Impl::take_results() {
+  backend->collect(results);
+  for (size_t i = 0; i < results.size(); ++i) on_result(results[i]);
+  results.clear();
+}
+
+void Engine::Impl::on_result(SessionResult &result) {
+  using Kind = SessionResult::Kind;
+  auto found = by_session.find(result.session);
+  if (found == by_session.end()) return;
+  auto owner = chats.find(found->second);
+  if (result.kind == Kind::closed) by_session.erase(found);
+  if (owner == chats.end()) return;
+  Chat &chat = *owner->second;
+  if (result.kind == Kind::closed) {
+    if (chat.state == ChatState::closing && chat.session == result.session) finish(chat);
+    return;
+  }
+  // Results of a session the chat has left (fallback, an end) come too late to matter.
+  if (chat.session != result.session || chat.state == ChatState::closing) return;
+  deliver(chat, result);
+  if (chat.state == ChatState::closing || chat.session != result.session) return;
+  Transfer *t = chat.transfer.get();
+  switch (result.kind) {
+    case Kind::opened:
+      return transition(chat, ChatState::requesting);  // its first request was asked for already
+    case Kind::request:
+      if (chat.state != ChatState::requesting) return;  // an attempt failed meanwhile: its retry goes on
+      chat.request = std::move(result.request);
+      return send_request(chat);
+    case Kind::no_more_requests:
+      // The backend closed the session with this answer: the chat ends without waiting for it.
+      by_session.erase(result.session);
+      chat.session = 0;
+      if (result.finished) return close_chat(chat, std::nullopt);
+      return provider_failed(chat, make_error(ErrorKind::truncated, chat.provider,
+                                              "stream truncated: the answer ended before its end marker"));
+    case Kind::action:
+      if (!t || t->state != TransferState::awaiting_action) return;
+      t->action = result.action;
+      if (result.action == PH_RESPONSE_READ) {
+        t->body_fed = t->body_in_flight;  // the first bytes went with the response's start
+        transition(*t, TransferState::reading);
+      } else {
+        t->body_in_flight = false;
+        if (result.action == PH_RESPONSE_HTTP_ERROR) t->error_body.assign(result.bytes, 0, error_body_limit);
+        transition(
+            *t, result.action == PH_RESPONSE_HTTP_ERROR ? TransferState::collecting_error : TransferState::discarding);
+      }
+      return advance(*t);
+    case Kind::body_taken:
+      if (!t) return;
+      t->body_in_flight = false;
+      if (result.answer_complete) return answer_complete(chat);
+      return advance(*t);
+    case Kind::response_ended:
+      drop_transfer(chat);
+      return transition(chat, ChatState::requesting);  // the backend asks for the next request itself
+    case Kind::failed:
+      return provider_failed(chat, result.error);
+    case Kind::closed:
+      return;
+  }
+}
+
+// The warnings and text one call into the plugin produced, to the sink.
+void Engine::Impl::deliver(Chat &chat, const SessionResult &result) {
+  try {
+    for (const std::string &warning : result.warnings) chat.sink->on_warning(chat.provider, warning);
+    if (result.text.empty()) return;
+    if (!chat.sink_started) {
+      chat.sink_started = true;
+      chat.sink->on_start(chat.provider, chat.model);
+    }
+    chat.sink->on_text(result.text);
+  } catch (const std::exception &e) {
+    provider_failed(chat, make_error(ErrorKind::protocol, chat.provider,
+                                     std::string("the answer could not be delivered: ") + e.what()));
+  }
+}
+
+}  // namespace provhost::core

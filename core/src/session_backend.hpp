@@ -1,0 +1,123 @@
+// session_backend.hpp: where plugin sessions run, seen from the engine. The engine never calls
+// plugin code itself: it hands a batch of work per wake-up (open a session, ask for the next
+// request, a response's start, body bytes, its end, close) to a SessionBackend, which runs it on
+// its own thread and posts the results back, waking the engine. Work and results are plain data,
+// copied in and out (no pointer into libcurl's buffers survives a call), so that a backend in
+// another process can implement the same interface. InProcessBackend (in_process_backend.cpp) is
+// the one implementation: a plugin thread in this process.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <provhost/core/chat.hpp>
+#include <provhost/core/http_error.hpp>
+#include <provhost/core/registry.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine_session.hpp"
+
+namespace provhost::core::engine {
+
+using SessionId = uint64_t;  // never reused within an engine
+
+// A list of items that keep their buffers from one use to the next: add() hands out a recycled
+// item, clear() forgets the items without freeing them. Batches travel between the engine and the
+// backend by swapping, so in a steady state nothing is allocated per chunk of a stream.
+template <class Item>
+class Batch {
+ public:
+  Item &add() {
+    if (used_ == items_.size()) items_.emplace_back();
+    Item &item = items_[used_++];
+    item.recycle();
+    return item;
+  }
+  // Moves the items of `other` to the end of this batch (their buffers swap places).
+  void append_from(Batch &other) {
+    for (size_t i = 0; i < other.used_; ++i) std::swap(add(), other.items_[i]);
+    other.used_ = 0;
+  }
+  void clear() { used_ = 0; }
+  bool empty() const { return used_ == 0; }
+  size_t size() const { return used_; }
+  Item &operator[](size_t i) { return items_[i]; }
+  void swap(Batch &other) noexcept {
+    items_.swap(other.items_);
+    std::swap(used_, other.used_);
+  }
+
+ private:
+  std::vector<Item> items_;
+  size_t used_ = 0;
+};
+
+struct SessionWork {
+  enum class Kind : uint8_t { open, next_request, response_start, body, response_end, close };
+  Kind kind = Kind::close;
+  SessionId session = 0;
+  // open
+  std::string provider;
+  std::string model;
+  ChatSpec spec;
+  // response_start
+  int status = 0;
+  HttpHeaders headers;
+  // body; also response_start, with the first body bytes: read at once when the session reads
+  // the response, handed back (SessionResult::bytes) when it does not, saving a round trip
+  std::string bytes;
+
+  void recycle() { bytes.clear(); }
+};
+
+struct SessionResult {
+  enum class Kind : uint8_t {
+    opened,            // the session is open
+    request,           // `request` is the next one to send
+    no_more_requests,  // the session has nothing more to send (`finished`: it finished) and is closed
+    action,            // what to do with the response that began
+    body_taken,        // the body bytes were consumed; `answer_complete` when the session said PH_DONE,
+                       // and then the next request's result follows unasked
+    response_ended,    // the session took the end of the response; the next request's result follows
+    failed,            // the session failed: `error` says why; later work on it is ignored
+    closed,            // the session is closed
+  };
+  Kind kind = Kind::closed;
+  SessionId session = 0;
+  std::vector<std::string> warnings;  // what the call reported, in order, before its text
+  std::string text;                   // all the text the call produced
+  detail::OutgoingRequest request;
+  bool finished = false;
+  ph_response_action action = PH_RESPONSE_READ;
+  std::string bytes;  // action: the first body bytes, handed back when the action is not READ
+  bool answer_complete = false;
+  ChatError error;
+
+  void recycle() {
+    warnings.clear();
+    text.clear();
+    bytes.clear();
+    finished = false;
+    answer_complete = false;
+  }
+};
+
+class SessionBackend {
+ public:
+  virtual ~SessionBackend() = default;
+  // Queues the work in order and returns at once; `work` is left empty.
+  virtual void submit(Batch<SessionWork> &work) = 0;
+  // Moves every result ready so far into `results` (empty on entry); returns at once.
+  virtual void collect(Batch<SessionResult> &results) = 0;
+  // Runs the work already submitted, closes every session still open, and stops. Results that
+  // come after are dropped.
+  virtual void shutdown() = 0;
+};
+
+// Sessions of `registry`'s providers on a plugin thread of this process. `wake` is called (from
+// that thread) when results become ready after none were waiting.
+std::unique_ptr<SessionBackend> make_in_process_backend(const Registry &registry, std::function<void()> wake);
+
+}  // namespace provhost::core::engine

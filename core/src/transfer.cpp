@@ -1,0 +1,183 @@
+#include "transfer.hpp"
+
+#include <provhost/framing.hpp>
+
+#include "engine_log.hpp"
+
+namespace provhost::core::engine {
+namespace {
+
+// ---- libcurl's callbacks: they run inside curl_multi_perform and only record ------------------
+
+int on_connected(void *data, char *, char *, int, int) {
+  Transfer &t = *static_cast<Transfer *>(data);
+  t.clock.request_sent = Clock::now();
+  transition(t, TransferState::awaiting_response);
+  t.touch();
+  return CURL_PREREQFUNC_OK;
+}
+
+size_t on_header(char *data, size_t, size_t size, void *pointer) {
+  Transfer &t = *static_cast<Transfer *>(pointer);
+  t.clock.last_data = Clock::now();
+  if (t.clock.first_byte == never) {
+    t.clock.first_byte = t.clock.last_data;
+    t.touch();
+  }
+  if (t.state == TransferState::connecting || t.state == TransferState::awaiting_response) {
+    transition(t, TransferState::receiving_headers);
+  }
+  try {
+    std::string_view line = trim(std::string_view(data, size));
+    if (line.starts_with("HTTP/")) {
+      t.response_headers.clear();  // a new response (after "100 Continue"): its own headers
+    } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
+      t.response_headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    }
+  } catch (...) {
+    return CURL_WRITEFUNC_ERROR;
+  }
+  return size;
+}
+
+size_t on_write(char *data, size_t, size_t size, void *pointer) {
+  Transfer &t = *static_cast<Transfer *>(pointer);
+  t.clock.last_data = Clock::now();
+  switch (t.state) {
+    case TransferState::draining:
+      t.drained += size;
+      return t.drained <= drain_limit ? size : CURL_WRITEFUNC_ERROR;
+    case TransferState::discarding:
+      return size;
+    case TransferState::collecting_error: {
+      size_t room = error_body_limit - t.error_body.size();
+      t.error_body.append(data, std::min(room, size));
+      if (size >= room) t.touch();  // full: the engine stops the transfer
+      return size < room ? size : CURL_WRITEFUNC_ERROR;
+    }
+    default:
+      break;
+  }
+  // A chunk that does not fit waits in libcurl; one larger than the whole buffer is taken alone.
+  if (!t.buffer.empty() && t.buffer.size() + size > transfer_buffer_limit) {
+    t.paused = true;
+    t.clock.paused = true;
+    t.touch();
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  try {
+    t.buffer.append(data, size);
+  } catch (...) {
+    return CURL_WRITEFUNC_ERROR;
+  }
+  t.touch();
+  return size;
+}
+
+// Why setting `option` failed, or "".
+std::string refused(const char *option, CURLcode code) {
+  return code == CURLE_OK ? std::string() : std::string(option) + ": " + curl_easy_strerror(code);
+}
+
+}  // namespace
+
+std::string_view to_string(TransferState state) {
+  switch (state) {
+    case TransferState::connecting:
+      return "connecting";
+    case TransferState::awaiting_response:
+      return "awaiting-response";
+    case TransferState::receiving_headers:
+      return "receiving-headers";
+    case TransferState::awaiting_action:
+      return "awaiting-action";
+    case TransferState::reading:
+      return "reading";
+    case TransferState::collecting_error:
+      return "collecting-error";
+    case TransferState::discarding:
+      return "discarding";
+    case TransferState::settling:
+      return "settling";
+    case TransferState::draining:
+      return "draining";
+    case TransferState::finished:
+      return "finished";
+  }
+  return "?";
+}
+
+Transfer::Transfer(uint64_t id, Chat &chat, CURL *easy, std::vector<uint64_t> &touched)
+    : id(id), chat(&chat), easy(easy), touched_list(touched) {
+  clock.started = clock.last_data = Clock::now();
+}
+
+Transfer::~Transfer() { curl_slist_free_all(request_headers); }
+
+void transition(Transfer &transfer, TransferState to) {
+  if (transfer.state == to) return;
+  log_transition("transfer", transfer.id, to_string(transfer.state), to_string(to));
+  transfer.state = to;
+}
+
+std::string configure_transfer(Transfer &t, const detail::OutgoingRequest &request, const std::string &proxy,
+                               uint32_t connect_ms) {
+  CURL *easy = t.easy;
+  bool has_expect = false, has_accept_encoding = false;
+  auto add_header = [&](const char *line) {
+    curl_slist *grown = curl_slist_append(t.request_headers, line);
+    if (grown) t.request_headers = grown;
+    return grown != nullptr;
+  };
+  for (const auto &[name, value] : request.headers) {
+    // "Name;" is libcurl's way to send a header with an empty value.
+    std::string line = value.empty() ? name + ";" : name + ": " + value;
+    if (!add_header(line.c_str())) return "curl_slist_append: out of memory";
+    has_expect = has_expect || same_header_name(name, "expect");
+    has_accept_encoding = has_accept_encoding || same_header_name(name, "accept-encoding");
+  }
+  // libcurl would otherwise add "Expect: 100-continue" to large bodies, a header the provider
+  // never asked for, and wait for an answer many servers do not give.
+  if (!has_expect && !add_header("Expect:")) return "curl_slist_append: out of memory";
+
+  std::string error;
+  auto set = [&](const char *name, CURLcode code) {
+    if (error.empty()) error = refused(name, code);
+  };
+  set("CURLOPT_URL", curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str()));
+  set("CURLOPT_HTTPHEADER", curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t.request_headers));
+  if (request.method == "GET") {
+    set("CURLOPT_HTTPGET", curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L));
+  } else if (request.method == "HEAD") {
+    set("CURLOPT_NOBODY", curl_easy_setopt(easy, CURLOPT_NOBODY, 1L));
+  } else {
+    if (request.method != "POST") {
+      set("CURLOPT_CUSTOMREQUEST", curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str()));
+    }
+    set("CURLOPT_POSTFIELDS", curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data()));
+    set("CURLOPT_POSTFIELDSIZE_LARGE",
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size())));
+  }
+  // The provider chose the encodings it accepts; libcurl decodes what comes back.
+  if (has_accept_encoding) set("CURLOPT_ACCEPT_ENCODING", curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""));
+  if (!proxy.empty()) {
+    set("CURLOPT_PROXY", curl_easy_setopt(easy, CURLOPT_PROXY, proxy.c_str()));
+    set("CURLOPT_NOPROXY", curl_easy_setopt(easy, CURLOPT_NOPROXY, ""));  // an explicit proxy is for every host
+  }
+  set("CURLOPT_SUPPRESS_CONNECT_HEADERS", curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L));
+  set("CURLOPT_NOSIGNAL", curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L));
+  if (connect_ms) {
+    set("CURLOPT_CONNECTTIMEOUT_MS", curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms)));
+  }
+  set("CURLOPT_ERRORBUFFER", curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.error_buffer));
+  set("CURLOPT_PRIVATE", curl_easy_setopt(easy, CURLOPT_PRIVATE, &t));
+  set("CURLOPT_HEADERFUNCTION", curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header));
+  set("CURLOPT_HEADERDATA", curl_easy_setopt(easy, CURLOPT_HEADERDATA, &t));
+  set("CURLOPT_WRITEFUNCTION", curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_write));
+  set("CURLOPT_WRITEDATA", curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t));
+  set("CURLOPT_PREREQFUNCTION", curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &on_connected));
+  set("CURLOPT_PREREQDATA", curl_easy_setopt(easy, CURLOPT_PREREQDATA, &t));
+  return error;
+}
+
+}  // namespace provhost::core::engine

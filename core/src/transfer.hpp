@@ -1,0 +1,98 @@
+// transfer.hpp: one attempt at one request, a libcurl easy handle, and the states it walks through.
+//
+//   connecting -> awaiting_response -> receiving_headers -> awaiting_action -> reading ---> settling
+//                                                                           -> collecting_error
+//                                                                           -> discarding
+//   reading -> draining (the session has its whole answer: the rest is read and dropped, detached
+//              from the chat, so that the connection can be reused)
+//
+// libcurl's callbacks only record: timestamps, headers, and body bytes appended to `buffer`. When
+// the buffer is full the transfer is paused (CURL_WRITEFUNC_PAUSE) until the engine has handed the
+// bytes on; that bounds the memory of a transfer whose session is slow. The engine does the rest
+// after curl_multi_perform returns. transition() is the only place the state changes, and logs it.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <provhost/core/http_error.hpp>
+#include <string>
+#include <vector>
+
+#include "decisions.hpp"
+#include "engine_session.hpp"
+
+namespace provhost::core::engine {
+
+struct Chat;
+
+enum class TransferState : uint8_t {
+  connecting,         // added to libcurl, not yet connected
+  awaiting_response,  // the request is on its way: the first-byte clock runs
+  receiving_headers,  // the response's status and headers are arriving
+  awaiting_action,    // the session decides what to do with the response (body bytes wait)
+  reading,            // body bytes go to the session
+  collecting_error,   // body bytes are an error message for the host to map
+  discarding,         // body bytes are dropped; the session asks again afterwards
+  settling,           // libcurl is done; the session takes the rest and the end of the response
+  draining,           // the answer is complete; the rest of the response is read and dropped
+  finished,           // out of libcurl
+};
+std::string_view to_string(TransferState state);
+
+// Bytes a transfer holds for its session before libcurl is told to pause it.
+constexpr size_t transfer_buffer_limit = 64 * 1024;
+// Enough for any error message, bounded for a hostile one.
+constexpr size_t error_body_limit = 64 * 1024;
+// After the session has its answer, the rest of the response is dropped for at most this much.
+constexpr size_t drain_limit = 64 * 1024;
+constexpr milliseconds drain_time{1000};
+
+struct Transfer {
+  Transfer(uint64_t id, Chat &chat, CURL *easy, std::vector<uint64_t> &touched);
+  ~Transfer();
+  Transfer(const Transfer &) = delete;
+  Transfer &operator=(const Transfer &) = delete;
+
+  const uint64_t id;
+  Chat *chat;  // null once draining
+  CURL *easy;  // null once out of libcurl
+  TransferState state = TransferState::connecting;
+  TransferClock clock;
+
+  curl_slist *request_headers = nullptr;
+  HttpHeaders response_headers;
+  long status = 0;
+  ph_response_action action = PH_RESPONSE_READ;
+  std::string buffer;      // body bytes not yet handed on
+  std::string error_body;  // collecting_error
+  size_t drained = 0;      // bytes dropped while draining
+  TimePoint drain_until = never;
+  bool body_fed = false;        // body bytes reached the session: no retry any more
+  bool body_in_flight = false;  // a batch of body bytes is with the session
+  bool paused = false;          // libcurl holds the bytes until we resume the transfer
+  bool curl_done = false;
+  CURLcode result = CURLE_OK;
+  bool first_byte_armed = false;
+  bool idle_armed = false;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  // Set from the callbacks: the engine looks at this transfer after curl_multi_perform.
+  bool touched = false;
+  std::vector<uint64_t> &touched_list;
+
+  void touch() {
+    if (touched) return;
+    touched = true;
+    touched_list.push_back(id);
+  }
+};
+
+// The one place a transfer's state changes.
+void transition(Transfer &transfer, TransferState to);
+
+// Sets every option of the transfer's request (headers, method, body, proxy, timeouts and our
+// callbacks). "" or which option libcurl refused, and why.
+std::string configure_transfer(Transfer &transfer, const detail::OutgoingRequest &request, const std::string &proxy,
+                               uint32_t connect_ms);
+
+}  // namespace provhost::core::engine
