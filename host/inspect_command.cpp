@@ -5,6 +5,7 @@
 #include <memory>
 #include <provhost/core/plugin_loader.hpp>
 #include <provhost/core/registry.hpp>
+#include <provhost/text.hpp>
 
 #include "commands.hpp"
 #include "json_output.hpp"
@@ -12,14 +13,9 @@
 namespace provhost::host {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](char x, char y) { return std::tolower((unsigned char)x) == std::tolower((unsigned char)y); });
-}
-
 // A path names a file; a bare word names a provider.
 bool names_a_file(const std::string &target) {
-  return target.find('/') != std::string::npos || (target.size() > 3 && target.ends_with(".so"));
+  return target.find('/') != std::string::npos || core::has_library_suffix(target);
 }
 
 uintmax_t plugin_file_size(const std::filesystem::path &file) {
@@ -80,7 +76,7 @@ void print_json(const core::LoadedProvider &provider) {
 std::string not_found(const core::Registry &registry, const std::string &name) {
   // A rejected provhost-<name>.so is most likely what the user meant.
   for (const auto &rejected : registry.rejected()) {
-    if (iequals(rejected.file.filename().string(), "provhost-" + name + ".so"))
+    if (provhost::iequals(rejected.file.filename().string(), core::plugin_file_name(name)))
       return rejected.file.string() + " was rejected: " + rejected.reason;
   }
   std::string message = "no provider named \"" + name + "\"";

@@ -85,3 +85,12 @@ TEST_CASE("the same file reached through two folders or a symlink is tried once"
   registry.load({dir.path() / "a", dir.path() / "b", dir.path() / "a"});
   CHECK(registry.rejected().size() == 1);
 }
+
+TEST_CASE("a plugin's file name is provhost-<id> and the system's library suffix") {
+  CHECK(provhost::core::plugin_file_name("koala") == "provhost-koala.so");
+  CHECK(provhost::core::has_library_suffix("./provhost-koala.so"));
+  CHECK(provhost::core::has_library_suffix("x.so"));
+  CHECK_FALSE(provhost::core::has_library_suffix(".so"));
+  CHECK_FALSE(provhost::core::has_library_suffix("Koala"));
+  CHECK_FALSE(provhost::core::has_library_suffix("provhost-koala.so.1"));
+}

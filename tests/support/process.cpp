@@ -35,6 +35,9 @@ std::vector<std::string> make_environment(const Environment &extra_env) {
     if (eq == std::string_view::npos) continue;
     vars[std::string(text.substr(0, eq))] = std::string(text.substr(eq + 1));
   }
+  // A developer's own ~/.config/provhost/config.toml must not change what a test sees: every child
+  // looks for its configuration file in a folder that has none, unless the test says otherwise.
+  vars["XDG_CONFIG_HOME"] = PROVHOST_TEST_BINARY_DIR "/tests/no-user-config";
   for (const auto &[name, value] : extra_env) {
     if (value.empty())
       vars.erase(name);

@@ -84,4 +84,13 @@ const LoadedProvider *Registry::find(std::string_view name) const {
   return nullptr;
 }
 
+std::string plugin_file_name(std::string_view id) {
+  return "provhost-" + std::string(id) + platform::shared_library_suffix();
+}
+
+bool has_library_suffix(std::string_view path) {
+  const std::string suffix = platform::shared_library_suffix();
+  return path.size() > suffix.size() && path.ends_with(suffix);
+}
+
 }  // namespace provhost::core

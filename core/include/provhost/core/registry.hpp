@@ -126,4 +126,10 @@ bool resolve_model(const ProviderMeta &provider, std::string_view requested, std
 // executable (../lib/provhost/plugins relative to bin/provhost).
 std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::filesystem::path> &plugin_dirs);
 
+// The file a plugin of `id` is found as: "provhost-<id>" and the system's library suffix.
+std::string plugin_file_name(std::string_view id);
+
+// True when `path` ends with the system's library suffix (".so" here).
+bool has_library_suffix(std::string_view path);
+
 }  // namespace provhost::core
