@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "support/process.hpp"
+#include "support/silent_server.hpp"
 
 using namespace provhost::test;
 namespace fs = std::filesystem;
@@ -22,6 +23,8 @@ namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
+
+using provhost::test::SilentServer;
 
 const fs::path test_plugins = PROVHOST_TEST_PLUGIN_DIR;  // built by tests/broken_plugins
 
@@ -57,33 +60,6 @@ struct Provhost {
     REQUIRE_FALSE(result.timed_out);
     return result;
   }
-};
-
-// A listening socket on 127.0.0.1 that never accepts: connections complete in the kernel's backlog
-// and requests are never answered.
-class SilentServer {
- public:
-  SilentServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr *>(&address), size) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr *>(&address), &size) == 0);
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentServer() { ::close(fd_); }
-  SilentServer(const SilentServer &) = delete;
-  SilentServer &operator=(const SilentServer &) = delete;
-
-  int port() const { return port_; }
-  std::string origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- protected:
-  int fd_ = -1;
-  int port_ = 0;
 };
 
 // Answers every request with the headers of an event stream, then sends nothing more.

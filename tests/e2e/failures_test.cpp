@@ -8,42 +8,13 @@
 #include <unistd.h>
 
 #include "e2e.hpp"
+#include "support/silent_server.hpp"
 
 using namespace provhost::e2e;
 
 namespace {
 
-// A port that accepts connections (into the kernel's backlog) and never answers.
-class SilentServer {
- public:
-  explicit SilentServer(int backlog = 16) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr *>(&address), size) == 0);
-    REQUIRE(::listen(fd_, backlog) == 0);
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr *>(&address), &size) == 0);
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentServer() { ::close(fd_); }
-  SilentServer(const SilentServer &) = delete;
-  SilentServer &operator=(const SilentServer &) = delete;
-  int port() const { return port_; }
-  sockaddr_in address() const {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(static_cast<uint16_t>(port_));
-    return address;
-  }
-  std::string origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
+using provhost::test::SilentServer;
 
 // A port whose accept queue is full, so that the kernel ignores new connection attempts: nobody
 // can connect until the connect timeout. The queue holds one connection (a backlog of 0), which

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "support/process.hpp"
+#include "support/silent_server.hpp"
 
 using namespace provhost::core;
 using provhost::emulator::Emulator;
@@ -26,6 +27,8 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 namespace {
+
+using provhost::test::SilentServer;
 
 // Everything one chat's sink was told, in order. Thread-safe: the engine runs on its own thread.
 class Recorder final : public ChatSink {
@@ -162,28 +165,6 @@ std::vector<std::string> read_lines(const std::filesystem::path &file) {
 long count(const std::vector<std::string> &lines, const std::string &wanted) {
   return std::count(lines.begin(), lines.end(), wanted);
 }
-
-// A port that accepts connections (the kernel does, into the backlog) and never answers.
-class SilentServer {
- public:
-  SilentServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr *>(&address), size) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr *>(&address), &size) == 0);
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentServer() { ::close(fd_); }
-  std::string origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 // A port nothing listens on: bound, then closed.
 std::string closed_origin() {
