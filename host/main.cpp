@@ -41,7 +41,8 @@ Environment:
   PROVHOST_<NAME>_<KEY>       configuration value KEY for provider NAME ([providers.NAME] in the file)
   PROVHOST_BACKOFF_SCALE=F    multiply every retry wait by F (e.g. 0.01 in tests)
   PROVHOST_API_KEY            like serve --api-key
-  PROVHOST_LOG=LEVEL          plugins' messages from LEVEL up: debug, info (default), warning, error
+  PROVHOST_LOG=LEVEL          plugins' messages from LEVEL up: debug, info (default), warning, error;
+                              debug also logs every state change of the engine's chats and transfers
   XDG_CONFIG_HOME, HOME       where the default configuration file is
   HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY   proxies, when --proxy is not given)";
 
