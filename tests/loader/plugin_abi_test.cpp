@@ -162,6 +162,17 @@ struct Fixture {
   ~Fixture() { current_script = nullptr; }
 };
 
+// A request as a plugin hands it out, without a body.
+ph_http_request request_of(std::string_view method, std::string_view url, const ph_header *headers, size_t count) {
+  ph_http_request request{};
+  request.struct_size = sizeof request;
+  request.method = s(method);
+  request.url = s(url);
+  request.headers = headers;
+  request.header_count = count;
+  return request;
+}
+
 const ph_message two_messages[] = {{s("system"), s("Be brief")}, {s("user"), s("Hello")}};
 
 }  // namespace
@@ -274,24 +285,19 @@ TEST_CASE("a raw session closes its session exactly once") {
     }
     CHECK(f.script.closes == 1);
   }
-  SECTION("an open that failed half-way, after handing out its session") {
+  SECTION("an open that failed half-way is closed when it handed out its session, else not") {
     f.script.open_status = PH_FAILED;
-    {
-      RawSession session(f.provider, f.recorder);
-      CHECK(session.open("m", {}, true, "{}") == PH_FAILED);
-      CHECK(session.has_session());
+    for (bool handed_out : {true, false}) {
+      INFO("handed out: " << handed_out);
+      f.script.hand_out_session = handed_out;
+      f.script.closes = 0;
+      {
+        RawSession session(f.provider, f.recorder);
+        CHECK(session.open("m", {}, true, "{}") == PH_FAILED);
+        CHECK(session.has_session() == handed_out);
+      }
+      CHECK(f.script.closes == (handed_out ? 1 : 0));
     }
-    CHECK(f.script.closes == 1);
-  }
-  SECTION("an open that handed out no session") {
-    f.script.open_status = PH_FAILED;
-    f.script.hand_out_session = false;
-    {
-      RawSession session(f.provider, f.recorder);
-      CHECK(session.open("m", {}, true, "{}") == PH_FAILED);
-      CHECK_FALSE(session.has_session());
-    }
-    CHECK(f.script.closes == 0);
   }
 }
 
@@ -299,12 +305,7 @@ TEST_CASE("a raw session closes its session exactly once") {
 
 TEST_CASE("copy_request copies a request out of the plugin, replacing what the target held") {
   ph_header headers[] = {{s("Content-Type"), s("application/json")}, {s("X-Empty"), ph_str{nullptr, 0}}};
-  ph_http_request in{};
-  in.struct_size = sizeof in;
-  in.method = s("POST");
-  in.url = s("https://fake.invalid/v1/chat");
-  in.headers = headers;
-  in.header_count = 2;
+  ph_http_request in = request_of("POST", "https://fake.invalid/v1/chat", headers, 2);
   in.body = s("{\"a\":1}");
   in.timeout_ms = 1500;
 
@@ -328,12 +329,7 @@ TEST_CASE("copy_request copies a request out of the plugin, replacing what the t
 
 TEST_CASE("copy_request names what is wrong with a malformed request") {
   ph_header good[] = {{s("Accept"), s("*/*")}};
-  ph_http_request valid{};
-  valid.struct_size = sizeof valid;
-  valid.method = s("GET");
-  valid.url = s("https://fake.invalid/");
-  valid.headers = good;
-  valid.header_count = 1;
+  const ph_http_request valid = request_of("GET", "https://fake.invalid/", good, 1);
   PluginRequest out;
   REQUIRE_FALSE(copy_request(valid, out));
 
