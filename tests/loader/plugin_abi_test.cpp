@@ -1,12 +1,16 @@
-// The host's ABI adapter on its own: loading and negotiating with a host table the test provides
-// (with test plugins of tests/broken_plugins), and the raw session, request copy and retry-policy
-// copy against a provider table written in this file.
+// The host's ABI adapter: loading and negotiating with a host table the test provides (with test
+// plugins of tests/broken_plugins); the raw session, request copy and retry-policy copy against a
+// provider table written in this file; and core's guarded PluginSession on top of them.
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <provhost/core/plugin_abi.hpp>
+#include <provhost/core/registry.hpp>
 #include <string>
 #include <vector>
+
+#include "engine_session.hpp"
 
 using provhost::core::copy_request;
 using provhost::core::copy_retry_policy;
@@ -52,6 +56,9 @@ struct RecordingHost {
 struct Script {
   ph_status open_status = PH_OK;
   bool hand_out_session = true;
+  std::string error_on_open = "slow down";  // the error event session_open sends; none when empty
+  std::string request_header_name = "Accept";
+  const ph_retry_policy *retry = nullptr;
   std::vector<std::string> seen;  // each call, in order
   size_t chat_struct_size = 0;
   std::string model, options;
@@ -86,7 +93,7 @@ ph_status fake_open(const ph_provider *, const ph_chat_request *request, const p
   events->text(events, s("he"));
   events->text(events, ph_str{nullptr, 3});  // a NULL pointer reads as empty, whatever the size
   events->warning(events, s("odd line"));
-  events->error(events, PH_FAIL_RATE_LIMITED, s("slow down"));
+  if (!script.error_on_open.empty()) events->error(events, PH_FAIL_RATE_LIMITED, s(script.error_on_open));
   events->finish(events);
   if (script.hand_out_session) *out = new ph_session{&script, events, {}};
   return script.open_status;
@@ -95,12 +102,13 @@ ph_status fake_open(const ph_provider *, const ph_chat_request *request, const p
 ph_status fake_next_request(ph_session *session, ph_http_request *out) {
   session->script->seen.push_back("next_request");
   session->script->request_struct_size = out->struct_size;
-  session->request_headers[0] = ph_header{s("Accept"), s("text/event-stream")};
+  session->request_headers[0] = ph_header{s(session->script->request_header_name), s("text/event-stream")};
   out->method = s("POST");
   out->url = s("https://fake.invalid/chat");
   out->headers = session->request_headers;
   out->header_count = 1;
   out->body = s("{}");
+  out->retry = session->script->retry;
   return PH_OK;
 }
 
@@ -378,4 +386,93 @@ TEST_CASE("copy_retry_policy keeps what the plugin declared and zeroes what its 
   CHECK(copy->initial_backoff_ms == 2000);
   CHECK(copy->backoff_multiplier == 0);
   CHECK(copy->retry_on == 0);
+}
+
+// ---- core's guarded session, on the adapter -------------------------------------------------------
+
+namespace {
+
+using provhost::core::ErrorKind;
+using provhost::core::detail::OutgoingRequest;
+using provhost::core::detail::PluginSession;
+
+struct SessionRecorder final : provhost::core::detail::SessionListener {
+  std::vector<std::string> texts, warnings;
+  void session_text(std::string_view text) override { texts.emplace_back(text); }
+  void session_warning(std::string_view message) override { warnings.emplace_back(message); }
+};
+
+struct Guarded : Fixture {
+  provhost::core::LoadedProvider loaded;
+  SessionRecorder listener;
+  provhost::core::ChatSpec spec;
+  Guarded() {
+    loaded.meta.name = "Fake";
+    loaded.abi = &provider;
+    spec.messages = {{"user", "Hello"}};
+    spec.options_json.clear();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("PluginSession maps an error event to its kind, drops the provider's own name and closes once") {
+  Guarded g;
+  g.script.open_status = PH_FAILED;
+  g.script.error_on_open = "Fake: slow down";
+  {
+    PluginSession session(g.loaded, "model-a", g.listener);
+    CHECK_FALSE(session.open(g.spec));
+    CHECK(g.script.options == "{}");
+    CHECK(session.failure().kind == ErrorKind::rate_limited);
+    CHECK(session.failure().provider == "Fake");
+    CHECK(session.failure().detail == "slow down");
+    // Text before the error still reaches the listener, in one piece per call; later text does not.
+    CHECK(g.listener.texts == std::vector<std::string>{"he"});
+    CHECK(g.listener.warnings == std::vector<std::string>{"odd line"});
+    session.close();
+    CHECK(g.script.closes == 1);
+  }
+  CHECK(g.script.closes == 1);
+}
+
+TEST_CASE("PluginSession refuses a provider table that lacks a function before calling the plugin") {
+  Guarded g;
+  g.provider.on_body = nullptr;
+  {
+    PluginSession session(g.loaded, "m", g.listener);
+    CHECK_FALSE(session.open(g.spec));
+    CHECK(session.failure().kind == ErrorKind::plugin);
+    CHECK(session.failure().detail == "the plugin lacks on_body");
+  }
+  g.provider.struct_size = offsetof(ph_provider, session_close);
+  {
+    PluginSession session(g.loaded, "m", g.listener);
+    CHECK_FALSE(session.open(g.spec));
+    CHECK(session.failure().detail == "the plugin has an incomplete provider table");
+  }
+  CHECK(g.script.seen.empty());
+  CHECK(g.script.closes == 0);
+}
+
+TEST_CASE("PluginSession copies a well-formed request with its retry policy made sane, and fails a malformed one") {
+  Guarded g;
+  g.script.error_on_open.clear();
+  const ph_retry_policy retry{sizeof(ph_retry_policy), 0, 100, 0, PH_RETRY_ON_RATE_LIMIT};
+  g.script.retry = &retry;
+  PluginSession session(g.loaded, "m", g.listener);
+  REQUIRE(session.open(g.spec));
+  OutgoingRequest request;
+  REQUIRE(session.next_request(request) == PluginSession::Next::request);
+  CHECK(request.method == "POST");
+  CHECK(request.headers == Pairs{{"Accept", "text/event-stream"}});
+  CHECK(request.retry.max_attempts == 1);  // at least one attempt, a multiplier of at least 1
+  CHECK(request.retry.backoff_multiplier == 1);
+  CHECK(request.retry.initial_backoff_ms == 100);
+  CHECK(request.retry.retry_on == PH_RETRY_ON_RATE_LIMIT);
+
+  g.script.request_header_name = "Bad:Name";
+  CHECK(session.next_request(request) == PluginSession::Next::failed);
+  CHECK(session.failure().kind == ErrorKind::plugin);
+  CHECK(session.failure().message() == "Fake: the plugin asked for a request with a malformed header");
 }
