@@ -1,6 +1,5 @@
 #include "plugin_driver.hpp"
 
-#include <dlfcn.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -93,52 +92,10 @@ std::string digest_hex(std::string_view algorithm, std::string_view data) {
 // ---- Plugin ----------------------------------------------------------------------------------------------
 
 Plugin::Plugin(const std::string &path, FakeHost &host, uint32_t offered_version) {
-  library_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!library_) throw std::runtime_error("dlopen " + path + ": " + dlerror());
-  auto entry = reinterpret_cast<ph_entry_fn>(dlsym(library_, PH_ENTRY_SYMBOL));
-  if (!entry) {
-    dlclose(library_);
-    throw std::runtime_error(path + " exports no " PH_ENTRY_SYMBOL);
-  }
-  ph_entry_args args{};
-  args.struct_size = sizeof args;
-  args.host_abi_version = offered_version;
-  args.host = host.table();
-  if (entry(&args) != PH_OK || !args.provider) {
-    std::string reason(view(args.refusal));
-    dlclose(library_);
-    throw std::runtime_error(path + " refused to load: " + reason);
-  }
-  provider_ = args.provider;
-  negotiated_ = args.plugin_abi_version;
-}
-
-Plugin::~Plugin() {
-  if (provider_->deinit) provider_->deinit(provider_);
-  dlclose(library_);
-}
-
-std::string Plugin::name() const { return std::string(view(info().name)); }
-std::string Plugin::url() const { return std::string(view(info().url)); }
-std::string Plugin::default_model() const { return std::string(view(info().default_model)); }
-
-std::vector<std::string> Plugin::models() const {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < info().model_count; ++i) out.emplace_back(view(info().models[i]));
-  return out;
-}
-
-std::vector<std::string> Plugin::capabilities() const {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < info().capability_count; ++i) out.emplace_back(view(info().capabilities[i]));
-  return out;
-}
-
-Pairs Plugin::aliases() const {
-  Pairs out;
-  for (size_t i = 0; i < info().alias_count; ++i)
-    out.emplace_back(view(info().aliases[i].alias), view(info().aliases[i].model));
-  return out;
+  core::PluginLibraryLoad load = core::load_plugin_library(path, *host.table(), offered_version);
+  if (!load.library) throw std::runtime_error(path + ": " + load.error);
+  library_ = std::move(load.library);
+  meta_ = std::move(load.meta);
 }
 
 // ---- Request / Outcome -----------------------------------------------------------------------------------
@@ -161,56 +118,31 @@ std::string Outcome::text() const {
 
 // ---- Session ---------------------------------------------------------------------------------------------
 
-Session::Session(const Plugin &plugin, const Chat &chat) : provider_(plugin.provider()) {
-  events_.struct_size = sizeof events_;
-  events_.host_data = this;
-  events_.text = &Session::on_text;
-  events_.finish = &Session::on_finish;
-  events_.warning = &Session::on_warning;
-  events_.error = &Session::on_error;
-
+Session::Session(const Plugin &plugin, const Chat &chat) : session_(plugin.provider(), *this) {
   std::vector<ph_message> messages;
   for (const auto &[role, content] : chat.messages) messages.push_back(ph_message{str(role), str(content)});
-  ph_chat_request request{};
-  request.struct_size = sizeof request;
-  request.model = str(chat.model);
-  request.messages = messages.data();
-  request.message_count = messages.size();
-  request.stream = chat.stream ? 1 : 0;
-  request.options_json = str(chat.options_json);
-  open_status_ = provider_.session_open(&provider_, &request, &events_, &session_);
-}
-
-Session::~Session() {
-  if (session_) provider_.session_close(session_);
+  open_status_ = session_.open(chat.model, messages, chat.stream, chat.options_json);
 }
 
 std::optional<Request> Session::next_request() {
-  if (!session_) return std::nullopt;
-  ph_http_request out{};
-  out.struct_size = sizeof out;
-  last_status_ = provider_.next_request(session_, &out);
+  if (!session_.has_session()) return std::nullopt;
+  ph_http_request out;
+  last_status_ = session_.next_request(out);
   if (last_status_ != PH_OK) return std::nullopt;
   Request request;
-  request.method = view(out.method);
-  request.url = view(out.url);
-  for (size_t i = 0; i < out.header_count; ++i)
-    request.headers.emplace_back(view(out.headers[i].name), view(out.headers[i].value));
-  request.body = view(out.body);
-  request.timeout_ms = out.timeout_ms;
-  if (out.retry) request.retry = *out.retry;
+  if (std::optional<std::string_view> defect = core::copy_request(out, request))
+    throw std::logic_error("the plugin " + std::string(*defect));
+  request.retry = core::copy_retry_policy(out.retry);
   return request;
 }
 
 ph_response_action Session::start_response(int status, const Pairs &headers) {
-  std::vector<ph_header> views;
-  for (const auto &[name, value] : headers) views.push_back(ph_header{str(name), str(value)});
-  return provider_.on_response_start(session_, status, views.data(), views.size());
+  return session_.response_start(status, headers);
 }
 
-ph_status Session::body(std::string_view chunk) { return provider_.on_body(session_, str(chunk)); }
+ph_status Session::body(std::string_view chunk) { return session_.body(chunk); }
 
-ph_status Session::end_response() { return provider_.on_response_end(session_); }
+ph_status Session::end_response() { return session_.response_end(); }
 
 ph_response_action Session::respond(const Response &response, const std::vector<size_t> &cuts) {
   ph_response_action action = start_response(response.status, response.headers);
@@ -226,22 +158,6 @@ ph_response_action Session::respond(const Response &response, const std::vector<
   }
   end_response();
   return action;
-}
-
-void Session::on_text(const ph_session_events *events, ph_str text) {
-  static_cast<Session *>(events->host_data)->outcome_.texts.emplace_back(view(text));
-}
-
-void Session::on_finish(const ph_session_events *events) {
-  ++static_cast<Session *>(events->host_data)->outcome_.finishes;
-}
-
-void Session::on_warning(const ph_session_events *events, ph_str message) {
-  static_cast<Session *>(events->host_data)->outcome_.warnings.emplace_back(view(message));
-}
-
-void Session::on_error(const ph_session_events *events, ph_failure failure, ph_str message) {
-  static_cast<Session *>(events->host_data)->outcome_.errors.emplace_back(failure, std::string(view(message)));
 }
 
 Outcome answer_once(const Plugin &plugin, const Chat &chat, const Response &response, const std::vector<size_t> &cuts) {

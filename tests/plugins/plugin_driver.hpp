@@ -1,13 +1,16 @@
-// plugin_driver.hpp: drives a built provider plugin through its C ABI exactly as the host does, so that
-// unit tests exercise the real .so: dlopen, the entry handshake with a fake ph_host, sessions, requests,
-// responses fed in chosen pieces, and the events that come back.
+// plugin_driver.hpp: drives a built provider plugin through its C ABI with the host's own adapter
+// (provhost/core/plugin_abi.hpp), so that unit tests exercise the real .so on the host's code path:
+// loading, the entry handshake with a fake ph_host, validation, sessions, requests, responses fed in
+// chosen pieces, and the events that come back, recorded raw.
 #pragma once
 
 #include <provhost/provhost.h>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <provhost/core/plugin_abi.hpp>
 #include <provhost/text.hpp>
 #include <string>
 #include <string_view>
@@ -51,29 +54,29 @@ class FakeHost {
 // Lowercase hex digest computed by OpenSSL, independently of any plugin.
 std::string digest_hex(std::string_view algorithm, std::string_view data);
 
-// A plugin file, loaded and negotiated. Unloading calls deinit, as the host does.
+// A plugin file, loaded, negotiated and validated as the host does; throws std::runtime_error with
+// the host's reason when it would be rejected. Unloading calls deinit, as the host does.
 class Plugin {
  public:
   Plugin(const std::string &path, FakeHost &host, uint32_t offered_version = PH_ABI_VERSION);
-  ~Plugin();
   Plugin(const Plugin &) = delete;
   Plugin &operator=(const Plugin &) = delete;
 
-  const ph_provider &provider() const { return *provider_; }
-  const ph_provider_info &info() const { return *provider_->info; }
-  uint32_t negotiated_version() const { return negotiated_; }
+  const ph_provider &provider() const { return *library_->provider(); }
+  const ph_provider_info &info() const { return *provider().info; }
+  uint32_t negotiated_version() const { return library_->negotiated_version(); }
 
-  std::string name() const;
-  std::string url() const;
-  std::string default_model() const;
-  std::vector<std::string> models() const;
-  std::vector<std::string> capabilities() const;
-  Pairs aliases() const;
+  // The metadata as the host copied it out.
+  std::string name() const { return meta_.name; }
+  std::string url() const { return meta_.url; }
+  std::string default_model() const { return meta_.default_model; }
+  std::vector<std::string> models() const { return meta_.models; }
+  std::vector<std::string> capabilities() const { return meta_.capabilities; }
+  Pairs aliases() const { return meta_.aliases; }
 
  private:
-  void *library_ = nullptr;
-  const ph_provider *provider_ = nullptr;
-  uint32_t negotiated_ = 0;
+  std::unique_ptr<core::PluginLibrary> library_;
+  core::ProviderMeta meta_;
 };
 
 // What a test asks the plugin for; messages are (role, content).
@@ -91,14 +94,9 @@ inline Chat chat_of(Pairs messages) {
   return chat;
 }
 
-// A request the plugin asked the host to send, copied out of the ABI structs.
-struct Request {
-  std::string method;
-  std::string url;
-  Pairs headers;
-  std::string body;
-  uint32_t timeout_ms = 0;
-  std::optional<ph_retry_policy> retry;
+// A request the plugin asked the host to send, copied out of the ABI structs by the host's code.
+struct Request : core::PluginRequest {
+  std::optional<ph_retry_policy> retry;  // as declared
 
   // Header names compare case-insensitively, as in HTTP.
   std::optional<std::string> header(std::string_view name) const;
@@ -122,11 +120,11 @@ struct Outcome {
   bool operator==(const Outcome &) const = default;
 };
 
-// One session of a loaded plugin, driven call by call.
-class Session {
+// One session of a loaded plugin, driven call by call. A request the host would reject as malformed
+// throws std::logic_error.
+class Session : private core::SessionEventListener {
  public:
   Session(const Plugin &plugin, const Chat &chat);
-  ~Session();
   Session(const Session &) = delete;
   Session &operator=(const Session &) = delete;
 
@@ -148,17 +146,17 @@ class Session {
   const Outcome &outcome() const { return outcome_; }
 
  private:
-  static void on_text(const ph_session_events *events, ph_str text);
-  static void on_finish(const ph_session_events *events);
-  static void on_warning(const ph_session_events *events, ph_str message);
-  static void on_error(const ph_session_events *events, ph_failure failure, ph_str message);
+  void on_text(std::string_view text) noexcept override { outcome_.texts.emplace_back(text); }
+  void on_finish() noexcept override { ++outcome_.finishes; }
+  void on_warning(std::string_view message) noexcept override { outcome_.warnings.emplace_back(message); }
+  void on_error(ph_failure failure, std::string_view message) noexcept override {
+    outcome_.errors.emplace_back(failure, std::string(message));
+  }
 
-  const ph_provider &provider_;
-  ph_session_events events_{};
-  ph_session *session_ = nullptr;
   ph_status open_status_ = PH_FAILED;
   ph_status last_status_ = PH_OK;
   Outcome outcome_;
+  core::RawSession session_;  // last: closed before what its events write to goes away
 };
 
 // Opens a session, answers its one request with `response` cut at `cuts`, then asks for the next request

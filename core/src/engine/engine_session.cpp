@@ -7,10 +7,6 @@
 namespace provhost::core::detail {
 namespace {
 
-ph_str as_str(std::string_view s) { return ph_str{s.data(), s.size()}; }
-
-bool has_line_break(std::string_view text) { return text.find_first_of("\r\n") != std::string_view::npos; }
-
 // A plugin's message as one line: control characters become spaces, the ends are trimmed.
 std::string one_line(std::string_view text) {
   std::string line;
@@ -45,14 +41,7 @@ ErrorKind kind_of(ph_failure failure) {
 }  // namespace
 
 PluginSession::PluginSession(const LoadedProvider &provider, std::string model, SessionListener &listener)
-    : provider_(provider), abi_(provider.abi), model_(std::move(model)), listener_(listener) {
-  events_.struct_size = sizeof events_;
-  events_.host_data = this;
-  events_.text = &on_text;
-  events_.finish = &on_finish;
-  events_.warning = &on_warning;
-  events_.error = &on_error;
-}
+    : provider_(provider), abi_(provider.abi), model_(std::move(model)), listener_(listener) {}
 
 PluginSession::~PluginSession() { close(); }
 
@@ -87,48 +76,34 @@ bool PluginSession::open(const ChatSpec &spec) {
     plugin_bug("has an incomplete provider table");
     return false;
   }
-  const std::pair<const void *, const char *> required[] = {
-      {reinterpret_cast<const void *>(abi_->session_open), "session_open"},
-      {reinterpret_cast<const void *>(abi_->next_request), "next_request"},
-      {reinterpret_cast<const void *>(abi_->on_response_start), "on_response_start"},
-      {reinterpret_cast<const void *>(abi_->on_body), "on_body"},
-      {reinterpret_cast<const void *>(abi_->on_response_end), "on_response_end"},
-      {reinterpret_cast<const void *>(abi_->session_close), "session_close"}};
-  for (const auto &[function, name] : required) {
-    if (!function) {
-      plugin_bug(std::string("lacks ") + name);
-      return false;
-    }
+  if (const char *missing = missing_session_function(*abi_)) {
+    plugin_bug(std::string("lacks ") + missing);
+    return false;
   }
+  raw_.emplace(*abi_, static_cast<SessionEventListener &>(*this));
 
   std::vector<ph_message> messages;
   messages.reserve(spec.messages.size());
-  for (const Message &m : spec.messages) messages.push_back(ph_message{as_str(m.role), as_str(m.content)});
-  ph_chat_request request{};
-  request.struct_size = sizeof request;
-  request.model = as_str(model_);
-  request.messages = messages.data();
-  request.message_count = messages.size();
-  request.stream = spec.stream ? 1 : 0;
-  request.options_json = as_str(spec.options_json.empty() ? std::string_view("{}") : spec.options_json);
-
-  ph_session *opened = nullptr;
-  ph_status status = guarded("session_open", ph_status{PH_FAILED},
-                             [&] { return abi_->session_open(abi_, &request, &events_, &opened); });
-  session_ = opened;  // closed later even when opening failed half-way
-  if (status == PH_OK && !opened) plugin_bug("opened a session without returning it");
+  for (const Message &m : spec.messages) messages.push_back(ph_message{str(m.role), str(m.content)});
+  std::string_view options = spec.options_json.empty() ? std::string_view("{}") : spec.options_json;
+  ph_status status =
+      guarded("session_open", ph_status{PH_FAILED}, [&] { return raw_->open(model_, messages, spec.stream, options); });
+  if (status == PH_OK && !raw_->has_session()) plugin_bug("opened a session without returning it");
   return checked_status(status, "session_open", false) == PH_OK;
 }
 
 PluginSession::Next PluginSession::next_request(OutgoingRequest &out) {
   if (failure_) return Next::failed;
-  ph_http_request request{};
-  request.struct_size = sizeof request;
-  ph_status status =
-      guarded("next_request", ph_status{PH_FAILED}, [&] { return abi_->next_request(session_, &request); });
+  ph_http_request request;
+  ph_status status = guarded("next_request", ph_status{PH_FAILED}, [&] { return raw_->next_request(request); });
   switch (checked_status(status, "next_request", true)) {
     case PH_OK:
-      return copy_request(request, out) ? Next::request : Next::failed;
+      if (std::optional<std::string_view> defect = copy_request(request, out)) {
+        plugin_bug(*defect);
+        return Next::failed;
+      }
+      out.retry = read_retry_policy(request.retry);
+      return Next::request;
     case PH_DONE:
       return Next::done;
     default:
@@ -138,12 +113,8 @@ PluginSession::Next PluginSession::next_request(OutgoingRequest &out) {
 
 std::optional<ph_response_action> PluginSession::response_start(int status, const HttpHeaders &headers) {
   if (failure_) return std::nullopt;
-  std::vector<ph_header> views;
-  views.reserve(headers.size());
-  for (const auto &[name, value] : headers) views.push_back(ph_header{as_str(name), as_str(value)});
-  ph_response_action action = guarded("on_response_start", ph_response_action{PH_RESPONSE_HTTP_ERROR}, [&] {
-    return abi_->on_response_start(session_, status, views.data(), views.size());
-  });
+  ph_response_action action = guarded("on_response_start", ph_response_action{PH_RESPONSE_HTTP_ERROR},
+                                      [&] { return raw_->response_start(status, headers); });
   if (failure_) return std::nullopt;
   if (action != PH_RESPONSE_READ && action != PH_RESPONSE_HTTP_ERROR && action != PH_RESPONSE_DISCARD) {
     plugin_bug("answered on_response_start with an unknown action " + std::to_string(action));
@@ -154,22 +125,20 @@ std::optional<ph_response_action> PluginSession::response_start(int status, cons
 
 ph_status PluginSession::body(std::string_view chunk) {
   if (failure_) return PH_FAILED;
-  ph_status status = guarded("on_body", ph_status{PH_FAILED}, [&] { return abi_->on_body(session_, as_str(chunk)); });
+  ph_status status = guarded("on_body", ph_status{PH_FAILED}, [&] { return raw_->body(chunk); });
   return checked_status(status, "on_body", true);
 }
 
 ph_status PluginSession::response_end() {
   if (failure_) return PH_FAILED;
-  ph_status status = guarded("on_response_end", ph_status{PH_FAILED}, [&] { return abi_->on_response_end(session_); });
+  ph_status status = guarded("on_response_end", ph_status{PH_FAILED}, [&] { return raw_->response_end(); });
   return checked_status(status, "on_response_end", false);
 }
 
 void PluginSession::close() {
-  if (!session_) return;
-  ph_session *closing = session_;
-  session_ = nullptr;
+  if (!raw_ || !raw_->has_session()) return;
   guarded("session_close", 0, [&] {
-    abi_->session_close(closing);
+    raw_->close();
     return 0;
   });
 }
@@ -196,33 +165,6 @@ ph_status PluginSession::checked_status(ph_status status, const char *function, 
   return PH_FAILED;
 }
 
-bool PluginSession::copy_request(const ph_http_request &in, OutgoingRequest &out) {
-  out.method = std::string(view(in.method));
-  out.url = std::string(view(in.url));
-  if (out.method.empty() || out.url.empty() || has_line_break(out.method) || has_line_break(out.url)) {
-    plugin_bug("asked for a request without a valid method and URL");
-    return false;
-  }
-  if ((in.header_count && !in.headers) || (in.body.size && !in.body.data)) {
-    plugin_bug("asked for a request with NULL headers or body");
-    return false;
-  }
-  out.headers.clear();
-  out.headers.reserve(in.header_count);
-  for (size_t i = 0; i < in.header_count; ++i) {
-    std::string_view name = view(in.headers[i].name), value = view(in.headers[i].value);
-    if (name.empty() || name.find(':') != std::string_view::npos || has_line_break(name) || has_line_break(value)) {
-      plugin_bug("asked for a request with a malformed header");
-      return false;
-    }
-    out.headers.emplace_back(name, value);
-  }
-  out.body = std::string(view(in.body));
-  out.timeout_ms = in.timeout_ms;
-  out.retry = read_retry_policy(in.retry);
-  return true;
-}
-
 void PluginSession::fail(ErrorKind kind, std::string_view message) {
   if (failure_) return;  // the first reason is the real one
   ChatError error;
@@ -243,35 +185,29 @@ void PluginSession::fail(ErrorKind kind, std::string_view message) {
 
 void PluginSession::plugin_bug(std::string_view what) { fail(ErrorKind::plugin, "the plugin " + std::string(what)); }
 
-PluginSession &PluginSession::self(const ph_session_events *events) {
-  return *static_cast<PluginSession *>(events->host_data);
-}
-
 // The event callbacks run inside the plugin's own functions: nothing may throw back into it.
-void PluginSession::on_text(const ph_session_events *events, ph_str text) {
-  PluginSession &session = self(events);
-  if (session.failure_ || !text.data || !text.size) return;
+void PluginSession::on_text(std::string_view text) noexcept {
+  if (failure_ || text.empty()) return;
   try {
-    session.pending_text_.append(text.data, text.size);
+    pending_text_.append(text);
   } catch (const std::exception &e) {
-    session.fail(ErrorKind::protocol, std::string("the answer could not be delivered: ") + e.what());
+    fail(ErrorKind::protocol, std::string("the answer could not be delivered: ") + e.what());
   }
 }
 
-void PluginSession::on_finish(const ph_session_events *events) { self(events).finished_ = true; }
+void PluginSession::on_finish() noexcept { finished_ = true; }
 
-void PluginSession::on_warning(const ph_session_events *events, ph_str message) {
-  PluginSession &session = self(events);
+void PluginSession::on_warning(std::string_view message) noexcept {
   try {
-    session.listener_.session_warning(one_line(view(message)));
+    listener_.session_warning(one_line(message));
   } catch (...) {
     // A warning that cannot be shown is not worth failing the answer for.
   }
 }
 
-void PluginSession::on_error(const ph_session_events *events, ph_failure failure, ph_str message) {
+void PluginSession::on_error(ph_failure failure, std::string_view message) noexcept {
   try {
-    self(events).fail(kind_of(failure), view(message));
+    fail(kind_of(failure), message);
   } catch (...) {
     // Out of memory while recording the reason: the status the plugin returns still fails it.
   }

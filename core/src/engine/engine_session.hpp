@@ -1,11 +1,13 @@
-// engine_session.hpp: one provider session, driven through the C ABI. Every call into the plugin
-// is guarded: a missing function, a bad answer or an exception that crosses the boundary fails the
-// session with ErrorKind::plugin instead of the process. The session is closed exactly once.
+// engine_session.hpp: one provider session, driven through the C ABI by a RawSession
+// (plugin_abi.hpp). Every call into the plugin is guarded: a missing function, a bad answer or an
+// exception that crosses the boundary fails the session with ErrorKind::plugin instead of the
+// process. The session is closed exactly once.
 #pragma once
 
 #include <optional>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/http_error.hpp>
+#include <provhost/core/plugin_abi.hpp>
 #include <provhost/core/registry.hpp>
 #include <provhost/core/retry.hpp>
 #include <string>
@@ -26,16 +28,11 @@ class SessionListener {
 
 // A request the session asked for, copied out of the plugin (whose copy only lives until the next
 // call into the session, while retries need it longer).
-struct OutgoingRequest {
-  std::string method;
-  std::string url;
-  HttpHeaders headers;
-  std::string body;
-  uint32_t timeout_ms = 0;
+struct OutgoingRequest : PluginRequest {
   RetryPolicy retry;
 };
 
-class PluginSession {
+class PluginSession final : private SessionEventListener {
  public:
   PluginSession(const LoadedProvider &provider, std::string model, SessionListener &listener);
   ~PluginSession();
@@ -69,11 +66,10 @@ class PluginSession {
   ChatError failure() const;
 
  private:
-  static PluginSession &self(const ph_session_events *events);
-  static void on_text(const ph_session_events *events, ph_str text);
-  static void on_finish(const ph_session_events *events);
-  static void on_warning(const ph_session_events *events, ph_str message);
-  static void on_error(const ph_session_events *events, ph_failure failure, ph_str message);
+  void on_text(std::string_view text) noexcept override;
+  void on_finish() noexcept override;
+  void on_warning(std::string_view message) noexcept override;
+  void on_error(ph_failure failure, std::string_view message) noexcept override;
 
   template <class Result, class Call>
   Result guarded(const char *function, Result on_throw, Call &&call);
@@ -81,14 +77,12 @@ class PluginSession {
   void fail(ErrorKind kind, std::string_view message);
   void plugin_bug(std::string_view what);
   ph_status checked_status(ph_status status, const char *function, bool done_allowed);
-  bool copy_request(const ph_http_request &in, OutgoingRequest &out);
 
   const LoadedProvider &provider_;
   const ph_provider *abi_;
   std::string model_;
   SessionListener &listener_;
-  ph_session_events events_{};
-  ph_session *session_ = nullptr;
+  std::optional<RawSession> raw_;  // once the provider table passed the checks
   bool finished_ = false;
   std::optional<ChatError> failure_;
   std::string pending_text_;  // text reported during the current call into the plugin

@@ -1,13 +1,13 @@
 #include "provhost/core/plugin_loader.hpp"
 
 #include <algorithm>
-#include <boost/dll/shared_library.hpp>
 #include <cstddef>
 #include <provhost/text.hpp>
 #include <system_error>
 
 #include "platform.hpp"
 #include "provhost/core/host_services.hpp"
+#include "provhost/core/plugin_abi.hpp"
 
 namespace provhost::core {
 namespace {
@@ -68,51 +68,13 @@ bool contains(const std::vector<std::string> &items, std::string_view item) {
   return std::find(items.begin(), items.end(), item) != items.end();
 }
 
-// dlerror's text, without Boost's wrapping and without the file's own path, which the caller shows.
-std::string loader_message(const std::string &what, const std::filesystem::path &file) {
-  std::string message = what;
-  const std::string marker = "(dlerror system message: ";
-  if (size_t start = message.find(marker); start != std::string::npos) {
-    start += marker.size();
-    size_t end = message.rfind(')');
-    message = message.substr(start, end == std::string::npos || end < start ? std::string::npos : end - start);
-  }
-  const std::string prefix = file.string() + ": ";
-  if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
-  std::replace(message.begin(), message.end(), '\n', ' ');
-  return message;
-}
-
-// What keeps a loaded plugin alive. Destruction follows the ABI's order: deinit, then the library
-// is closed, then the host services it was given go away.
-class PluginLibrary {
- public:
-  PluginLibrary(std::string initial_name, std::shared_ptr<const HostSettings> settings)
-      : services_(std::move(initial_name), std::move(settings)) {}
-  PluginLibrary(const PluginLibrary &) = delete;
-  PluginLibrary &operator=(const PluginLibrary &) = delete;
-
-  ~PluginLibrary() {
-    if (provider_ && PH_HAS_FIELD(provider_, ph_provider, deinit) && provider_->deinit) {
-      try {
-        provider_->deinit(provider_);
-      } catch (...) {
-        // A plugin's exception must not escape into the host; it is being unloaded anyway.
-      }
-    }
-    library_.unload();
-  }
-
-  HostServices &services() { return services_; }
-  boost::dll::shared_library &library() { return library_; }
-
-  // From now on, deinit is called before the library closes.
-  void adopt(const ph_provider *provider) { provider_ = provider; }
-
- private:
-  HostServices services_;
-  boost::dll::shared_library library_;
-  const ph_provider *provider_ = nullptr;
+// What keeps a loaded plugin alive: its library, closed (after the provider's deinit) before the
+// host services it was given go away.
+struct ServedLibrary {
+  ServedLibrary(std::string initial_name, std::shared_ptr<const HostSettings> settings)
+      : services(std::move(initial_name), std::move(settings)) {}
+  HostServices services;
+  std::unique_ptr<PluginLibrary> library;
 };
 
 }  // namespace
@@ -155,18 +117,8 @@ std::optional<std::string> validate_provider(const ph_provider *provider, Provid
   if (!valid_provider_name(out.name))
     return "invalid provider name " + in_quotes(out.name) + " (allowed: A-Z a-z 0-9 _ -)";
 
-  struct Required {
-    bool present;
-    const char *name;
-  };
-  for (Required function : {Required{provider->session_open != nullptr, "session_open"},
-                            Required{provider->next_request != nullptr, "next_request"},
-                            Required{provider->on_response_start != nullptr, "on_response_start"},
-                            Required{provider->on_body != nullptr, "on_body"},
-                            Required{provider->on_response_end != nullptr, "on_response_end"},
-                            Required{provider->session_close != nullptr, "session_close"}}) {
-    if (!function.present) return "required function " + std::string(function.name) + " is NULL";
-  }
+  if (const char *missing = missing_session_function(*provider))
+    return "required function " + std::string(missing) + " is NULL";
 
   if (auto error = copy_field(info->version, out.version, "version")) return error;
   if (auto error = copy_field(info->description, out.description, "description")) return error;
@@ -249,68 +201,22 @@ std::vector<std::filesystem::path> plugin_files(const std::filesystem::path &fol
 
 PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const HostSettings> settings) {
   PluginLoad result;
-  auto plugin = std::make_shared<PluginLibrary>(file.stem().string(), std::move(settings));
-  try {
-    plugin->library().load(boost::dll::fs::path(file.string()),
-                           boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-  } catch (const std::exception &e) {
-    result.error = "not loadable: " + loader_message(e.what(), file);
+  auto served = std::make_shared<ServedLibrary>(file.stem().string(), std::move(settings));
+  PluginLibraryLoad load = load_plugin_library(file, *served->services.table());
+  if (!load.library) {
+    result.error = std::move(load.error);
     return result;
   }
-  if (!plugin->library().has(PH_ENTRY_SYMBOL)) {
-    result.error = "no entry symbol " PH_ENTRY_SYMBOL " (is it a provhost plugin?)";
-    return result;
-  }
-  auto entry = plugin->library().get<ph_status(ph_entry_args *)>(PH_ENTRY_SYMBOL);
-
-  const uint32_t offered = PH_ABI_VERSION;
-  ph_entry_args args{};
-  args.struct_size = sizeof args;
-  args.host_abi_version = offered;
-  args.host = plugin->services().table();
-  ph_status status;
-  try {
-    status = entry(&args);
-  } catch (const std::exception &e) {
-    result.error = std::string("the entry function threw an exception: ") + e.what();
-    return result;
-  } catch (...) {
-    result.error = "the entry function threw an exception";
-    return result;
-  }
-  if (status == PH_REFUSED) {
-    std::string refusal;
-    copy_str(args.refusal, refusal);
-    std::replace(refusal.begin(), refusal.end(), '\n', ' ');
-    result.error =
-        refusal.empty() ? "the plugin refused to load (no reason given)" : "the plugin refused to load: " + refusal;
-    return result;
-  }
-  if (status != PH_OK) {
-    result.error = "the entry function returned status " + std::to_string(status);
-    return result;
-  }
-  if (auto error = check_abi_answer(offered, args.plugin_abi_version)) {
-    result.error = *error;
-    return result;
-  }
-  // From here on, whatever the verdict, the provider gets its deinit before the library closes; not
-  // before: a provider of another ABI version may not have the deinit of this one.
-  plugin->adopt(args.provider);
-  ProviderMeta meta;
-  if (auto error = validate_provider(args.provider, meta)) {
-    result.error = *error;
-    return result;
-  }
-  plugin->services().set_provider_name(meta.name);
+  served->services.set_provider_name(load.meta.name);
+  served->library = std::move(load.library);
 
   auto loaded = std::make_unique<LoadedProvider>();
-  loaded->meta = std::move(meta);
+  loaded->meta = std::move(load.meta);
   loaded->file = file;
-  loaded->abi_offered = offered;
-  loaded->abi_negotiated = args.plugin_abi_version;
-  loaded->abi = args.provider;
-  loaded->library = plugin;
+  loaded->abi_offered = served->library->offered_version();
+  loaded->abi_negotiated = served->library->negotiated_version();
+  loaded->abi = served->library->provider();
+  loaded->library = std::move(served);
   result.provider = std::move(loaded);
   return result;
 }

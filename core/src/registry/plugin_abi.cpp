@@ -1,0 +1,217 @@
+#include "provhost/core/plugin_abi.hpp"
+
+#include <algorithm>
+#include <boost/dll/shared_library.hpp>
+#include <cstring>
+#include <exception>
+#include <provhost/text.hpp>
+
+#include "provhost/core/plugin_loader.hpp"
+
+namespace provhost::core {
+namespace {
+
+// dlerror's text, without Boost's wrapping and without the file's own path, which the caller shows.
+std::string loader_message(const std::string &what, const std::filesystem::path &file) {
+  std::string message = what;
+  const std::string marker = "(dlerror system message: ";
+  if (size_t start = message.find(marker); start != std::string::npos) {
+    start += marker.size();
+    size_t end = message.rfind(')');
+    message = message.substr(start, end == std::string::npos || end < start ? std::string::npos : end - start);
+  }
+  const std::string prefix = file.string() + ": ";
+  if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  return message;
+}
+
+bool has_line_break(std::string_view text) { return text.find_first_of("\r\n") != std::string_view::npos; }
+
+}  // namespace
+
+struct PluginLibrary::SharedObject {
+  boost::dll::shared_library library;
+};
+
+PluginLibrary::PluginLibrary(std::unique_ptr<SharedObject> object, const ph_provider *provider, uint32_t offered,
+                             uint32_t negotiated)
+    : object_(std::move(object)), provider_(provider), offered_(offered), negotiated_(negotiated) {}
+
+PluginLibrary::~PluginLibrary() {
+  if (provider_ && PH_HAS_FIELD(provider_, ph_provider, deinit) && provider_->deinit) {
+    try {
+      provider_->deinit(provider_);
+    } catch (...) {
+      // A plugin's exception must not escape into the host; it is being unloaded anyway.
+    }
+  }
+  object_->library.unload();
+}
+
+PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const ph_host &host,
+                                      uint32_t offered_version) {
+  PluginLibraryLoad result;
+  auto object = std::make_unique<PluginLibrary::SharedObject>();
+  try {
+    object->library.load(boost::dll::fs::path(file.string()),
+                         boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception &e) {
+    result.error = "not loadable: " + loader_message(e.what(), file);
+    return result;
+  }
+  if (!object->library.has(PH_ENTRY_SYMBOL)) {
+    result.error = "no entry symbol " PH_ENTRY_SYMBOL " (is it a provhost plugin?)";
+    return result;
+  }
+  auto entry = object->library.get<ph_status(ph_entry_args *)>(PH_ENTRY_SYMBOL);
+
+  ph_entry_args args{};
+  args.struct_size = sizeof args;
+  args.host_abi_version = offered_version;
+  args.host = &host;
+  ph_status status;
+  try {
+    status = entry(&args);
+  } catch (const std::exception &e) {
+    result.error = std::string("the entry function threw an exception: ") + e.what();
+    return result;
+  } catch (...) {
+    result.error = "the entry function threw an exception";
+    return result;
+  }
+  if (status == PH_REFUSED) {
+    std::string refusal(view(args.refusal));
+    std::replace(refusal.begin(), refusal.end(), '\n', ' ');
+    result.error =
+        refusal.empty() ? "the plugin refused to load (no reason given)" : "the plugin refused to load: " + refusal;
+    return result;
+  }
+  if (status != PH_OK) {
+    result.error = "the entry function returned status " + std::to_string(status);
+    return result;
+  }
+  if (auto error = check_abi_answer(offered_version, args.plugin_abi_version)) {
+    result.error = *error;
+    return result;
+  }
+  // From here on, whatever the verdict, the provider gets its deinit before the library closes; not
+  // before: a provider of another ABI version may not have the deinit of this one.
+  std::unique_ptr<PluginLibrary> library(
+      new PluginLibrary(std::move(object), args.provider, offered_version, args.plugin_abi_version));
+  if (auto error = validate_provider(args.provider, result.meta)) {
+    result.error = *error;
+    return result;
+  }
+  result.library = std::move(library);
+  return result;
+}
+
+const char *missing_session_function(const ph_provider &provider) {
+  const std::pair<bool, const char *> functions[] = {{provider.session_open != nullptr, "session_open"},
+                                                     {provider.next_request != nullptr, "next_request"},
+                                                     {provider.on_response_start != nullptr, "on_response_start"},
+                                                     {provider.on_body != nullptr, "on_body"},
+                                                     {provider.on_response_end != nullptr, "on_response_end"},
+                                                     {provider.session_close != nullptr, "session_close"}};
+  for (const auto &[present, name] : functions) {
+    if (!present) return name;
+  }
+  return nullptr;
+}
+
+std::optional<std::string_view> copy_request(const ph_http_request &in, PluginRequest &out) {
+  std::string_view method = view(in.method), url = view(in.url);
+  if (method.empty() || url.empty() || has_line_break(method) || has_line_break(url))
+    return "asked for a request without a valid method and URL";
+  if ((in.header_count && !in.headers) || (in.body.size && !in.body.data))
+    return "asked for a request with NULL headers or body";
+  out.headers.clear();
+  out.headers.reserve(in.header_count);
+  for (size_t i = 0; i < in.header_count; ++i) {
+    std::string_view name = view(in.headers[i].name), value = view(in.headers[i].value);
+    if (name.empty() || name.find(':') != std::string_view::npos || has_line_break(name) || has_line_break(value))
+      return "asked for a request with a malformed header";
+    out.headers.emplace_back(name, value);
+  }
+  out.method.assign(method);
+  out.url.assign(url);
+  out.body.assign(view(in.body));
+  out.timeout_ms = in.timeout_ms;
+  return std::nullopt;
+}
+
+std::optional<ph_retry_policy> copy_retry_policy(const ph_retry_policy *policy) {
+  if (!policy) return std::nullopt;
+  ph_retry_policy copy{};
+  std::memcpy(&copy, policy, std::min(policy->struct_size, sizeof copy));
+  copy.struct_size = policy->struct_size;
+  return copy;
+}
+
+// ---- RawSession ----------------------------------------------------------------------------------
+
+RawSession::RawSession(const ph_provider &provider, SessionEventListener &listener)
+    : provider_(provider), listener_(listener) {
+  events_.struct_size = sizeof events_;
+  events_.host_data = this;
+  events_.text = &forward_text;
+  events_.finish = &forward_finish;
+  events_.warning = &forward_warning;
+  events_.error = &forward_error;
+}
+
+ph_status RawSession::open(std::string_view model, std::span<const ph_message> messages, bool stream,
+                           std::string_view options_json) {
+  ph_chat_request request{};
+  request.struct_size = sizeof request;
+  request.model = str(model);
+  request.messages = messages.data();
+  request.message_count = messages.size();
+  request.stream = stream ? 1 : 0;
+  request.options_json = str(options_json);
+  // Straight into session_: a plugin that throws after handing out its session still gets it closed.
+  return provider_.session_open(&provider_, &request, &events_, &session_);
+}
+
+ph_status RawSession::next_request(ph_http_request &out) {
+  out = ph_http_request{};
+  out.struct_size = sizeof out;
+  return provider_.next_request(session_, &out);
+}
+
+ph_response_action RawSession::response_start(int status,
+                                              const std::vector<std::pair<std::string, std::string>> &headers) {
+  header_views_.clear();
+  for (const auto &[name, value] : headers) header_views_.push_back(ph_header{str(name), str(value)});
+  return provider_.on_response_start(session_, status, header_views_.data(), header_views_.size());
+}
+
+ph_status RawSession::body(std::string_view chunk) { return provider_.on_body(session_, str(chunk)); }
+
+ph_status RawSession::response_end() { return provider_.on_response_end(session_); }
+
+void RawSession::close() {
+  if (!session_) return;
+  ph_session *closing = session_;
+  session_ = nullptr;  // first: a close that throws is not repeated
+  provider_.session_close(closing);
+}
+
+void RawSession::forward_text(const ph_session_events *events, ph_str text) {
+  static_cast<RawSession *>(events->host_data)->listener_.on_text(view(text));
+}
+
+void RawSession::forward_finish(const ph_session_events *events) {
+  static_cast<RawSession *>(events->host_data)->listener_.on_finish();
+}
+
+void RawSession::forward_warning(const ph_session_events *events, ph_str message) {
+  static_cast<RawSession *>(events->host_data)->listener_.on_warning(view(message));
+}
+
+void RawSession::forward_error(const ph_session_events *events, ph_failure failure, ph_str message) {
+  static_cast<RawSession *>(events->host_data)->listener_.on_error(failure, view(message));
+}
+
+}  // namespace provhost::core
