@@ -8,6 +8,7 @@
 #include <cmath>
 #include <provhost/core/plugin_loader.hpp>
 #include <provhost/core/registry.hpp>
+#include <provhost/core/retry.hpp>
 #include <provhost/core/upstream.hpp>
 #include <string_view>
 
@@ -44,11 +45,9 @@ void apply_environment(const Environment &environment, Config &config,
       plugin_dirs.push_back({folder, from_environment("PROVHOST_PLUGIN_PATH")});
   }
   if (auto text = variable(environment, "PROVHOST_BACKOFF_SCALE")) {
-    char *end = nullptr;
-    double scale = std::strtod(text->c_str(), &end);
-    if (*end || !std::isfinite(scale) || scale < 0)
-      throw Error("PROVHOST_BACKOFF_SCALE must be a number >= 0, got \"" + *text + "\"");
-    config.backoff_scale.set(scale, from_environment("PROVHOST_BACKOFF_SCALE"));
+    core::Result<double> scale = core::parse_backoff_scale(*text, "PROVHOST_BACKOFF_SCALE");
+    if (!scale) throw Error(scale.error().detail);
+    config.backoff_scale.set(*scale, from_environment("PROVHOST_BACKOFF_SCALE"));
   }
   if (auto level = variable(environment, "PROVHOST_LOG")) {
     if (!log_level_from_name(*level))
@@ -75,9 +74,8 @@ void apply_environment(const Environment &environment, Config &config,
 
 void apply_command_line(const CommandLine &command_line, Config &config) {
   for (const std::string &spec : command_line.upstreams) {
-    std::string error;
-    auto upstream = core::parse_upstream_option(spec, error);
-    if (!upstream) throw Error(error);
+    auto upstream = core::parse_upstream_option(spec);
+    if (!upstream) throw Error(upstream.error().detail);
     config.upstreams[core::upstream_variable(upstream->first)] = {upstream->first,
                                                                   {upstream->second, from_command_line("--upstream")}};
   }

@@ -153,9 +153,8 @@ class FileReader {
     for (auto &&[key, node] : upstreams) {
       const std::string name(key.str());
       check_provider_name(key, name);
-      std::string error;
-      std::optional<std::string> origin = core::parse_origin(string(node, "upstreams." + name), error);
-      if (!origin) fail(node, "upstreams." + name + ": " + error);
+      core::Result<std::string> origin = core::parse_origin(string(node, "upstreams." + name));
+      if (!origin) fail(node, "upstreams." + name + ": " + origin.error().detail);
       config_.upstreams[core::upstream_variable(name)] = {name, {*origin, source_of(node)}};
     }
   }

@@ -73,15 +73,13 @@ TEST_CASE("a plugin's policy is read safely and made sane") {
 }
 
 TEST_CASE("a backoff scale is parsed from the host's text, 1 when empty") {
-  std::string error;
-  CHECK(parse_backoff_scale("", "PROVHOST_BACKOFF_SCALE", error) == 1.0);
-  CHECK(parse_backoff_scale("0.001", "PROVHOST_BACKOFF_SCALE", error) == 0.001);
-  CHECK(parse_backoff_scale("0", "PROVHOST_BACKOFF_SCALE", error) == 0.0);
-  CHECK(error.empty());
+  CHECK(*parse_backoff_scale("", "PROVHOST_BACKOFF_SCALE") == 1.0);
+  CHECK(*parse_backoff_scale("0.001", "PROVHOST_BACKOFF_SCALE") == 0.001);
+  CHECK(*parse_backoff_scale("0", "PROVHOST_BACKOFF_SCALE") == 0.0);
   for (const char *bad : {"fast", "-1", "1x", "nan", "inf"}) {
     INFO(bad);
-    error.clear();
-    CHECK_FALSE(parse_backoff_scale(bad, "PROVHOST_BACKOFF_SCALE", error));
-    CHECK(error == std::string("PROVHOST_BACKOFF_SCALE must be a number >= 0, got \"") + bad + "\"");
+    Result<double> scale = parse_backoff_scale(bad, "PROVHOST_BACKOFF_SCALE");
+    REQUIRE_FALSE(scale);
+    CHECK(scale.error().detail == std::string("PROVHOST_BACKOFF_SCALE must be a number >= 0, got \"") + bad + "\"");
   }
 }

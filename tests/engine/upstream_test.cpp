@@ -6,12 +6,11 @@
 using namespace provhost::core;
 
 TEST_CASE("an origin is scheme, host and optional port") {
-  std::string error;
-  CHECK(parse_origin("http://127.0.0.1:8080", error) == "http://127.0.0.1:8080");
-  CHECK(parse_origin("http://127.0.0.1:8080/", error) == "http://127.0.0.1:8080");
-  CHECK(parse_origin("https://example.com", error) == "https://example.com");
-  CHECK(parse_origin("HTTP://Example.com:9", error) == "http://Example.com:9");
-  CHECK(parse_origin("http://[::1]:3000", error) == "http://[::1]:3000");
+  CHECK(*parse_origin("http://127.0.0.1:8080") == "http://127.0.0.1:8080");
+  CHECK(*parse_origin("http://127.0.0.1:8080/") == "http://127.0.0.1:8080");
+  CHECK(*parse_origin("https://example.com") == "https://example.com");
+  CHECK(*parse_origin("HTTP://Example.com:9") == "http://Example.com:9");
+  CHECK(*parse_origin("http://[::1]:3000") == "http://[::1]:3000");
 }
 
 TEST_CASE("anything more or less than an origin is refused with a reason") {
@@ -19,8 +18,10 @@ TEST_CASE("anything more or less than an origin is refused with a reason") {
                        "http://user:pw@host", "http://",           "http://host:notaport",   ""};
   for (const char *text : bad) {
     INFO(text);
-    std::string error;
-    CHECK_FALSE(parse_origin(text, error));
+    Result<std::string> origin = parse_origin(text);
+    REQUIRE_FALSE(origin);
+    CHECK(origin.error().kind == ErrorKind::bad_request);
+    const std::string &error = origin.error().detail;
     CHECK(error.find("invalid upstream") == 0);
     CHECK(error.find('\n') == std::string::npos);
   }
@@ -58,11 +59,12 @@ TEST_CASE("overrides match names as their variables spell them; the environment 
 }
 
 TEST_CASE("upstream pairs from the command line become origins, or the first bad one is named") {
-  std::string error;
-  auto origins = parse_upstreams({{"Koala", "http://127.0.0.1:1/"}, {"Ylokh", "https://example.com"}}, error);
+  auto origins = parse_upstreams({{"Koala", "http://127.0.0.1:1/"}, {"Ylokh", "https://example.com"}});
   REQUIRE(origins);
   CHECK(*origins ==
         std::map<std::string, std::string>{{"Koala", "http://127.0.0.1:1"}, {"Ylokh", "https://example.com"}});
-  CHECK_FALSE(parse_upstreams({{"Koala", "http://127.0.0.1:1"}, {"Ylokh", "http://h/x"}}, error));
-  CHECK(error == "--upstream Ylokh: invalid upstream 'http://h/x': give only scheme://host[:port], without a path");
+  auto bad = parse_upstreams({{"Koala", "http://127.0.0.1:1"}, {"Ylokh", "http://h/x"}});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().detail ==
+        "--upstream Ylokh: invalid upstream 'http://h/x': give only scheme://host[:port], without a path");
 }

@@ -43,30 +43,27 @@ struct Providers {
 
 TEST_CASE("resolve_model: empty is the default, an alias its target, a listed model itself") {
   ProviderMeta p = meta("Alpha", true, "a-1", {"a-1", "a-2"}, {{"short", "a-2"}});
-  std::string model, error;
-  REQUIRE(resolve_model(p, "", model, error));
-  CHECK(model == "a-1");
-  REQUIRE(resolve_model(p, "short", model, error));
-  CHECK(model == "a-2");
-  REQUIRE(resolve_model(p, "a-2", model, error));
-  CHECK(model == "a-2");
+  CHECK(*resolve_model(p, "") == "a-1");
+  CHECK(*resolve_model(p, "short") == "a-2");
+  CHECK(*resolve_model(p, "a-2") == "a-2");
 }
 
 TEST_CASE("resolve_model: an unknown model is an error that names the valid models") {
   ProviderMeta p = meta("Alpha", true, "a-1", {"a-1", "a-2"}, {{"short", "a-2"}});
-  std::string model, error;
-  REQUIRE_FALSE(resolve_model(p, "nope", model, error));
+  Result<std::string> model = resolve_model(p, "nope");
+  REQUIRE_FALSE(model);
+  CHECK(model.error().kind == ErrorKind::model_not_found);
+  const std::string &error = model.error().detail;
   CHECK_THAT(error, Catch::Contains("\"nope\"") && Catch::Contains("a-1, a-2") && Catch::Contains("short"));
   CHECK(error.find('\n') == std::string::npos);
 }
 
 TEST_CASE("resolve_model: a provider that lists no models accepts any model") {
   ProviderMeta p = meta("Open", true, "", {});
-  std::string model, error;
-  REQUIRE(resolve_model(p, "whatever-1", model, error));
-  CHECK(model == "whatever-1");
-  CHECK_FALSE(resolve_model(p, "", model, error));
-  CHECK_THAT(error, Catch::Contains("no default model"));
+  CHECK(*resolve_model(p, "whatever-1") == "whatever-1");
+  Result<std::string> no_default = resolve_model(p, "");
+  REQUIRE_FALSE(no_default);
+  CHECK_THAT(no_default.error().detail, Catch::Contains("no default model"));
 }
 
 TEST_CASE("an explicit provider is used even when not working, case-insensitively") {

@@ -38,9 +38,8 @@ void Engine::Impl::try_next_candidate(Chat &chat) {
   chat.model = candidate.model;
   chat.origin.clear();
   if (std::string upstream = find_upstream(chat.provider, options.upstreams); !upstream.empty()) {
-    std::string error;
-    std::optional<std::string> origin = parse_origin(upstream, error);
-    if (!origin) return provider_failed(chat, make_error(ErrorKind::bad_request, chat.provider, error));
+    Result<std::string> origin = parse_origin(upstream);
+    if (!origin) return provider_failed(chat, make_error(ErrorKind::bad_request, chat.provider, origin.error().detail));
     chat.origin = std::move(*origin);
   }
   chat.session = next_id++;

@@ -39,14 +39,13 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy &policy, uint32_t fail
   return std::chrono::milliseconds(static_cast<int64_t>(std::llround(std::min(wait, day_ms))));
 }
 
-std::optional<double> parse_backoff_scale(std::string_view text, std::string_view source, std::string &error) {
+Result<double> parse_backoff_scale(std::string_view text, std::string_view source) {
   if (text.empty()) return 1.0;
   std::string copy(text);  // strtod needs the terminating NUL
   char *end = nullptr;
   double scale = std::strtod(copy.c_str(), &end);
   if (*end || !std::isfinite(scale) || scale < 0) {
-    error = std::string(source) + " must be a number >= 0, got \"" + copy + "\"";
-    return std::nullopt;
+    return make_error(ErrorKind::bad_request, "", std::string(source) + " must be a number >= 0, got \"" + copy + "\"");
   }
   return scale;
 }

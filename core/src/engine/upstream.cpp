@@ -22,6 +22,8 @@ std::string url_part(CURLU *url, CURLUPart part) {
   return copy;
 }
 
+ChatError invalid(std::string detail) { return make_error(ErrorKind::bad_request, "", std::move(detail)); }
+
 std::string invalid_upstream(std::string_view text, std::string_view why) {
   std::string message = "invalid upstream '";
   message.append(text).append("': ").append(why);
@@ -30,31 +32,26 @@ std::string invalid_upstream(std::string_view text, std::string_view why) {
 
 }  // namespace
 
-std::optional<std::string> parse_origin(std::string_view text, std::string &error) {
+Result<std::string> parse_origin(std::string_view text) {
   if (text.find("://") == std::string_view::npos) {
-    error = invalid_upstream(text, "expected scheme://host[:port], e.g. http://127.0.0.1:8080");
-    return std::nullopt;
+    return invalid(invalid_upstream(text, "expected scheme://host[:port], e.g. http://127.0.0.1:8080"));
   }
   std::unique_ptr<CURLU, UrlDeleter> url(curl_url());
   if (!url) {
-    error = "out of memory";
-    return std::nullopt;
+    return invalid("out of memory");
   }
   if (CURLUcode code = curl_url_set(url.get(), CURLUPART_URL, std::string(text).c_str(), CURLU_DISALLOW_USER);
       code != CURLUE_OK) {
-    error = invalid_upstream(text, curl_url_strerror(code));
-    return std::nullopt;
+    return invalid(invalid_upstream(text, curl_url_strerror(code)));
   }
   std::string scheme = url_part(url.get(), CURLUPART_SCHEME);
   if (scheme != "http" && scheme != "https") {
-    error = invalid_upstream(text, "the scheme must be http or https");
-    return std::nullopt;
+    return invalid(invalid_upstream(text, "the scheme must be http or https"));
   }
   std::string path = url_part(url.get(), CURLUPART_PATH);
   if ((!path.empty() && path != "/") || !url_part(url.get(), CURLUPART_QUERY).empty() ||
       !url_part(url.get(), CURLUPART_FRAGMENT).empty()) {
-    error = invalid_upstream(text, "give only scheme://host[:port], without a path");
-    return std::nullopt;
+    return invalid(invalid_upstream(text, "give only scheme://host[:port], without a path"));
   }
   std::string origin = scheme + "://" + url_part(url.get(), CURLUPART_HOST);
   if (std::string port = url_part(url.get(), CURLUPART_PORT); !port.empty()) origin += ":" + port;
@@ -70,33 +67,24 @@ std::optional<std::string> replace_origin(std::string_view url, std::string_view
   return replaced;
 }
 
-std::optional<std::map<std::string, std::string>> parse_upstreams(const std::map<std::string, std::string> &urls,
-                                                                  std::string &error) {
+Result<std::map<std::string, std::string>> parse_upstreams(const std::map<std::string, std::string> &urls) {
   std::map<std::string, std::string> origins;
   for (const auto &[name, url] : urls) {
-    std::string why;
-    std::optional<std::string> origin = parse_origin(url, why);
-    if (!origin) {
-      error = "--upstream " + name + ": " + why;
-      return std::nullopt;
-    }
+    Result<std::string> origin = parse_origin(url);
+    if (!origin) return invalid("--upstream " + name + ": " + origin.error().detail);
     origins[name] = std::move(*origin);
   }
   return origins;
 }
 
-std::optional<std::pair<std::string, std::string>> parse_upstream_option(std::string_view spec, std::string &error) {
+Result<std::pair<std::string, std::string>> parse_upstream_option(std::string_view spec) {
   size_t equals = spec.find('=');
   if (equals == std::string_view::npos || equals == 0 || equals + 1 == spec.size()) {
-    error = "--upstream: expected NAME=URL, got \"" + std::string(spec) + "\"";
-    return std::nullopt;
+    return invalid("--upstream: expected NAME=URL, got \"" + std::string(spec) + "\"");
   }
-  std::string name(spec.substr(0, equals)), why;
-  std::optional<std::string> origin = parse_origin(spec.substr(equals + 1), why);
-  if (!origin) {
-    error = "--upstream " + name + ": " + why;
-    return std::nullopt;
-  }
+  std::string name(spec.substr(0, equals));
+  Result<std::string> origin = parse_origin(spec.substr(equals + 1));
+  if (!origin) return invalid("--upstream " + name + ": " + origin.error().detail);
   return std::pair{std::move(name), std::move(*origin)};
 }
 

@@ -43,34 +43,29 @@ ResolveResult unknown_provider(std::string_view name, const std::vector<std::uni
 
 }  // namespace
 
-bool resolve_model(const ProviderMeta &provider, std::string_view requested, std::string &model, std::string &error) {
+Result<std::string> resolve_model(const ProviderMeta &provider, std::string_view requested) {
   if (requested.empty()) {
     if (provider.default_model.empty()) {
-      error = provider.name + " has no default model; name one with -m MODEL";
-      return false;
+      return make_error(ErrorKind::model_not_found, "",
+                        provider.name + " has no default model; name one with -m MODEL");
     }
-    model = provider.default_model;
-    return true;
+    return provider.default_model;
   }
   for (const auto &[alias, target] : provider.aliases) {
-    if (alias == requested) {
-      model = target;
-      return true;
-    }
+    if (alias == requested) return target;
   }
   if (provider.models.empty() ||
       std::find(provider.models.begin(), provider.models.end(), requested) != provider.models.end()) {
-    model = std::string(requested);
-    return true;
+    return std::string(requested);
   }
-  error = "model not found: " + provider.name + " has no model " + in_quotes(requested) +
-          "; its models: " + joined(provider.models);
+  std::string error = "model not found: " + provider.name + " has no model " + in_quotes(requested) +
+                      "; its models: " + joined(provider.models);
   if (!provider.aliases.empty()) {
     std::vector<std::string> aliases;
     for (const auto &alias : provider.aliases) aliases.push_back(alias.first);
     error += " (aliases: " + joined(aliases) + ")";
   }
-  return false;
+  return make_error(ErrorKind::model_not_found, "", std::move(error));
 }
 
 ResolveResult Registry::resolve(std::string_view provider, std::string_view model) const {
@@ -91,11 +86,9 @@ ResolveResult Registry::resolve(std::string_view provider, std::string_view mode
 
   if (chosen) {
     ResolveResult result;
-    Resolution resolution{chosen, {}};
-    std::string error;
-    if (!resolve_model(chosen->meta, requested_model, resolution.model, error))
-      return failure(ResolveResult::Kind::model_not_found, error);
-    result.candidates.push_back(std::move(resolution));
+    Result<std::string> resolved = resolve_model(chosen->meta, requested_model);
+    if (!resolved) return failure(ResolveResult::Kind::model_not_found, resolved.error().detail);
+    result.candidates.push_back(Resolution{chosen, std::move(*resolved)});
     return result;
   }
 
@@ -107,9 +100,8 @@ ResolveResult Registry::resolve(std::string_view provider, std::string_view mode
       if (!candidate || !candidate->meta.working) continue;
       auto same = [candidate](const Resolution &r) { return r.provider == candidate; };
       if (std::any_of(result.candidates.begin(), result.candidates.end(), same)) continue;
-      std::string resolved, ignored;
-      if (resolve_model(candidate->meta, requested_model, resolved, ignored))
-        result.candidates.push_back(Resolution{candidate, std::move(resolved)});
+      if (Result<std::string> resolved = resolve_model(candidate->meta, requested_model))
+        result.candidates.push_back(Resolution{candidate, std::move(*resolved)});
     }
     if (result.candidates.empty()) {
       return failure(ResolveResult::Kind::model_not_found, "model not found: none of the providers configured for " +
@@ -124,9 +116,8 @@ ResolveResult Registry::resolve(std::string_view provider, std::string_view mode
   for (const auto &candidate : loaded) {
     if (!candidate->meta.working) continue;
     any_working = true;
-    std::string resolved, ignored;
-    if (resolve_model(candidate->meta, requested_model, resolved, ignored))
-      result.candidates.push_back(Resolution{candidate.get(), std::move(resolved)});
+    if (Result<std::string> resolved = resolve_model(candidate->meta, requested_model))
+      result.candidates.push_back(Resolution{candidate.get(), std::move(*resolved)});
   }
   if (!result.candidates.empty()) {
     // The configured order first, then load order: a stable sort by rank keeps the rest as loaded.

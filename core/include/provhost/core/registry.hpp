@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <provhost/core/error.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -119,7 +120,7 @@ class Registry {
 // A provider's own resolution of a model name: "" -> the default model, an alias -> its target, a
 // listed model -> itself. Returns false (with a one-line reason naming the valid models) when the
 // provider lists models and this is not one of them.
-bool resolve_model(const ProviderMeta &provider, std::string_view requested, std::string &model, std::string &error);
+Result<std::string> resolve_model(const ProviderMeta &provider, std::string_view requested);
 
 // The folders to search, in order: `plugin_dirs` (the host's configuration gathers --plugin-dir,
 // PROVHOST_PLUGIN_PATH and the configuration file's), then the default folder next to the

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <provhost/core/error.hpp>
 #include <string>
 #include <string_view>
 
@@ -32,8 +33,8 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy &policy, uint32_t fail
 
 // The factor for every retry wait (tests make waits short with 0.001), read from `text`, a value
 // of the setting `source` (e.g. "PROVHOST_BACKOFF_SCALE", named in the error): 1 when empty;
-// nullopt, with a one-line reason in `error`, when it is not a number >= 0. Core reads no
+// a bad_request error saying so when it is not a number >= 0. Core reads no
 // environment: the host passes what it found.
-std::optional<double> parse_backoff_scale(std::string_view text, std::string_view source, std::string &error);
+Result<double> parse_backoff_scale(std::string_view text, std::string_view source);
 
 }  // namespace provhost::core

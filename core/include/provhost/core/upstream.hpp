@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <provhost/core/error.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,21 +14,20 @@
 namespace provhost::core {
 
 // `url` as an origin "scheme://host[:port]" (http or https, nothing after the authority but an
-// optional "/"), or nullopt with a one-line reason in `error`.
-std::optional<std::string> parse_origin(std::string_view url, std::string &error);
+// optional "/"), or a bad_request error whose detail is one line saying why.
+Result<std::string> parse_origin(std::string_view url);
 
 // `url` with its scheme, host and port replaced by `origin`; everything from the path on is kept
 // byte for byte. nullopt when `url` is not absolute.
 std::optional<std::string> replace_origin(std::string_view url, std::string_view origin);
 
-// `--upstream NAME=URL` pairs (name -> URL) checked and made origins (name -> origin), or nullopt
-// with a one-line reason in `error` ("--upstream NAME: invalid upstream ...").
-std::optional<std::map<std::string, std::string>> parse_upstreams(const std::map<std::string, std::string> &urls,
-                                                                  std::string &error);
+// `--upstream NAME=URL` pairs (name -> URL) checked and made origins (name -> origin), or the first
+// bad one's error ("--upstream NAME: invalid upstream ...").
+Result<std::map<std::string, std::string>> parse_upstreams(const std::map<std::string, std::string> &urls);
 
-// One `--upstream NAME=URL` as NAME and its origin, or nullopt with a one-line reason in `error`
-// ("--upstream NAME: invalid upstream ..." as parse_upstreams words it).
-std::optional<std::pair<std::string, std::string>> parse_upstream_option(std::string_view spec, std::string &error);
+// One `--upstream NAME=URL` as NAME and its origin, or its error ("--upstream NAME: invalid
+// upstream ..." as parse_upstreams words it).
+Result<std::pair<std::string, std::string>> parse_upstream_option(std::string_view spec);
 
 // The environment variable that overrides `provider`: PROVHOST_UPSTREAM_ and the name in capitals,
 // with any character other than a letter or a digit as "_".
