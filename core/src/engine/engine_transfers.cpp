@@ -10,6 +10,17 @@
 #include "engine_impl.hpp"
 
 namespace provhost::core {
+namespace {
+
+// Body bytes travel as plain data: the buffers trade places instead of being copied, and the
+// transfer goes on with the item's spent buffer, its capacity kept, so that neither side allocates
+// or copies per batch.
+void hand_over(std::string &buffer, std::string &bytes) {
+  bytes.swap(buffer);
+  buffer.clear();
+}
+
+}  // namespace
 
 void Engine::Impl::collect_finished() {
   int queued = 0;
@@ -131,8 +142,7 @@ void Engine::Impl::begin_response(Chat &chat, Transfer &t) {
   item.status = static_cast<int>(t.status);
   item.headers = t.response_headers;
   if (!t.buffer.empty()) {
-    item.bytes.assign(t.buffer);
-    t.buffer.clear();
+    hand_over(t.buffer, item.bytes);
     t.body_in_flight = true;  // until the session says what they are
     resume(t);
   }
@@ -140,8 +150,7 @@ void Engine::Impl::begin_response(Chat &chat, Transfer &t) {
 
 void Engine::Impl::hand_on_body(Chat &chat, Transfer &t) {
   SessionWork &item = post(SessionWork::Kind::body, chat);
-  item.bytes.assign(t.buffer);  // a copy: the backend may live in another process one day
-  t.buffer.clear();
+  hand_over(t.buffer, item.bytes);
   t.body_fed = true;
   t.body_in_flight = true;
   resume(t);
