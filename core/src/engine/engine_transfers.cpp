@@ -76,8 +76,8 @@ void Engine::Impl::advance(Transfer &t) {
     case TransferState::awaiting_action:
       return;
     case TransferState::reading:
-      if (!t.body_in_flight && !t.buffer.empty()) hand_on_body(chat, t);
-      if (t.curl_done && !t.body_in_flight && t.buffer.empty()) {
+      if (may_hand_on_body(t.buffer.size(), t.bodies_in_flight)) hand_on_body(chat, t);
+      if (t.curl_done && t.bodies_in_flight == 0 && t.buffer.empty()) {
         if (t.result != CURLE_OK) return transport_failed(chat, t);
         transition(t, TransferState::settling);
         post(SessionWork::Kind::response_end, chat);
@@ -143,7 +143,7 @@ void Engine::Impl::begin_response(Chat &chat, Transfer &t) {
   item.headers = t.response_headers;
   if (!t.buffer.empty()) {
     hand_over(t.buffer, item.bytes);
-    t.body_in_flight = true;  // until the session says what they are
+    t.bodies_in_flight = 1;  // until the session says what they are
     resume(t);
   }
 }
@@ -152,7 +152,7 @@ void Engine::Impl::hand_on_body(Chat &chat, Transfer &t) {
   SessionWork &item = post(SessionWork::Kind::body, chat);
   hand_over(t.buffer, item.bytes);
   t.body_fed = true;
-  t.body_in_flight = true;
+  ++t.bodies_in_flight;
   resume(t);
 }
 
