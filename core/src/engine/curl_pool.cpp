@@ -74,7 +74,12 @@ std::string CurlPool::perform() {
 }
 
 std::string CurlPool::poll(int timeout_ms, int &ready) {
+  polling_.store(true);
+  if (woken_.exchange(false)) timeout_ms = 0;  // woken while busy: the sockets are looked at, not waited for
   CURLMcode code = curl_multi_poll(multi_, nullptr, 0, timeout_ms, &ready);
+  polling_.store(false);
+  // What a wake announced was published before it; the loop reads it after this, so it is seen.
+  woken_.store(false);
   return code == CURLM_OK ? std::string() : failure("curl_multi_poll", code);
 }
 
@@ -86,6 +91,9 @@ bool CurlPool::timer_due() const {
 }
 
 void CurlPool::wake() const {
+  woken_.store(true);
+  if (!polling_.load()) return;
+  wakeups_sent_.fetch_add(1, std::memory_order_relaxed);
   if (CURLMcode code = curl_multi_wakeup(multi_); code != CURLM_OK)
     report_libcurl_failure(failure("curl_multi_wakeup", code));
 }

@@ -5,6 +5,8 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,16 +34,26 @@ class CurlPool {
   // Takes the handle out of the multi (if it is in) and keeps it for reuse.
   void release(CURL *easy);
 
-  // curl_multi_perform, curl_multi_poll (`ready`: how many of libcurl's sockets are ready; a
-  // wake-up is not counted) and curl_multi_wakeup; "" or why they failed.
+  // curl_multi_perform and curl_multi_poll (`ready`: how many of libcurl's sockets are ready; a
+  // wake-up is not counted); "" or why they failed.
   std::string perform();
   std::string poll(int timeout_ms, int &ready);
+  // Ends the poll in progress, or makes the next one return at once. From any thread. Only a
+  // sleeping loop needs curl_multi_wakeup (a write to a socket, and a read and one more turn of the
+  // loop after it): a loop that is busy sees the wake when it next polls, at no cost.
   void wake() const;
+  // How many wakes had to call curl_multi_wakeup.
+  uint64_t wakeups_sent() const { return wakeups_sent_.load(std::memory_order_relaxed); }
   // One of libcurl's own timers (connect timeout, a new or resumed transfer) is due: perform.
   bool timer_due() const;
 
  private:
   CURLM *multi_ = nullptr;
+  // Together they let a wake and the start of a poll never miss each other: each side stores its
+  // flag, then reads the other's (sequentially consistent), so at least one sees the other.
+  mutable std::atomic<bool> polling_{false};  // in, or about to enter, curl_multi_poll
+  mutable std::atomic<bool> woken_{false};    // a wake the loop has not seen yet
+  mutable std::atomic<uint64_t> wakeups_sent_{0};
   std::vector<CURL *> idle_;  // reused so that their buffers and state are not rebuilt
 };
 

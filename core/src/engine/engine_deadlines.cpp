@@ -65,7 +65,7 @@ void Engine::Impl::fire(const Deadline &deadline, TimePoint now) {
 // One attempt ran out of time; timeouts before the answer began may be retried.
 void Engine::Impl::expire(Chat &chat, const Expiry &expiry) {
   // Bytes on their way to the session count as fed: the session may be reading them right now.
-  bool body_fed = chat.transfer->body_fed || chat.transfer->body_in_flight;
+  bool body_fed = chat.transfer->body_fed || chat.transfer->bodies_in_flight > 0;
   drop_transfer(chat);
   attempt_failed(chat, make_error(expiry.kind, chat.provider, expiry.what), expiry.retry_on, body_fed);
 }

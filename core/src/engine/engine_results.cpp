@@ -52,10 +52,10 @@ void Engine::Impl::on_result(SessionResult &result) {
       if (!t || t->state != TransferState::awaiting_action) return;
       t->action = result.action;
       if (result.action == PH_RESPONSE_READ) {
-        t->body_fed = t->body_in_flight;  // the first bytes went with the response's start
+        t->body_fed = t->bodies_in_flight > 0;  // the first bytes went with the response's start
         transition(*t, TransferState::reading);
       } else {
-        t->body_in_flight = false;
+        t->bodies_in_flight = 0;
         if (result.action == PH_RESPONSE_HTTP_ERROR) t->error_body.assign(result.bytes, 0, error_body_limit);
         transition(
             *t, result.action == PH_RESPONSE_HTTP_ERROR ? TransferState::collecting_error : TransferState::discarding);
@@ -63,7 +63,7 @@ void Engine::Impl::on_result(SessionResult &result) {
       return advance(*t);
     case Kind::body_taken:
       if (!t) return;
-      t->body_in_flight = false;
+      if (t->bodies_in_flight > 0) --t->bodies_in_flight;
       if (result.answer_complete) return answer_complete(chat);
       return advance(*t);
     case Kind::response_ended:

@@ -10,6 +10,17 @@
 #include "engine_impl.hpp"
 
 namespace provhost::core {
+namespace {
+
+// Body bytes travel as plain data: the buffers trade places instead of being copied, and the
+// transfer goes on with the item's spent buffer, its capacity kept, so that neither side allocates
+// or copies per batch.
+void hand_over(std::string &buffer, std::string &bytes) {
+  bytes.swap(buffer);
+  buffer.clear();
+}
+
+}  // namespace
 
 void Engine::Impl::collect_finished() {
   int queued = 0;
@@ -65,8 +76,8 @@ void Engine::Impl::advance(Transfer &t) {
     case TransferState::awaiting_action:
       return;
     case TransferState::reading:
-      if (!t.body_in_flight && !t.buffer.empty()) hand_on_body(chat, t);
-      if (t.curl_done && !t.body_in_flight && t.buffer.empty()) {
+      if (may_hand_on_body(t.buffer.size(), t.bodies_in_flight)) hand_on_body(chat, t);
+      if (t.curl_done && t.bodies_in_flight == 0 && t.buffer.empty()) {
         if (t.result != CURLE_OK) return transport_failed(chat, t);
         transition(t, TransferState::settling);
         post(SessionWork::Kind::response_end, chat);
@@ -131,19 +142,17 @@ void Engine::Impl::begin_response(Chat &chat, Transfer &t) {
   item.status = static_cast<int>(t.status);
   item.headers = t.response_headers;
   if (!t.buffer.empty()) {
-    item.bytes.assign(t.buffer);
-    t.buffer.clear();
-    t.body_in_flight = true;  // until the session says what they are
+    hand_over(t.buffer, item.bytes);
+    t.bodies_in_flight = 1;  // until the session says what they are
     resume(t);
   }
 }
 
 void Engine::Impl::hand_on_body(Chat &chat, Transfer &t) {
   SessionWork &item = post(SessionWork::Kind::body, chat);
-  item.bytes.assign(t.buffer);  // a copy: the backend may live in another process one day
-  t.buffer.clear();
+  hand_over(t.buffer, item.bytes);
   t.body_fed = true;
-  t.body_in_flight = true;
+  ++t.bodies_in_flight;
   resume(t);
 }
 

@@ -46,6 +46,15 @@ constexpr size_t error_body_limit = 64 * 1024;
 // After the session has its answer, the rest of the response is dropped for at most this much.
 constexpr size_t drain_limit = 64 * 1024;
 constexpr milliseconds drain_time{1000};
+// Batches of body bytes a transfer may have with its session at once. With two, the plugin thread
+// finds the next batch waiting when it finishes one, instead of sleeping until the engine has seen
+// its result; the buffer still bounds what waits, since libcurl pauses when it is full.
+constexpr unsigned max_bodies_in_flight = 2;
+
+// Whether the body bytes buffered now go on to the session.
+constexpr bool may_hand_on_body(size_t buffered, unsigned bodies_in_flight) {
+  return buffered > 0 && bodies_in_flight < max_bodies_in_flight;
+}
 
 struct Transfer {
   Transfer(uint64_t id, Chat &chat, CURL *easy, std::vector<uint64_t> &touched);
@@ -67,9 +76,9 @@ struct Transfer {
   std::string error_body;  // collecting_error
   size_t drained = 0;      // bytes dropped while draining
   TimePoint drain_until = never;
-  bool body_fed = false;        // body bytes reached the session: no retry any more
-  bool body_in_flight = false;  // a batch of body bytes is with the session
-  bool paused = false;          // libcurl holds the bytes until we resume the transfer
+  bool body_fed = false;          // body bytes reached the session: no retry any more
+  unsigned bodies_in_flight = 0;  // batches of body bytes with the session
+  bool paused = false;            // libcurl holds the bytes until we resume the transfer
   bool curl_done = false;
   CURLcode result = CURLE_OK;
   bool first_byte_armed = false;
