@@ -61,7 +61,7 @@ std::optional<std::string> message_content(const rapidjson::Value &content) {
 
 std::vector<core::Message> parse_messages(const std::string &json, const std::string &source) {
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+  document.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (document.HasParseError()) {
     throw UsageError{source + ": malformed JSON at offset " + std::to_string(document.GetErrorOffset()) + ": " +
                      rapidjson::GetParseError_En(document.GetParseError())};

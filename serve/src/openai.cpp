@@ -263,7 +263,8 @@ void write_error_object(Writer &w, const ApiError &error) {
 
 std::variant<core::ChatSpec, ApiError> parse_chat_request(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  // Iterative: a client's body nested a million deep must not exhaust the I/O thread's stack.
+  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
     return invalid_request(
         "The request body is not valid JSON: " + std::string(rapidjson::GetParseError_En(doc.GetParseError())) +

@@ -107,6 +107,8 @@ TEST_CASE("bad input is one line on stderr and exit 2, and nothing is sent") {
       dir.write("bad-role.json", R"([{"role":"user","content":"Hi"},{"role":"tool","content":"x"}])").string();
   const std::string number_content = dir.write("number.json", R"([{"role":"user","content":42}])").string();
   const std::string bad_utf8 = dir.write("latin1.json", "[{\"role\":\"user\",\"content\":\"caf\xE9\"}]").string();
+  // A million nested arrays: a recursive parser would run out of stack.
+  const std::string deep = dir.write("deep.json", std::string(1'000'000, '[')).string();
 
   struct Case {
     const char *what;
@@ -144,6 +146,9 @@ TEST_CASE("bad input is one line on stderr and exit 2, and nothing is sent") {
       {"a file that is not UTF-8",
        {"chat", "-p", "Ylokh", "--messages", bad_utf8},
        "provhost: " + bad_utf8 + ": malformed JSON at offset 30: Invalid encoding in string."},
+      {"JSON nested a million deep",
+       {"chat", "-p", "Ylokh", "--messages", deep},
+       "provhost: " + deep + ": malformed JSON at offset 1000000: Invalid value."},
       {"no prompt", {"chat", "-p", "Ylokh"}, no_prompt},
       {"only a system message", {"chat", "-p", "Ylokh", "--system", "Be brief."}, no_prompt},
       {"empty stdin", {"chat", "-p", "Ylokh", "-"}, "provhost: no prompt: standard input was empty"},

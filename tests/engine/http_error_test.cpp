@@ -38,6 +38,11 @@ TEST_CASE("every status maps to its kind and a one-line message naming the provi
   }
 }
 
+TEST_CASE("an error body nested as deep as the 64 KiB limit allows is shown as text, not a crash") {
+  const std::string deep = "{\"error\":" + std::string(64 * 1024 - 9, '[');
+  CHECK(error_detail(json_type, deep).starts_with("{\"error\":[[["));
+}
+
 TEST_CASE("an empty body leaves only the status") {
   CHECK(map_http_error("Koala", 500, {}, "").message() == "Koala: HTTP 500");
   CHECK(map_http_error("Koala", 429, {}, "  \r\n").message() == "Koala: rate limited (HTTP 429)");

@@ -22,6 +22,16 @@ TEST_CASE("excerpt shows undecodable bytes as '?', so a warning is always UTF-8"
   CHECK(shown == "ok ?( and ? end");
 }
 
+TEST_CASE("parse_json survives nesting a million deep: cut short, not a crash") {
+  // An upstream's answer is hostile bytes; a recursive parser would exhaust the stack here.
+  const std::string deep(1'000'000, '[');
+  rapidjson::Document document;
+  REQUIRE_FALSE(parse_json(deep, document));
+  CHECK(ended_early(document, deep));
+  const std::string closed = deep + std::string(1'000'000, ']');
+  CHECK(parse_json(closed, document));
+}
+
 TEST_CASE("ended_early tells a document cut short from garbage") {
   auto cut_short = [](const std::string &text) {
     rapidjson::Document document;

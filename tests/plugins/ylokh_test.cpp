@@ -93,6 +93,17 @@ TEST_CASE("Ylokh merges the caller's options into the body, overriding") {
   CHECK(messages_field(body, "messages") == chat.messages);
 }
 
+TEST_CASE("Ylokh survives a whole answer nested a million deep: a document cut short, as any other") {
+  // A recursive parser would exhaust the plugin thread's stack on these bytes from the upstream.
+  Ylokh ylokh;
+  Outcome got = answer_once(ylokh.plugin, not_streaming(single_user()), {200, {}, std::string(1'000'000, '[')});
+  CHECK(got == Outcome{});  // neither finished nor an error: the host reports the answer truncated
+  std::string closed = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  Outcome garbage = answer_once(ylokh.plugin, not_streaming(single_user()), {200, {}, closed});
+  CHECK(garbage.texts.empty());
+  CHECK(garbage.finishes + garbage.errors.size() == 1);
+}
+
 TEST_CASE("Ylokh reads the answer whole when an option turns streaming off") {
   Ylokh ylokh;
   Chat chat = single_user();

@@ -203,6 +203,15 @@ TEST_CASE("a failure after the first text is an error event, then [DONE]") {
   CHECK(r.body.find("finish_reason\":\"stop") == std::string::npos);
 }
 
+TEST_CASE("a body nested a million deep is a 400, and the server answers the next request") {
+  RunningServer server;
+  auto r = fetch(server.port(), "POST", "/v1/chat/completions", std::string(1'000'000, '['));
+  CHECK(r.status == 400);
+  CHECK(str(parse(r.body)["error"]["type"]) == "invalid_request_error");
+  CHECK(fetch(server.port(), "GET", "/health", "").status == 200);
+  CHECK(server.engine.specs().empty());
+}
+
 TEST_CASE("bad request bodies are 400s in OpenAI's shape and never reach the engine") {
   auto body = GENERATE(std::string("{not json"), std::string(R"({"messages": "hi"})"), std::string(R"({"model": "m"})"),
                        std::string(R"({"messages": [], "stream": 1})"));

@@ -47,7 +47,7 @@ bool looks_like_html(const HttpHeaders &headers, std::string_view body) {
 // The human-readable message of a JSON error body, or "" when it carries none.
 std::string json_message(std::string_view body) {
   rapidjson::Document json;
-  json.Parse(body.data(), body.size());
+  json.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());  // no recursion on hostile nesting
   if (json.HasParseError() || !json.IsObject()) return {};
   if (auto error = json.FindMember("error"); error != json.MemberEnd() && error->value.IsObject()) {
     if (auto message = error->value.FindMember("message");

@@ -23,7 +23,8 @@ using JsonAllocator = rapidjson::Document::AllocatorType;
 
 // Invalid UTF-8 counts as undecodable: the host is promised whole UTF-8 characters in every text event.
 inline bool parse_json(std::string_view text, rapidjson::Document &out) {
-  out.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  // Iterative: an upstream that nests a million arrays must not exhaust the stack of the thread parsing it.
+  out.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
   return !out.HasParseError();
 }
 
