@@ -2,6 +2,7 @@
 #include <boost/beast/core/buffers_cat.hpp>
 #include <cstdint>
 #include <provhost/serve/http_connection.hpp>
+#include <provhost/text.hpp>
 #include <utility>
 
 namespace provhost::serve {
@@ -81,6 +82,18 @@ void HttpConnection::on_header(error_code ec) {
   std::string_view target = std_view(request.target());
   method_ = std_view(request.method_string());
   path_ = target.substr(0, target.find('?'));
+  if (request.count(http::field::transfer_encoding) > 0) {
+    // Whatever follows this header cannot be trusted to be the next request: answer, then close.
+    keep_alive_ = false;
+    phase_ = Phase::answering;
+    disarm_deadline();
+    // RFC 9112 6.3: a coding other than chunked leaves the body's length unknown, which is a 400.
+    bool chunked_only = request.count(http::field::transfer_encoding) == 1 &&
+                        provhost::iequals(provhost::trim(std_view(request[http::field::transfer_encoding])), "chunked");
+    return service_->on_unreadable_request(shared_from_this(),
+                                           chunked_only ? RequestProblem::length_required : RequestProblem::malformed,
+                                           "unsupported Transfer-Encoding");
+  }
   if (beast::iequals(request[http::field::expect], "100-continue")) {
     net::async_write(socket_, net::buffer(continue_response), [self = shared_from_this()](error_code ec, std::size_t) {
       if (ec) return self->close();

@@ -57,6 +57,9 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
       case RequestProblem::malformed:
         return respond_error(*connection, {400, "Malformed HTTP request: " + std::string(detail) + ".",
                                            "invalid_request_error", "", ""});
+      case RequestProblem::length_required:
+        return respond_error(*connection, {411, "Send the request body with a Content-Length, not a Transfer-Encoding.",
+                                           "invalid_request_error", "", ""});
     }
   }
 

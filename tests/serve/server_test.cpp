@@ -520,3 +520,34 @@ TEST_CASE("the access log has one line per request, without query strings, and n
   CHECK_THAT(lines[2], Catch::EndsWith("ms client closed\n"));
   for (const auto &line : lines) CHECK(line.find("secret") == std::string::npos);
 }
+
+TEST_CASE("a chunked body whose trailer holds a 65,534-byte field is refused with 411, and the server lives on") {
+  // Beast's parser throws (std::length_error) on a field this long, and trailers count against no
+  // header limit: read, this request ended the process. It is refused before its body is read.
+  RunningServer server;
+  Client client(server.port());
+  client.send(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Trailer: " +
+      std::string(65'534, 'a') + "\r\n\r\n");
+  Response r = client.read_response();
+  CHECK(r.status == 411);
+  CHECK(r.header("connection") == "close");
+  CHECK(client.closed_by_server());
+  CHECK(fetch(server.port(), "GET", "/health", "").status == 200);
+  CHECK(server.engine.specs().empty());
+}
+
+TEST_CASE("a Transfer-Encoding other than chunked is a 400 and a closed connection: nothing is smuggled") {
+  auto coding = GENERATE(std::string("xchunked"), std::string("identity"), std::string("chunked, identity"));
+  INFO(coding);
+  RunningServer server;
+  Client client(server.port());
+  // Read as a request with an empty body, the rest would be taken for a second request.
+  client.send("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: " + coding +
+              "\r\n\r\nGET /v1/providers HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  Response r = client.read_response();
+  CHECK(r.status == 400);
+  CHECK(client.closed_by_server());  // the smuggled GET is never answered
+  CHECK(server.engine.specs().empty());
+}

@@ -35,7 +35,11 @@ struct HttpLimits {
 };
 
 // Why a request could not be read; the service words the answer.
-enum class RequestProblem { body_too_large, headers_too_large, malformed };
+// Why a request could not be read. length_required: a body framed by Transfer-Encoding rather than
+// Content-Length. Chunked request bodies may end in trailer fields that no header limit bounds (and
+// that Beast's parser throws on past 64 KiB), and any other coding leaves the body's end unknown,
+// which is how requests are smuggled; so only Content-Length frames a body here.
+enum class RequestProblem { body_too_large, headers_too_large, malformed, length_required };
 
 // How one exchange (a request and its answer) ended.
 struct ExchangeSummary {
