@@ -25,6 +25,16 @@ int run_serve(const GlobalOptions &global) {
     return exit_usage;
   }
   server_options.listen = *endpoint;
+  // An empty key given on purpose would silently turn authentication off.
+  if (settings.api_key.value.empty() && settings.api_key.source.kind != config::Source::Kind::default_value) {
+    std::cerr << "provhost: the API key (" << settings.api_key.source.describe()
+              << ") is empty: leave it out to serve without a key\n";
+    return exit_usage;
+  }
+  if (settings.api_key.value.empty() && !endpoint->address().is_loopback()) {
+    std::cerr << "provhost: warning: serving on " << settings.listen.value
+              << " without an API key: anyone who can reach it can use every provider\n";
+  }
   server_options.api_key = settings.api_key.value;
   server_options.client_timeout = milliseconds(settings.client_timeout.value);
   server_options.shutdown_timeout = milliseconds(settings.shutdown_timeout.value);

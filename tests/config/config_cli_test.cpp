@@ -315,3 +315,30 @@ TEST_CASE("serve takes its own settings from the file") {
   CHECK(request(serve.port(), http::verb::get, "/v1/models").status == 401);
   CHECK(request(serve.port(), http::verb::get, "/v1/models", "", "from-file").status == 200);
 }
+
+TEST_CASE("an empty API key given on purpose is refused: it would turn authentication off") {
+  Provhost provhost;
+  TempDir dir;
+  ProcessResult flag = provhost.run({"serve", "--api-key", ""});
+  CHECK(flag.exit_code == 2);
+  CHECK(flag.err == "provhost: the API key (from --api-key) is empty: leave it out to serve without a key\n");
+  const std::string file = dir.write("c.toml", "[serve]\napi_key = \"\"\n").string();
+  ProcessResult from_file = provhost.run({"--config", file, "serve"});
+  CHECK(from_file.exit_code == 2);
+  CHECK(from_file.err.find("is empty: leave it out to serve without a key") != std::string::npos);
+}
+
+TEST_CASE("serving beyond loopback without an API key is warned about") {
+  Provhost provhost;
+  std::vector<std::string> argv = {provhost_binary(), "serve", "--listen", "0.0.0.0:0", "--quiet"};
+  BackgroundProcess serve(argv, clean_environment(provhost.home.path()));
+  REQUIRE(serve.wait_for_line([](const std::string &l) { return l.rfind("listening on ", 0) == 0; }));
+  // The warning is written before the listening line; its pipe is read by another thread.
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (serve.err().find("warning") == std::string::npos && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(serve.err() ==
+        "provhost: warning: serving on 0.0.0.0:0 without an API key: anyone who can reach it can use every "
+        "provider\n");
+}
