@@ -11,6 +11,7 @@
 #include <iterator>
 #include <provhost/core/host_services.hpp>
 #include <provhost/core/upstream.hpp>
+#include <provhost/text.hpp>
 #include <set>
 
 #include "config.hpp"
@@ -18,13 +19,6 @@
 
 namespace provhost::host::config {
 namespace {
-
-std::string in_quotes(std::string_view text) {
-  std::string out(1, '"');
-  out.append(text);
-  out.push_back('"');
-  return out;
-}
 
 std::string one_line(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');

@@ -1,17 +1,11 @@
 // Which provider answers, and with which model: the rules of registry.hpp's resolve().
 #include <algorithm>
+#include <provhost/text.hpp>
 
 #include "provhost/core/registry.hpp"
 
 namespace provhost::core {
 namespace {
-
-std::string in_quotes(std::string_view text) {
-  std::string out(1, '"');
-  out.append(text);
-  out.push_back('"');
-  return out;
-}
 
 std::string joined(const std::vector<std::string> &items) {
   std::string out;

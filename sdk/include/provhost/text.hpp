@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace provhost {
@@ -41,6 +42,14 @@ inline bool strip_prefix(std::string_view line, std::string_view prefix, std::st
   if (!equals(line.substr(0, prefix.size()), prefix)) return false;
   rest = line.substr(prefix.size());
   return true;
+}
+
+// `text` between double quotes, for messages that name what the user typed: unknown "gpt-5".
+inline std::string in_quotes(std::string_view text) {
+  std::string out(1, '"');
+  out.append(text);
+  out.push_back('"');
+  return out;
 }
 
 // Equal but for the case of ASCII letters, as HTTP header names and provider names compare. Other bytes
