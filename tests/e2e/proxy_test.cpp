@@ -54,7 +54,6 @@ bool wait_until_listening(BackgroundProcess &server, int port, std::chrono::mill
 // is not installed fails the test: scripts/deps installs both, and a skip must not pass for a pass.
 class ProxyServer {
  public:
-  bool ready = false;
   int port = 0;
 
   std::string url(const std::string &scheme) const { return scheme + "://127.0.0.1:" + std::to_string(port); }
@@ -65,6 +64,7 @@ class ProxyServer {
   template <class ArgvFor>
   void start(const std::string &program, ArgvFor &&argv_for) {
     if (!std::filesystem::exists(program)) FAIL(program << " is not installed (scripts/deps installs it)");
+    bool ready = false;
     for (int attempt = 0; attempt < 3 && !ready; ++attempt) {
       port = free_port();
       process_ = std::make_unique<BackgroundProcess>(argv_for(port));

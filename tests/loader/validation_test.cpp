@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <provhost/core/plugin_loader.hpp>
+#include <provhost/text.hpp>
 #include <string_view>
 
 using provhost::core::ProviderMeta;
@@ -212,6 +213,6 @@ TEST_CASE("metadata strings must be UTF-8") {
   Fixture f;
   f.info.description = s("caf\xc3");
   CHECK(f.validate().value_or("") == "description is not valid UTF-8");
-  CHECK(provhost::core::is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac"));
-  CHECK_FALSE(provhost::core::is_valid_utf8("\xff"));
+  CHECK(provhost::is_utf8("caf\xc3\xa9 \xe2\x82\xac"));
+  CHECK_FALSE(provhost::is_utf8("\xff"));
 }

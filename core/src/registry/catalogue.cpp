@@ -1,11 +1,12 @@
 #include <provhost/core/catalogue.hpp>
 #include <provhost/core/plugin_loader.hpp>
+#include <provhost/text.hpp>
 #include <set>
 
 namespace provhost::core {
 
 void write_catalogue_string(CatalogueWriter &writer, std::string_view text) {
-  if (is_valid_utf8(text)) {
+  if (provhost::is_utf8(text)) {
     writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
     return;
   }

@@ -37,7 +37,7 @@ bool valid_provider_name(std::string_view name) {
 bool copy_str(ph_str in, std::string &out) {
   if (!in.data && in.size) return false;
   out.assign(in.data ? in.data : "", in.data ? in.size : 0);
-  return is_valid_utf8(out);
+  return provhost::is_utf8(out);  // plugins' strings must be UTF-8: every output can carry them
 }
 
 std::optional<std::string> copy_field(ph_str in, std::string &out, std::string_view field) {
@@ -78,8 +78,6 @@ struct ServedLibrary {
 };
 
 }  // namespace
-
-bool is_valid_utf8(std::string_view text) { return provhost::is_utf8(text); }
 
 std::string format_abi_version(uint32_t version) {
   return std::to_string(PH_VERSION_MAJOR(version)) + "." + std::to_string(PH_VERSION_MINOR(version));

@@ -17,9 +17,6 @@
 
 namespace provhost::core {
 
-// Plugins' strings must be UTF-8 so that every output (text or JSON) can carry them.
-bool is_valid_utf8(std::string_view text);
-
 // "1.0" for PH_MAKE_VERSION(1, 0).
 std::string format_abi_version(uint32_t version);
 
