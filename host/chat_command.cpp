@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +17,7 @@
 #include <optional>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/host_services.hpp>
+#include <provhost/core/request_options.hpp>
 #include <thread>
 
 #include "commands.hpp"
@@ -54,6 +57,8 @@ std::optional<std::string> message_content(const rapidjson::Value &content) {
         part_text == part.MemberEnd() || !part_text->value.IsString()) {
       return std::nullopt;
     }
+    // Parts are separate pieces of text (a question, then a pasted file): keep them apart.
+    if (&part != content.Begin()) text += '\n';
     text.append(part_text->value.GetString(), part_text->value.GetStringLength());
   }
   return text;
@@ -87,12 +92,22 @@ std::vector<core::Message> parse_messages(const std::string &json, const std::st
   return messages;
 }
 
-// --messages FILE, then --system first, then PROMPT last.
+// What was piped into standard input, "" when it is a terminal: `git diff | provhost chat "describe
+// this"` sends both. Ends with a newline, so that a PROMPT after it starts a line of its own.
+std::string piped_input() {
+  if (::isatty(STDIN_FILENO)) return {};
+  std::string text = read_all(std::cin);
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  return text;
+}
+
+// --messages FILE, then --system first, then the user message last: piped stdin, then PROMPT.
 std::vector<core::Message> conversation(const ChatOptions &options) {
   bool prompt_from_stdin = options.prompt == "-";
+  bool messages_from_stdin = options.messages_file == "-";
   std::vector<core::Message> messages;
   if (!options.messages_file.empty()) {
-    if (options.messages_file == "-") {
+    if (messages_from_stdin) {
       if (prompt_from_stdin) throw UsageError{"--messages - and PROMPT - cannot both read standard input"};
       messages = parse_messages(read_all(std::cin), "standard input");
     } else {
@@ -103,12 +118,44 @@ std::vector<core::Message> conversation(const ChatOptions &options) {
     std::string prompt = read_all(std::cin);
     if (prompt.empty()) throw UsageError{"no prompt: standard input was empty"};
     messages.push_back({"user", std::move(prompt)});
-  } else if (!options.prompt.empty()) {
-    messages.push_back({"user", options.prompt});
+  } else {
+    std::string prompt = messages_from_stdin ? std::string() : piped_input();
+    prompt += options.prompt;
+    if (!prompt.empty()) messages.push_back({"user", std::move(prompt)});
   }
   if (messages.empty()) throw UsageError{"no prompt: give PROMPT, - for stdin, or --messages FILE"};
   if (!options.system.empty()) messages.insert(messages.begin(), {"system", options.system});
   return messages;
+}
+
+// -o KEY=VALUE...: the options object for the provider. VALUE is JSON (0.2, ["a","b"], "x"); a
+// value that is not JSON is taken as a string, so `-o stop=END` works without shell quoting.
+std::string request_options_json(const std::vector<std::string> &assignments) {
+  rapidjson::Document options(rapidjson::kObjectType);
+  auto &allocator = options.GetAllocator();
+  for (const std::string &assignment : assignments) {
+    size_t equals = assignment.find('=');
+    std::string key = assignment.substr(0, equals);
+    const core::RequestOption *option = core::find_request_option(key);
+    if (equals == std::string::npos || option == nullptr) {
+      std::string known;
+      for (const auto &each : core::request_options()) known += (known.empty() ? "" : ", ") + std::string(each.name);
+      throw UsageError{"-o " + assignment + ": expected KEY=VALUE with KEY one of " + known};
+    }
+    std::string text = assignment.substr(equals + 1);
+    rapidjson::Document value(&allocator);
+    value.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+    if (value.HasParseError()) value.SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()), allocator);
+    if (!option->accepts(value)) {
+      throw UsageError{"-o " + assignment + ": " + key + " must be " + std::string(option->expected)};
+    }
+    options.RemoveMember(key.c_str());  // given twice: the last one wins
+    options.AddMember(rapidjson::Value(key.c_str(), allocator), rapidjson::Value(value, allocator), allocator);
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  options.Accept(writer);
+  return {buffer.GetString(), buffer.GetSize()};
 }
 
 // Writes all of `text` to stdout now, without a buffer in between.
@@ -125,6 +172,12 @@ void write_stdout(std::string_view text) {
 
 class StdoutSink final : public core::ChatSink {
  public:
+  explicit StdoutSink(bool verbose) : verbose_(verbose) {}
+
+  void on_start(const std::string &provider, const std::string &model) override {
+    if (verbose_)
+      std::cerr << core::format_log_line(provider, PH_LOG_INFO, "answering with model " + model) << std::flush;
+  }
   void on_text(std::string_view text) override {
     wrote_text = true;
     write_stdout(text);
@@ -138,6 +191,9 @@ class StdoutSink final : public core::ChatSink {
   bool wrote_text = false;
   bool done = false;
   std::optional<core::ChatError> error;
+
+ private:
+  bool verbose_;
 };
 
 // Turns SIGINT into a cancellation. SIGINT is blocked in every thread (libcurl's resolver threads
@@ -180,6 +236,7 @@ int run_chat(const GlobalOptions &global, const ChatOptions &options) {
   core::ChatSpec spec;
   try {
     spec.messages = conversation(options);
+    spec.options_json = request_options_json(options.request_options);
   } catch (const UsageError &e) {
     std::cerr << "provhost: " << e.message << "\n";
     return exit_usage;
@@ -191,7 +248,7 @@ int run_chat(const GlobalOptions &global, const ChatOptions &options) {
   core::Registry registry(host_settings(global));
   load_plugins(registry, global);
   core::Engine engine(registry, config::engine_options(global.config));
-  auto sink = std::make_shared<StdoutSink>();
+  auto sink = std::make_shared<StdoutSink>(options.verbose);
   bool interrupted = false;
   {
     // Submitting starts no thread: the watcher blocks SIGINT before libcurl's resolver threads exist.

@@ -52,12 +52,14 @@ Command add_config_command(CLI::App &app, GlobalOptions &global);
 
 // What only `chat` has; the engine's options (timeouts, proxy) are in the configuration.
 struct ChatOptions {
-  std::string provider;                 // -p; "" = the working providers in order, with fallback
-  std::string model;                    // -m; "" = the provider's default; may be "Provider/model"
-  std::string system;                   // --system: a system message put first
-  std::filesystem::path messages_file;  // --messages: an OpenAI-style messages array; "" = none
-  bool no_stream = false;               // --no-stream: ask the upstream for the whole answer at once
-  std::string prompt;                   // the user message; "-" = read it from stdin; "" = none given
+  std::string provider;                      // -p; "" = the working providers in order, with fallback
+  std::string model;                         // -m; "" = the provider's default; may be "Provider/model"
+  std::string system;                        // --system: a system message put first
+  std::filesystem::path messages_file;       // --messages: an OpenAI-style messages array; "" = none
+  bool no_stream = false;                    // --no-stream: ask the upstream for the whole answer at once
+  std::string prompt;                        // the user message; "-" = read it from stdin; "" = none given
+  std::vector<std::string> request_options;  // -o KEY=VALUE, in the order given
+  bool verbose = false;                      // -v: say on stderr which provider and model answered
 };
 
 // Implemented with the engine, in chat_command.cpp.

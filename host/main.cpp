@@ -73,8 +73,17 @@ Command add_chat_command(CLI::App &app, GlobalOptions &global) {
   chat->add_option("--messages", options->messages_file, "JSON file with an OpenAI-style messages array")
       ->type_name("FILE");
   chat->add_flag("--no-stream", options->no_stream, "Ask for the whole answer at once");
+  chat->add_option("-o,--option", options->request_options,
+                   "A request parameter for the provider, the value in JSON (a bare word is a string): "
+                   "temperature, top_p, max_tokens, stop; repeatable")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false)  // one KEY=VALUE per -o: the words after it are the prompt
+      ->take_all();
+  chat->add_flag("-v,--verbose", options->verbose, "Say on stderr which provider and model answered");
   config::add_engine_options(*chat, global.command_line);
-  chat->add_option("prompt", *words, "The user message (words are joined); - reads it from stdin")
+  chat->add_option("prompt", *words,
+                   "The user message (words are joined); - reads it from stdin. Piped stdin "
+                   "and a PROMPT are joined: stdin first")
       ->type_name("PROMPT|-")
       ->expected(0, -1);
   return {chat, [&global, options, words] {

@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <optional>
+#include <provhost/core/request_options.hpp>
 #include <provhost/serve/openai.hpp>
 #include <random>
 
@@ -90,6 +91,8 @@ std::optional<ApiError> read_content(const rapidjson::Value &content, const std:
       return invalid_request("Missing required parameter: '" + part_param + ".text'.", part_param + ".text",
                              "missing_required_parameter");
     }
+    // Parts are separate pieces of text (a question, then a pasted file): keep them apart.
+    if (i > 0) out += '\n';
     out.append(text->value.GetString(), text->value.GetStringLength());
   }
   return std::nullopt;
@@ -132,34 +135,20 @@ std::optional<ApiError> read_options(const rapidjson::Value &body, std::string &
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  auto copy_if_present = [&](const char *name, auto &&accepts, std::string_view expected) -> std::optional<ApiError> {
-    auto member = body.FindMember(name);
-    if (member == body.MemberEnd() || member->value.IsNull()) return std::nullopt;
-    if (!accepts(member->value)) return wrong_type(name, expected, member->value);
-    w.Key(name);
+  for (const core::RequestOption &option : core::request_options()) {
+    auto member = body.FindMember(rapidjson::Value(rapidjson::StringRef(option.name.data(), option.name.size())));
+    if (member == body.MemberEnd() || member->value.IsNull()) continue;
+    if (!option.accepts(member->value)) return wrong_type(std::string(option.name), option.expected, member->value);
+    write_key(w, option.name);
     member->value.Accept(w);
-    return std::nullopt;
-  };
-  auto is_number = [](const rapidjson::Value &v) { return v.IsNumber(); };
-  auto is_count = [](const rapidjson::Value &v) { return v.IsInt64() && v.GetInt64() >= 0; };
-  auto is_stop = [](const rapidjson::Value &v) {
-    if (v.IsString()) return true;
-    if (!v.IsArray()) return false;
-    for (const auto &item : v.GetArray()) {
-      if (!item.IsString()) return false;
-    }
-    return true;
-  };
-  for (auto &&error :
-       {copy_if_present("temperature", is_number, "a number"), copy_if_present("top_p", is_number, "a number"),
-        copy_if_present("max_tokens", is_count, "a non-negative integer"),
-        copy_if_present("stop", is_stop, "a string or an array of strings")}) {
-    if (error) return error;
   }
   // Newer clients send max_completion_tokens instead; providers know only max_tokens.
   if (!body.HasMember("max_tokens") || body["max_tokens"].IsNull()) {
     if (auto member = body.FindMember("max_completion_tokens"); member != body.MemberEnd() && !member->value.IsNull()) {
-      if (!is_count(member->value)) return wrong_type("max_completion_tokens", "a non-negative integer", member->value);
+      const core::RequestOption &max_tokens = *core::find_request_option("max_tokens");
+      if (!max_tokens.accepts(member->value)) {
+        return wrong_type("max_completion_tokens", max_tokens.expected, member->value);
+      }
       w.Key("max_tokens");
       member->value.Accept(w);
     }

@@ -364,8 +364,46 @@ TEST_CASE("the conversation is --messages, then --system first, then PROMPT last
             .string();
     ProcessResult result = upstream.chat("Ylokh", {"--messages", parts});
     CHECK(result.exit_code == 0);
-    check_ylokh(upstream.emulator.requests().at(0), {{"user", "Hello"}}, true);
+    check_ylokh(upstream.emulator.requests().at(0), {{"user", "Hel\nlo"}}, true);
   }
+  SECTION("piped stdin and a PROMPT make one user message: stdin first, on lines of its own") {
+    ProcessResult result = upstream.chat("Ylokh", {"describe", "this"}, "diff --git a/x b/x");
+    CHECK(result.exit_code == 0);
+    check_ylokh(upstream.emulator.requests().at(0), {{"user", "diff --git a/x b/x\ndescribe this"}}, true);
+  }
+  SECTION("piped stdin alone is the prompt") {
+    ProcessResult result = upstream.chat("Ylokh", {}, tricky + "\n");
+    CHECK(result.exit_code == 0);
+    check_ylokh(upstream.emulator.requests().at(0), {{"user", tricky + "\n"}}, true);
+  }
+}
+
+TEST_CASE("chat -o KEY=VALUE sends request parameters to the provider, the value read as JSON") {
+  Upstream upstream;
+  ProcessResult result =
+      upstream.chat("Ylokh", {"-o", "temperature=0.25", "-o", "max_tokens=7", "-o", R"(stop=["END","STOP"])", "-o",
+                              "top_p=0.5", "-o", "temperature=0.5", "Hi"});
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out == upstream.emulator.expected_text());
+  auto body = parse_json(upstream.emulator.requests().at(0).body);
+  CHECK(number_field(body, "temperature") == 0.5);  // given twice: the last wins
+  CHECK(number_field(body, "top_p") == 0.5);
+  CHECK(number_field(body, "max_tokens") == 7);
+  CHECK(strings_field(body, "stop") == std::vector<std::string>{"END", "STOP"});
+
+  SECTION("a value that is not JSON is a string") {
+    ProcessResult bare = upstream.chat("Ylokh", {"-o", "stop=END", "Hi"});
+    REQUIRE(bare.exit_code == 0);
+    CHECK(string_field(parse_json(upstream.emulator.requests().back().body), "stop") == "END");
+  }
+}
+
+TEST_CASE("chat -v names the provider and model that answered on stderr, and only there") {
+  Upstream upstream;
+  ProcessResult result = upstream.provhost({"chat", "-v", "-m", "Ylokh/gpt-3.5-turbo", "Hi"});
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out == upstream.emulator.expected_text());
+  CHECK(lines_of(result.err) == std::vector<std::string>{"provhost: [Ylokh] info: answering with model gpt-3.5-turbo"});
 }
 
 TEST_CASE("the --upstream option wins over PROVHOST_UPSTREAM_<NAME>") {

@@ -88,14 +88,15 @@ TEST_CASE("null optional fields count as absent") {
   CHECK(spec.options_json == "{}");
 }
 
-TEST_CASE("content given as text parts is joined; developer is a system message; max_completion_tokens counts") {
+TEST_CASE(
+    "content given as text parts is joined by newlines; developer is a system message; max_completion_tokens counts") {
   auto spec = parse_ok(R"({"model": "m", "max_completion_tokens": 9, "messages": [
     {"role": "developer", "content": "Rules"},
     {"role": "user", "content": [{"type": "text", "text": "one "}, {"type": "text", "text": "two"}]},
     {"role": "assistant", "content": null}]})");
   REQUIRE(spec.messages.size() == 3);
   CHECK(spec.messages[0].role == "system");
-  CHECK(spec.messages[1].content == "one two");
+  CHECK(spec.messages[1].content == "one \ntwo");
   CHECK(spec.messages[2].content.empty());
   CHECK(parse(spec.options_json)["max_tokens"].GetInt() == 9);
 }
