@@ -172,7 +172,7 @@ void write_stdout(std::string_view text) {
 
 class StdoutSink final : public core::ChatSink {
  public:
-  explicit StdoutSink(bool verbose) : verbose_(verbose) {}
+  StdoutSink(bool verbose, bool usage) : verbose_(verbose), usage_(usage) {}
 
   void on_start(const std::string &provider, const std::string &model) override {
     if (verbose_)
@@ -185,6 +185,13 @@ class StdoutSink final : public core::ChatSink {
   void on_warning(const std::string &provider, std::string_view message) override {
     std::cerr << core::format_log_line(provider, PH_LOG_WARNING, message) << std::flush;
   }
+  void on_summary(const core::AnswerSummary &summary) override {
+    if (!usage_) return;
+    std::cerr << "provhost: usage: " << summary.usage.prompt_tokens << " prompt + " << summary.usage.completion_tokens
+              << " completion = " << summary.usage.total()
+              << " tokens (estimated); finish_reason: " << core::to_string(summary.finish_reason) << "\n"
+              << std::flush;
+  }
   void on_done() override { done = true; }
   void on_error(const core::ChatError &chat_error) override { error = chat_error; }
 
@@ -194,6 +201,7 @@ class StdoutSink final : public core::ChatSink {
 
  private:
   bool verbose_;
+  bool usage_;
 };
 
 // Turns SIGINT into a cancellation. SIGINT is blocked in every thread (libcurl's resolver threads
@@ -248,7 +256,7 @@ int run_chat(const GlobalOptions &global, const ChatOptions &options) {
   core::Registry registry(host_settings(global));
   load_plugins(registry, global);
   core::Engine engine(registry, config::engine_options(global.config));
-  auto sink = std::make_shared<StdoutSink>(options.verbose);
+  auto sink = std::make_shared<StdoutSink>(options.verbose, options.usage);
   bool interrupted = false;
   {
     // Submitting starts no thread: the watcher blocks SIGINT before libcurl's resolver threads exist.

@@ -60,6 +60,7 @@ struct ChatOptions {
   std::string prompt;                        // the user message; "-" = read it from stdin; "" = none given
   std::vector<std::string> request_options;  // -o KEY=VALUE, in the order given
   bool verbose = false;                      // -v: say on stderr which provider and model answered
+  bool usage = false;                        // --usage: token counts and finish reason on stderr
 };
 
 // Implemented with the engine, in chat_command.cpp.

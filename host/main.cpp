@@ -80,6 +80,7 @@ Command add_chat_command(CLI::App &app, GlobalOptions &global) {
       ->allow_extra_args(false)  // one KEY=VALUE per -o: the words after it are the prompt
       ->take_all();
   chat->add_flag("-v,--verbose", options->verbose, "Say on stderr which provider and model answered");
+  chat->add_flag("--usage", options->usage, "Print the token counts (estimated) and why the answer ended on stderr");
   config::add_engine_options(*chat, global.command_line);
   chat->add_option("prompt", *words,
                    "The user message (words are joined); - reads it from stdin. Piped stdin "

@@ -30,7 +30,7 @@ ProviderInfo flowgpt_info() {
                  "claude-v1",          "claude-v2",    "llama2-13b",      "mythalion-13b", "pygmalion-13b",
                  "chronos-hermes-13b", "Mixtral-8x7B", "Dolphin-2.6-8x7B"};
   info.aliases = {{"gemini", "google-gemini"}, {"gemini-pro", "google-gemini"}};
-  info.capabilities = {"stream", "message_history", "system_message"};
+  info.capabilities = {"stream", "message_history", "system_message", "param:temperature"};
   return info;
 }
 

@@ -27,7 +27,9 @@ ProviderInfo ylokh_info() {
   info.working = false;
   info.default_model = "gpt-3.5-turbo";
   info.models = {info.default_model};
-  info.capabilities = {"stream", "no_stream", "message_history", "system_message"};
+  // The upstream is an OpenAI-style API: every request parameter is forwarded and honoured there.
+  info.capabilities = {"stream",     "no_stream",        "message_history",   "system_message",
+                       "param:stop", "param:max_tokens", "param:temperature", "param:top_p"};
   return info;
 }
 

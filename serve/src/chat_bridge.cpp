@@ -40,6 +40,12 @@ class ChatBridge::Sink : public core::ChatSink {
   void on_warning(const std::string &provider, std::string_view message) override {
     if (warnings_) warnings_(warning_line(peer_, request_id_, provider, message));
   }
+  void on_summary(const core::AnswerSummary &summary) override {
+    update([&](ChatInbox &inbox) {
+      inbox.summary = summary;
+      return false;
+    });
+  }
   void on_done() override {
     update([](ChatInbox &inbox) {
       inbox.done = true;
@@ -75,11 +81,12 @@ class ChatBridge::Sink : public core::ChatSink {
 };
 
 ChatBridge::ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIdentity identity, bool stream,
-                       Settings settings)
+                       bool include_usage, Settings settings)
     : connection_(connection),
       connection_while_chatting_(std::move(connection)),
       identity_(std::move(identity)),
       stream_(stream),
+      include_usage_(include_usage),
       settings_(std::move(settings)) {}
 
 void ChatBridge::start(const SubmitChat &submit, core::ChatSpec spec) {
@@ -128,6 +135,7 @@ void ChatBridge::take_inbox(HttpConnection &connection) {
     started.swap(inbox_->started);
     text.swap(inbox_->text);
     error.swap(inbox_->error);
+    if (inbox_->summary) summary_ = *inbox_->summary;
     done = inbox_->done;
     overflowed = inbox_->overflowed;
   }
@@ -159,12 +167,13 @@ void ChatBridge::chat_text(HttpConnection &connection, std::string_view text) {
 void ChatBridge::chat_done(HttpConnection &connection) {
   end_chat();
   if (!stream_) {
-    respond_json(connection, http::status::ok, completion_json(identity_, content_));
+    respond_json(connection, http::status::ok, completion_json(identity_, content_, summary_));
     content_ = {};
     return;
   }
   if (!connection.stream_started()) start_stream(connection);
-  connection.stream_append(finish_event(identity_));
+  connection.stream_append(finish_event(identity_, summary_.finish_reason));
+  if (include_usage_) connection.stream_append(usage_event(identity_, summary_.usage));
   connection.stream_append(done_event);
   connection.end_stream();
   connection.flush();

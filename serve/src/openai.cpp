@@ -191,15 +191,41 @@ void write_identity(Writer &w, const CompletionIdentity &identity, std::string_v
   }
 }
 
-enum class Delta { role, text, finish };
+enum class Delta { role, text, finish, usage };  // usage: no choices, the usage
 
-std::string chunk_event(const CompletionIdentity &identity, Delta delta, std::string_view text = {}) {
+void write_usage(Writer &w, const core::Usage &usage) {
+  write_key(w, "usage");
+  w.StartObject();
+  write_key(w, "prompt_tokens");
+  w.Uint64(usage.prompt_tokens);
+  write_key(w, "completion_tokens");
+  w.Uint64(usage.completion_tokens);
+  write_key(w, "total_tokens");
+  w.Uint64(usage.total());
+  w.EndObject();
+}
+
+std::string event_of(const rapidjson::StringBuffer &buffer) {
+  std::string event;
+  event.reserve(buffer.GetSize() + 8);
+  event.append("data: ").append(buffer.GetString(), buffer.GetSize()).append("\n\n");
+  return event;
+}
+
+std::string chunk_event(const CompletionIdentity &identity, Delta delta, std::string_view text = {},
+                        core::FinishReason reason = core::FinishReason::stop, const core::Usage &usage = {}) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
   write_identity(w, identity, "chat.completion.chunk");
   write_key(w, "choices");
   w.StartArray();
+  if (delta == Delta::usage) {
+    w.EndArray();
+    write_usage(w, usage);
+    w.EndObject();
+    return event_of(buffer);
+  }
   w.StartObject();
   write_key(w, "index");
   w.Int(0);
@@ -219,17 +245,14 @@ std::string chunk_event(const CompletionIdentity &identity, Delta delta, std::st
   w.Null();
   write_key(w, "finish_reason");
   if (delta == Delta::finish) {
-    write_string(w, "stop");
+    write_string(w, core::to_string(reason));
   } else {
     w.Null();
   }
   w.EndObject();
   w.EndArray();
   w.EndObject();
-  std::string event;
-  event.reserve(buffer.GetSize() + 8);
-  event.append("data: ").append(buffer.GetString(), buffer.GetSize()).append("\n\n");
-  return event;
+  return event_of(buffer);
 }
 
 void write_error_object(Writer &w, const ApiError &error) {
@@ -250,7 +273,7 @@ void write_error_object(Writer &w, const ApiError &error) {
 
 }  // namespace
 
-std::variant<core::ChatSpec, ApiError> parse_chat_request(std::string_view body) {
+std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
   rapidjson::Document doc;
   // Iterative: a client's body nested a million deep must not exhaust the I/O thread's stack.
   doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(), body.size());
@@ -278,7 +301,23 @@ std::variant<core::ChatSpec, ApiError> parse_chat_request(std::string_view body)
     spec.stream = stream->value.GetBool();
   }
   if (auto error = read_options(doc, spec.options_json)) return *error;
-  return spec;
+
+  ChatRequest request{std::move(spec)};
+  if (auto options = doc.FindMember("stream_options"); options != doc.MemberEnd() && !options->value.IsNull()) {
+    if (!request.spec.stream) {
+      return invalid_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                             "stream_options");
+    }
+    if (!options->value.IsObject()) return wrong_type("stream_options", "an object", options->value);
+    auto include = options->value.FindMember("include_usage");
+    if (include != options->value.MemberEnd() && !include->value.IsNull()) {
+      if (!include->value.IsBool()) {
+        return wrong_type("stream_options.include_usage", "a boolean", include->value);
+      }
+      request.include_usage = include->value.GetBool();
+    }
+  }
+  return request;
 }
 
 ApiError api_error(const core::ChatError &error) {
@@ -298,7 +337,8 @@ CompletionIdentity new_identity(std::string model, int64_t created) {
   return CompletionIdentity{"chatcmpl-" + random_suffix(24), created, std::move(model), {}};
 }
 
-std::string completion_json(const CompletionIdentity &identity, std::string_view content) {
+std::string completion_json(const CompletionIdentity &identity, std::string_view content,
+                            const core::AnswerSummary &summary) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
@@ -318,9 +358,10 @@ std::string completion_json(const CompletionIdentity &identity, std::string_view
   write_key(w, "logprobs");
   w.Null();
   write_key(w, "finish_reason");
-  write_string(w, "stop");
+  write_string(w, core::to_string(summary.finish_reason));
   w.EndObject();
   w.EndArray();
+  write_usage(w, summary.usage);
   w.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
 }
@@ -331,15 +372,19 @@ std::string text_event(const CompletionIdentity &identity, std::string_view text
   return chunk_event(identity, Delta::text, text);
 }
 
-std::string finish_event(const CompletionIdentity &identity) { return chunk_event(identity, Delta::finish); }
+std::string finish_event(const CompletionIdentity &identity, core::FinishReason reason) {
+  return chunk_event(identity, Delta::finish, {}, reason);
+}
+
+std::string usage_event(const CompletionIdentity &identity, const core::Usage &usage) {
+  return chunk_event(identity, Delta::usage, {}, core::FinishReason::stop, usage);
+}
 
 std::string error_event(const ApiError &error) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   write_error_object(w, error);
-  std::string event;
-  event.append("data: ").append(buffer.GetString(), buffer.GetSize()).append("\n\n");
-  return event;
+  return event_of(buffer);
 }
 
 std::string models_json(const std::vector<core::ModelEntry> &models, int64_t created) {

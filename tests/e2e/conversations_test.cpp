@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <provhost/core/chat.hpp>
+#include <provhost/core/tokens.hpp>
 #include <regex>
 #include <set>
 #include <string>
@@ -15,6 +17,7 @@
 
 using namespace provhost::e2e;
 using provhost::emulator::RecordedRequest;
+namespace core = provhost::core;
 
 namespace {
 
@@ -395,6 +398,39 @@ TEST_CASE("chat -o KEY=VALUE sends request parameters to the provider, the value
     ProcessResult bare = upstream.chat("Ylokh", {"-o", "stop=END", "Hi"});
     REQUIRE(bare.exit_code == 0);
     CHECK(string_field(parse_json(upstream.emulator.requests().back().body), "stop") == "END");
+  }
+}
+
+TEST_CASE("stop and max_tokens hold on every bundled provider, and --usage reports the counts") {
+  Upstream upstream;
+  const std::string text = upstream.emulator.expected_text();
+  const std::string stop = "[DONE]";  // a protocol word inside the text: the plugins pass it on as text
+  REQUIRE(text.find(stop) != std::string::npos);
+  for (const Provider &provider : providers) {
+    INFO(provider.name);
+    ProcessResult stopped = upstream.chat(provider.name, {"--usage", "-o", "stop=" + stop, "Hi"});
+    CHECK(stopped.exit_code == 0);
+    CHECK(stopped.out == text.substr(0, text.find(stop)));
+    CHECK(lines_of(stopped.err) ==
+          std::vector<std::string>{
+              "provhost: usage: " + std::to_string(core::estimate_prompt_tokens({{"user", "Hi"}})) + " prompt + " +
+              std::to_string(core::estimate_tokens(stopped.out)) + " completion = " +
+              std::to_string(core::estimate_prompt_tokens({{"user", "Hi"}}) + core::estimate_tokens(stopped.out)) +
+              " tokens (estimated); finish_reason: stop"});
+
+    ProcessResult limited = upstream.chat(provider.name, {"--usage", "-o", "max_tokens=10", "Hi"});
+    CHECK(limited.exit_code == 0);
+    if (provider.name == "Ylokh") {
+      // Ylokh declares param:max_tokens: its upstream counts (the emulator does not cut).
+      CHECK(limited.out == text);
+      CHECK(number_field(parse_json(upstream.emulator.requests().back().body), "max_tokens") == 10);
+    } else {
+      core::TokenEstimator estimator;
+      CHECK(limited.out == text.substr(0, estimator.feed(text, 10)));
+      CHECK_THAT(limited.err, Catch::EndsWith(" + 10 completion = " +
+                                              std::to_string(core::estimate_prompt_tokens({{"user", "Hi"}}) + 10) +
+                                              " tokens (estimated); finish_reason: length\n"));
+    }
   }
 }
 

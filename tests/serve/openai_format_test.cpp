@@ -23,7 +23,7 @@ std::string str(const rapidjson::Value &v) { return {v.GetString(), v.GetStringL
 core::ChatSpec parse_ok(std::string_view body) {
   auto result = parse_chat_request(body);
   if (auto *error = std::get_if<ApiError>(&result)) FAIL("unexpected error: " << error->message);
-  return std::get<core::ChatSpec>(result);
+  return std::get<ChatRequest>(result).spec;
 }
 
 ApiError parse_error(std::string_view body) {
@@ -204,7 +204,7 @@ TEST_CASE("an error has OpenAI's shape, with null for an absent param and code")
 TEST_CASE("a completion is a chat.completion with one assistant message") {
   CompletionIdentity identity = new_identity("gpt-4", 1700000000);
   identity.provider = "FreeNetfly";
-  auto doc = parse(completion_json(identity, "Hi \"there\"\n\xf0\x9f\x98\x80"));
+  auto doc = parse(completion_json(identity, "Hi \"there\"\n\xf0\x9f\x98\x80", {core::FinishReason::stop, {12, 4}}));
   CHECK(str(doc["id"]) == identity.id);
   CHECK(str(doc["object"]) == "chat.completion");
   CHECK(doc["created"].GetInt64() == 1700000000);
@@ -217,6 +217,35 @@ TEST_CASE("a completion is a chat.completion with one assistant message") {
   CHECK(str(choice["message"]["role"]) == "assistant");
   CHECK(str(choice["message"]["content"]) == "Hi \"there\"\n\xf0\x9f\x98\x80");
   CHECK(str(choice["finish_reason"]) == "stop");
+  CHECK(doc["usage"]["prompt_tokens"].GetUint64() == 12);
+  CHECK(doc["usage"]["completion_tokens"].GetUint64() == 4);
+  CHECK(doc["usage"]["total_tokens"].GetUint64() == 16);
+  CHECK(str(parse(completion_json(identity, "Hi", {core::FinishReason::length, {}}))["choices"][0]["finish_reason"]) ==
+        "length");
+}
+
+TEST_CASE("stream_options.include_usage asks for a last chunk with the usage, and only with stream") {
+  auto with = parse_chat_request(
+      R"({"model": "m", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "Hi"}]})");
+  REQUIRE(std::holds_alternative<ChatRequest>(with));
+  CHECK(std::get<ChatRequest>(with).include_usage);
+  auto without =
+      parse_chat_request(R"({"model": "m", "stream": true, "messages": [{"role": "user", "content": "Hi"}]})");
+  CHECK_FALSE(std::get<ChatRequest>(without).include_usage);
+
+  CHECK(
+      parse_error(
+          R"({"model": "m", "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "Hi"}]})")
+          .param == "stream_options");
+  CHECK(
+      parse_error(
+          R"({"model": "m", "stream": true, "stream_options": {"include_usage": 1}, "messages": [{"role": "user", "content": "Hi"}]})")
+          .param == "stream_options.include_usage");
+
+  auto usage = event_json(usage_event(new_identity("m", 7), {3, 5}));
+  CHECK(str(usage["object"]) == "chat.completion.chunk");
+  CHECK(usage["choices"].Empty());
+  CHECK(usage["usage"]["total_tokens"].GetUint64() == 8);
 }
 
 TEST_CASE("completion ids are unique and look like OpenAI's") {
@@ -229,7 +258,7 @@ TEST_CASE("completion ids are unique and look like OpenAI's") {
 TEST_CASE("stream chunks share the id, carry the role first and finish_reason only at the end") {
   CompletionIdentity identity = new_identity("gpt-4", 42);
   std::vector<std::string> events = {role_event(identity), text_event(identity, "data: [DONE]\n\n"),
-                                     finish_event(identity)};
+                                     finish_event(identity, core::FinishReason::stop)};
   int finishes = 0;
   for (std::size_t i = 0; i < events.size(); ++i) {
     auto doc = event_json(events[i]);

@@ -25,11 +25,12 @@ struct Script {
   std::string provider = "Scripted";
   std::string model = "scripted-1";
   std::vector<std::string> texts = {"Hello", ", world"};
-  std::optional<core::ChatError> error_before_text = {};           // fails without on_start
-  std::optional<core::ChatError> error_after_text = {};            // fails after the texts
-  bool hold_after_first_text = false;                              // waits for release() or cancel
-  bool repeat_until_cancelled = false;                             // sends texts[0] again and again until cancelled
-  std::vector<std::pair<std::string, std::string>> warnings = {};  // provider, message: sent first, as retries are
+  std::optional<core::ChatError> error_before_text = {};             // fails without on_start
+  std::optional<core::ChatError> error_after_text = {};              // fails after the texts
+  bool hold_after_first_text = false;                                // waits for release() or cancel
+  bool repeat_until_cancelled = false;                               // sends texts[0] again and again until cancelled
+  std::vector<std::pair<std::string, std::string>> warnings = {};    // provider, message: sent first, as retries are
+  core::AnswerSummary summary = {core::FinishReason::stop, {9, 3}};  // heard just before on_done
 };
 
 class ScriptedEngine {
@@ -151,6 +152,7 @@ class ScriptedEngine {
   void finish(Chat &chat) {
     if (chat.script.error_after_text) return fail(chat, *chat.script.error_after_text);
     chat.ended = true;
+    chat.sink->on_summary(chat.script.summary);
     chat.sink->on_done();
     chat.sink.reset();
   }

@@ -134,6 +134,33 @@ TEST_CASE("a non-streaming chat answers with a chat.completion in JSON") {
   CHECK(specs[0].messages[0].content == "Hi");
 }
 
+TEST_CASE("a non-streamed answer carries the engine's usage and finish reason") {
+  RunningServer server;
+  server.engine.set_script({.texts = {"Hello"}, .summary = {core::FinishReason::length, {21, 2}}});
+  auto doc = parse(fetch(server.port(), "POST", "/v1/chat/completions", hello_body).body);
+  CHECK(str(doc["choices"][0]["finish_reason"]) == "length");
+  CHECK(doc["usage"]["prompt_tokens"].GetUint64() == 21);
+  CHECK(doc["usage"]["completion_tokens"].GetUint64() == 2);
+  CHECK(doc["usage"]["total_tokens"].GetUint64() == 23);
+}
+
+TEST_CASE("with stream_options.include_usage a stream ends with a usage chunk before [DONE]; without, it has none") {
+  RunningServer server;
+  server.engine.set_script({.texts = {"Hel", "lo"}, .summary = {core::FinishReason::length, {21, 2}}});
+  const std::string body = R"({"model": "scripted-1", "stream": true, "stream_options": {"include_usage": true},)"
+                           R"( "messages": [{"role": "user", "content": "Hi"}]})";
+  auto events = sse_data(fetch(server.port(), "POST", "/v1/chat/completions", body).body);
+  REQUIRE(events.size() == 6);  // role, two texts, finish, usage, [DONE]
+  CHECK(str(parse(events[3])["choices"][0]["finish_reason"]) == "length");
+  auto usage = parse(events[4]);
+  CHECK(usage["choices"].Empty());
+  CHECK(usage["usage"]["total_tokens"].GetUint64() == 23);
+  CHECK(events[5] == "[DONE]");
+
+  auto plain = sse_data(fetch(server.port(), "POST", "/v1/chat/completions", hello_stream_body).body);
+  for (const auto &event : plain) CHECK(event.find("\"usage\"") == std::string::npos);
+}
+
 TEST_CASE("stream true answers with server-sent events even when the client accepts JSON") {
   RunningServer server;
   server.engine.set_script({.texts = {"Hel", "lo \xe2\x9c\x93", "\n"}});

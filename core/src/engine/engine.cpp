@@ -9,6 +9,7 @@
 //   deadlines.*           every named deadline in one min-heap
 //   session_backend.hpp   the interface to plugin sessions; in_process_backend.cpp runs them
 //   curl_pool.*           the multi handle and the pool of easy handles, return codes checked
+//   answer_shaper.*       stop strings, max_tokens and usage, the same for every provider
 //   engine_errors.*       how errors are built
 // The engine's state is Engine::Impl (engine_impl.hpp); its functions live in engine.cpp (the loop
 // and mailbox), engine_transfers.cpp, engine_results.cpp, engine_deadlines.cpp and engine_chats.cpp.
@@ -20,6 +21,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "answer_shaper.hpp"
 #include "engine_impl.hpp"
 #include "engine_log.hpp"
 
@@ -125,8 +127,10 @@ Engine::~Engine() = default;
 
 std::shared_ptr<ChatHandle> Engine::submit(ChatSpec spec, std::shared_ptr<ChatSink> sink) {
   if (!sink) throw std::invalid_argument("Engine::submit needs a sink");
-  auto chat = std::make_shared<Chat>(impl_->next_chat_id++, std::move(spec), std::move(sink));
+  auto shaper = std::make_shared<engine::AnswerShaper>(spec, std::move(sink), impl_->registry);
+  auto chat = std::make_shared<Chat>(impl_->next_chat_id++, std::move(spec), shaper);
   auto handle = std::make_shared<Impl::Handle>(chat, impl_->mailbox);
+  shaper->attach(handle);
   std::lock_guard lock(impl_->mailbox->mutex);
   impl_->mailbox->incoming.push_back(chat);
   impl_->mailbox->wake();

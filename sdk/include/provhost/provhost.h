@@ -162,7 +162,10 @@ typedef struct ph_host {
 
 /* ---------------------------------------------------------------------------------------------
  * What a provider says about itself. Metadata is data: new capabilities are new strings, not new
- * fields. Known capabilities: "stream", "no_stream", "message_history", "system_message".
+ * fields. Known capabilities: "stream", "no_stream", "message_history", "system_message", and
+ * "param:NAME" for each request parameter of options_json the upstream honours ("param:temperature",
+ * "param:top_p", "param:max_tokens", "param:stop"). The host enforces `stop` for every provider and
+ * `max_tokens` (by an estimate of tokens) for providers without "param:max_tokens".
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct ph_provider_info {

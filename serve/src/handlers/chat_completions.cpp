@@ -10,12 +10,12 @@ RouteHandler chat_completions_handler(SubmitChat submit, ChatBridge::Settings se
     auto parsed = parse_chat_request(request.body());
     request.body() = {};
     if (auto *error = std::get_if<ApiError>(&parsed)) return respond_error(*connection, *error);
-    auto &spec = std::get<core::ChatSpec>(parsed);
-    auto bridge =
-        std::make_shared<ChatBridge>(connection, new_identity(spec.model, std::time(nullptr)), spec.stream, settings);
+    auto &chat = std::get<ChatRequest>(parsed);
+    auto bridge = std::make_shared<ChatBridge>(connection, new_identity(chat.spec.model, std::time(nullptr)),
+                                               chat.spec.stream, chat.include_usage, settings);
     connection->set_responder(bridge);
     connection->watch_for_hangup();
-    bridge->start(submit, std::move(spec));
+    bridge->start(submit, std::move(chat.spec));
   };
 }
 

@@ -111,6 +111,32 @@ describe('provhost serve with the OpenAI Node.js library', () => {
       assert.equal(completion.choices[0].message.content, expectedText);
       assert.equal(completion.choices[0].finish_reason, 'stop');
       assert.equal(completion.provider, provider);
+      assert.ok(completion.usage.prompt_tokens > 0);
+      assert.ok(completion.usage.completion_tokens > 0);
+      assert.equal(completion.usage.total_tokens, completion.usage.prompt_tokens + completion.usage.completion_tokens);
+    });
+
+    test(`${provider}: stop and max_tokens hold, with finish_reason stop and length`, async () => {
+      const stopped = await client.chat.completions.create({
+        model: `${provider}/${defaultModels[provider]}`,
+        stop: ['[DONE]'],
+        messages: [{ role: 'user', content: 'Hello' }],
+      });
+      assert.equal(stopped.choices[0].message.content, expectedText.slice(0, expectedText.indexOf('[DONE]')));
+      assert.equal(stopped.choices[0].finish_reason, 'stop');
+      const limited = await client.chat.completions.create({
+        model: `${provider}/${defaultModels[provider]}`,
+        max_completion_tokens: 4,
+        messages: [{ role: 'user', content: 'Hello' }],
+      });
+      // Ylokh declares param:max_tokens: its upstream would count (the emulator does not).
+      const expectLimit = provider !== 'Ylokh';
+      assert.equal(limited.choices[0].finish_reason, expectLimit ? 'length' : 'stop');
+      if (expectLimit) {
+        assert.equal(limited.usage.completion_tokens, 4);
+        assert.ok(expectedText.startsWith(limited.choices[0].message.content));
+        assert.ok(limited.choices[0].message.content.length < expectedText.length);
+      }
     });
 
     test(`${provider}: a streaming completion delivers every delta, then one finish`, async () => {
@@ -142,7 +168,12 @@ describe('provhost serve with the OpenAI Node.js library', () => {
         }
       });
       assert.equal(text, expectedText);
-      assert.deepEqual(finishes, [[chunks.length - 1, 'stop']]);
+      // include_usage: the finish, then one last chunk without choices that has the usage.
+      assert.deepEqual(finishes, [[chunks.length - 2, 'stop']]);
+      const { usage, choices } = chunks[chunks.length - 1];
+      assert.equal(choices.length, 0);
+      assert.ok(usage.completion_tokens > 0);
+      assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
     });
   }
 

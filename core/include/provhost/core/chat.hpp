@@ -31,8 +31,30 @@ struct ChatSpec {
   std::string options_json = "{}";  // extra request fields for the plugin (temperature, ...)
 };
 
+// Token counts of one answer, estimated as provhost/core/tokens.hpp says.
+struct Usage {
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  uint64_t total() const { return prompt_tokens + completion_tokens; }
+};
+
+// Why an answer ended: the upstream finished or a stop string came ("stop"), or max_tokens was
+// reached ("length"). The names are OpenAI's finish_reason values.
+enum class FinishReason { stop, length };
+const char *to_string(FinishReason reason);
+
+struct AnswerSummary {
+  FinishReason finish_reason = FinishReason::stop;
+  Usage usage;
+};
+
 // Receives one chat's answer. Every call comes from the engine's thread, in this order:
-// on_start, on_text..., then exactly one of on_done / on_error (on_error may come without on_start).
+// on_start, on_text..., then on_summary and on_done, or on_error (which may come without on_start).
+//
+// The engine shapes the answer before the sink sees it, whatever the provider: text never
+// contains a `stop` string of the request's options (the answer ends before it), and it ends
+// after `max_tokens` estimated tokens unless the answering provider declares the capability
+// "param:max_tokens" (its upstream counts them itself).
 class ChatSink {
  public:
   virtual ~ChatSink() = default;
@@ -47,6 +69,8 @@ class ChatSink {
     (void)provider;
     (void)message;
   }
+  // Why the answer ended and what it cost; just before on_done.
+  virtual void on_summary(const AnswerSummary &summary) { (void)summary; }
   virtual void on_done() = 0;
   virtual void on_error(const ChatError &error) = 0;
 };

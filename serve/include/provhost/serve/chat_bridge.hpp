@@ -36,6 +36,7 @@ struct ChatInbox {
   bool wake_pending = false;     // the bridge will look here soon; no need to post again
   std::optional<std::pair<std::string, std::string>> started;  // provider, model
   std::string text;
+  std::optional<core::AnswerSummary> summary;
   bool done = false;
   std::optional<core::ChatError> error;
   bool overflowed = false;
@@ -48,7 +49,9 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
     LogWriter warnings;                            // retries and fallbacks; empty = not logged
   };
 
-  ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIdentity identity, bool stream, Settings settings);
+  // `include_usage`: a streamed answer ends with a usage chunk (stream_options.include_usage).
+  ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIdentity identity, bool stream, bool include_usage,
+             Settings settings);
 
   // Submits the chat; a submit that throws is answered with a 500.
   void start(const SubmitChat &submit, core::ChatSpec spec);
@@ -76,6 +79,8 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
   std::shared_ptr<HttpConnection> connection_while_chatting_;
   CompletionIdentity identity_;
   const bool stream_;
+  const bool include_usage_;
+  core::AnswerSummary summary_;
   const Settings settings_;
   std::string provider_;  // for the access log: who answered, or who failed last
   std::shared_ptr<core::ChatHandle> chat_;

@@ -22,9 +22,15 @@ struct ApiError {
   std::string code;   // "" is sent as null
 };
 
-// A chat-completions request body turned into what the engine runs, or the 400 saying why it cannot
-// be. Fields the server does not use (n, user, seed, stream_options, ...) are accepted and ignored.
-std::variant<core::ChatSpec, ApiError> parse_chat_request(std::string_view body);
+// A chat-completions request: what the engine runs, and how the answer is to be written.
+struct ChatRequest {
+  core::ChatSpec spec;
+  bool include_usage = false;  // stream_options.include_usage: a last chunk with the usage
+};
+
+// A chat-completions request body turned into a ChatRequest, or the 400 saying why it cannot be.
+// Fields the server does not use (n, user, seed, ...) are accepted and ignored.
+std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body);
 
 // The status and OpenAI error type/code for a chat that failed.
 ApiError api_error(const core::ChatError &error);
@@ -41,14 +47,17 @@ struct CompletionIdentity {
 
 CompletionIdentity new_identity(std::string model, int64_t created);
 
-// A whole non-streaming answer: object "chat.completion".
-std::string completion_json(const CompletionIdentity &identity, std::string_view content);
+// A whole non-streaming answer: object "chat.completion", with finish_reason and usage.
+std::string completion_json(const CompletionIdentity &identity, std::string_view content,
+                            const core::AnswerSummary &summary);
 
 // Server-sent events of a streaming answer, each "data: {...}\n\n" with object "chat.completion.chunk".
 std::string role_event(const CompletionIdentity &identity);  // delta {role: "assistant", content: ""}
 std::string text_event(const CompletionIdentity &identity, std::string_view text);
-std::string finish_event(const CompletionIdentity &identity);  // empty delta, finish_reason "stop"
-std::string error_event(const ApiError &error);                // an error after the stream began
+std::string finish_event(const CompletionIdentity &identity, core::FinishReason reason);  // empty delta
+// The last chunk when the client asked for usage: no choices, and "usage".
+std::string usage_event(const CompletionIdentity &identity, const core::Usage &usage);
+std::string error_event(const ApiError &error);  // an error after the stream began
 inline constexpr std::string_view done_event = "data: [DONE]\n\n";
 
 // GET /v1/models: the catalogue's models (core::model_catalogue) as OpenAI's model list.

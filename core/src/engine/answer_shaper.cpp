@@ -1,0 +1,105 @@
+#include "answer_shaper.hpp"
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+
+namespace provhost::core {
+
+const char *to_string(FinishReason reason) { return reason == FinishReason::length ? "length" : "stop"; }
+
+namespace engine {
+namespace {
+
+// The first byte at or before `at` that starts a UTF-8 character, so that text handed on is
+// never cut inside one.
+size_t character_start(std::string_view text, size_t at) {
+  while (at > 0 && at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) --at;
+  return at;
+}
+
+}  // namespace
+
+AnswerShaper::AnswerShaper(const ChatSpec &spec, std::shared_ptr<ChatSink> sink, const Registry &registry)
+    : sink_(std::move(sink)), registry_(registry), prompt_tokens_(estimate_prompt_tokens(spec.messages)) {
+  rapidjson::Document options;
+  options.Parse<rapidjson::kParseIterativeFlag>(spec.options_json.data(), spec.options_json.size());
+  if (options.HasParseError() || !options.IsObject()) return;
+  if (auto stop = options.FindMember("stop"); stop != options.MemberEnd()) {
+    auto add = [this](const rapidjson::Value &value) {
+      if (value.IsString() && value.GetStringLength() > 0)
+        stops_.emplace_back(value.GetString(), value.GetStringLength());
+    };
+    if (stop->value.IsArray()) {
+      for (const auto &item : stop->value.GetArray()) add(item);
+    } else {
+      add(stop->value);
+    }
+  }
+  for (const std::string &stop : stops_) held_back_ = std::max(held_back_, stop.size() - 1);
+  if (auto max = options.FindMember("max_tokens"); max != options.MemberEnd() && max->value.IsUint64()) {
+    max_tokens_ = max->value.GetUint64();
+  }
+}
+
+void AnswerShaper::on_start(const std::string &provider, const std::string &model) {
+  const LoadedProvider *answering = registry_.find(provider);
+  limit_tokens_ = max_tokens_ && !(answering && answering->meta.has_capability("param:max_tokens"));
+  sink_->on_start(provider, model);
+}
+
+void AnswerShaper::on_text(std::string_view text) {
+  if (ended_) return;
+  if (stops_.empty()) return emit(text);
+  // A stop string may have begun in the text held back: look from there.
+  size_t look_from = pending_.size() > held_back_ ? pending_.size() - held_back_ : 0;
+  pending_.append(text);
+  size_t first_stop = std::string::npos;
+  for (const std::string &stop : stops_) first_stop = std::min(first_stop, pending_.find(stop, look_from));
+  if (first_stop != std::string::npos) {
+    emit(std::string_view(pending_).substr(0, first_stop));
+    return end_early(FinishReason::stop);
+  }
+  size_t safe = pending_.size() > held_back_ ? character_start(pending_, pending_.size() - held_back_) : 0;
+  emit(std::string_view(pending_).substr(0, safe));
+  pending_.erase(0, safe);
+}
+
+void AnswerShaper::on_warning(const std::string &provider, std::string_view message) {
+  if (!ended_) sink_->on_warning(provider, message);
+}
+
+void AnswerShaper::on_done() {
+  emit(pending_);
+  if (!ended_) end(FinishReason::stop);
+  handle_.reset();
+}
+
+void AnswerShaper::on_error(const ChatError &error) {
+  handle_.reset();
+  if (ended_) return;  // the cancellation that follows an early end
+  ended_ = true;
+  sink_->on_error(error);
+}
+
+void AnswerShaper::emit(std::string_view text) {
+  if (ended_ || text.empty()) return;
+  size_t counted = completion_.feed(text, limit_tokens_ ? *max_tokens_ : UINT64_MAX);
+  if (counted > 0) sink_->on_text(text.substr(0, counted));
+  if (counted < text.size()) end_early(FinishReason::length);
+}
+
+void AnswerShaper::end(FinishReason reason) {
+  ended_ = true;
+  sink_->on_summary({reason, {prompt_tokens_, completion_.tokens()}});
+  sink_->on_done();
+}
+
+void AnswerShaper::end_early(FinishReason reason) {
+  if (ended_) return;
+  end(reason);
+  if (handle_) handle_->cancel();
+}
+
+}  // namespace engine
+}  // namespace provhost::core
