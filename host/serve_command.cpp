@@ -40,6 +40,7 @@ int run_serve(const GlobalOptions &global) {
   server_options.shutdown_timeout = milliseconds(settings.shutdown_timeout.value);
   server_options.max_body_bytes = static_cast<std::size_t>(settings.max_body.value);
   server_options.access_log = !settings.quiet.value;
+  server_options.drop_unsupported_params = settings.drop_unsupported_params.value;
 
   core::Registry registry(host_settings(global));
   load_plugins(registry, global);

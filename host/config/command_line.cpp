@@ -77,6 +77,9 @@ void add_serve_options(CLI::App &serve, CommandLine &command_line) {
       ->type_name("BYTES")
       ->check(CLI::PositiveNumber);
   serve.add_flag("--quiet", command_line.quiet, "No access log on stderr");
+  serve.add_flag("--drop-unsupported-params", command_line.drop_unsupported_params,
+                 "Ignore request parameters no provider delivers (n > 1, logprobs, tools, ...) with a warning in "
+                 "the log, instead of answering 400 unsupported_parameter");
 }
 
 }  // namespace provhost::host::config

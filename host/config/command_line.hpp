@@ -14,7 +14,7 @@ void add_global_options(CLI::App &app, CommandLine &command_line);
 // --timeout, --connect-timeout, --first-byte-timeout, --idle-timeout, --proxy.
 void add_engine_options(CLI::App &command, CommandLine &command_line);
 
-// --listen, --api-key, --client-timeout, --shutdown-timeout, --max-body, --quiet.
+// --listen, --api-key, --client-timeout, --shutdown-timeout, --max-body, --quiet, --drop-unsupported-params.
 void add_serve_options(CLI::App &serve, CommandLine &command_line);
 
 }  // namespace provhost::host::config

@@ -96,6 +96,9 @@ void apply_command_line(const CommandLine &command_line, Config &config) {
   set(config.serve.shutdown_timeout, command_line.shutdown_timeout, "--shutdown-timeout");
   set(config.serve.max_body, command_line.max_body, "--max-body");
   if (command_line.quiet) config.serve.quiet.set(true, from_command_line("--quiet"));
+  if (command_line.drop_unsupported_params) {
+    config.serve.drop_unsupported_params.set(true, from_command_line("--drop-unsupported-params"));
+  }
 }
 
 // Seconds as the engine's milliseconds; 0 keeps the engine's default, as it always has on the

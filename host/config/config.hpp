@@ -62,6 +62,7 @@ struct ServeSettings {
   Value<double> shutdown_timeout{30};
   Value<std::uint64_t> max_body{4 * 1024 * 1024};
   Value<bool> quiet{false};
+  Value<bool> drop_unsupported_params{false};
 };
 
 // An upstream override: every request of provider `name` goes to `origin`.
@@ -117,6 +118,7 @@ struct CommandLine {
   std::optional<double> client_timeout, shutdown_timeout;
   std::optional<std::uint64_t> max_body;
   bool quiet = false;
+  bool drop_unsupported_params = false;
 };
 
 using Environment = std::map<std::string, std::string>;

@@ -171,9 +171,10 @@ class FileReader {
         const auto *bytes = node.as_integer();
         if (!bytes || bytes->get() <= 0) fail(node, full + " must be a number of bytes > 0");
         settings.max_body.set(static_cast<std::uint64_t>(bytes->get()), source_of(node));
-      } else if (name == "quiet") {
+      } else if (name == "quiet" || name == "drop_unsupported_params") {
         if (!node.is_boolean()) fail(node, full + " must be true or false");
-        settings.quiet.set(node.as_boolean()->get(), source_of(node));
+        (name == "quiet" ? settings.quiet : settings.drop_unsupported_params)
+            .set(node.as_boolean()->get(), source_of(node));
       } else {
         unknown(key, "serve");
       }

@@ -170,6 +170,8 @@ std::string to_text(const Config &config) {
   out.line("shutdown_timeout", toml_number(serve.shutdown_timeout.value), serve.shutdown_timeout.source);
   out.line("max_body", std::to_string(serve.max_body.value), serve.max_body.source);
   out.line("quiet", serve.quiet.value ? "true" : "false", serve.quiet.source);
+  out.line("drop_unsupported_params", serve.drop_unsupported_params.value ? "true" : "false",
+           serve.drop_unsupported_params.source);
 
   for (const auto &[provider, entries] : values_by_provider(config)) {
     out.header("providers." + toml_key(provider));
@@ -266,13 +268,16 @@ std::string to_json(const Config &config) {
   writer.Key("source");
   json_string(writer, source_name(serve.max_body.source));
   writer.EndObject();
-  writer.Key("quiet");
-  writer.StartObject();
-  writer.Key("value");
-  writer.Bool(serve.quiet.value);
-  writer.Key("source");
-  json_string(writer, source_name(serve.quiet.source));
-  writer.EndObject();
+  for (const auto &[key, flag] :
+       {std::pair{"quiet", &serve.quiet}, std::pair{"drop_unsupported_params", &serve.drop_unsupported_params}}) {
+    writer.Key(key);
+    writer.StartObject();
+    writer.Key("value");
+    writer.Bool(flag->value);
+    writer.Key("source");
+    json_string(writer, source_name(flag->source));
+    writer.EndObject();
+  }
   writer.EndObject();
 
   writer.Key("providers");

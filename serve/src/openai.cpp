@@ -158,6 +158,56 @@ std::optional<ApiError> read_options(const rapidjson::Value &body, std::string &
   return std::nullopt;
 }
 
+// See ChatRequest::unsupported. Wrong types are 400s of their own, as for every field.
+std::optional<ApiError> read_unsupported(const rapidjson::Value &body, std::vector<std::string> &unsupported) {
+  auto given = [&](const char *name) -> const rapidjson::Value * {
+    auto member = body.FindMember(name);
+    return member == body.MemberEnd() || member->value.IsNull() ? nullptr : &member->value;
+  };
+  if (const auto *n = given("n")) {
+    if (!n->IsInt64() || n->GetInt64() < 1) return wrong_type("n", "a positive integer", *n);
+    if (n->GetInt64() > 1) unsupported.emplace_back("n");
+  }
+  if (const auto *logprobs = given("logprobs")) {
+    if (!logprobs->IsBool()) return wrong_type("logprobs", "a boolean", *logprobs);
+    if (logprobs->GetBool()) unsupported.emplace_back("logprobs");
+  }
+  if (const auto *top = given("top_logprobs")) {
+    if (!top->IsInt64() || top->GetInt64() < 0) return wrong_type("top_logprobs", "a non-negative integer", *top);
+    if (top->GetInt64() > 0) unsupported.emplace_back("top_logprobs");
+  }
+  if (const auto *format = given("response_format")) {
+    auto type = format->IsObject() ? format->FindMember("type") : rapidjson::Value::ConstMemberIterator();
+    if (!format->IsObject() || type == format->MemberEnd() || !type->value.IsString()) {
+      return wrong_type("response_format", "an object with a \"type\" string", *format);
+    }
+    if (view_of(type->value) != "text") unsupported.emplace_back("response_format");
+  }
+  for (const char *name : {"tools", "functions"}) {
+    if (const auto *list = given(name)) {
+      if (!list->IsArray()) return wrong_type(name, "an array", *list);
+      if (!list->Empty()) unsupported.emplace_back(name);
+    }
+  }
+  if (const auto *choice = given("tool_choice")) {
+    // "none" and "auto" without tools ask for nothing a text-only provider cannot do.
+    if (!choice->IsString() || (view_of(*choice) != "none" && view_of(*choice) != "auto")) {
+      unsupported.emplace_back("tool_choice");
+    }
+  }
+  if (given("audio")) unsupported.emplace_back("audio");
+  if (const auto *modalities = given("modalities")) {
+    if (!modalities->IsArray()) return wrong_type("modalities", "an array", *modalities);
+    for (const auto &modality : modalities->GetArray()) {
+      if (!modality.IsString() || view_of(modality) != "text") {
+        unsupported.emplace_back("modalities");
+        break;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> read_optional_string(const rapidjson::Value &body, const char *name, std::string &out) {
   auto member = body.FindMember(name);
   if (member == body.MemberEnd() || member->value.IsNull()) return std::nullopt;
@@ -302,7 +352,9 @@ std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
   }
   if (auto error = read_options(doc, spec.options_json)) return *error;
 
-  ChatRequest request{std::move(spec)};
+  ChatRequest request;
+  request.spec = std::move(spec);
+  if (auto error = read_unsupported(doc, request.unsupported)) return *error;
   if (auto options = doc.FindMember("stream_options"); options != doc.MemberEnd() && !options->value.IsNull()) {
     if (!request.spec.stream) {
       return invalid_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
@@ -318,6 +370,14 @@ std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
     }
   }
   return request;
+}
+
+ApiError unsupported_parameter_error(const std::vector<std::string> &unsupported) {
+  const std::string &first = unsupported.front();
+  return invalid_request("Unsupported parameter: '" + first +
+                             "' asks for what no provider here delivers. Send the request without it, or start "
+                             "provhost serve with --drop-unsupported-params to have such parameters ignored.",
+                         first, "unsupported_parameter");
 }
 
 ApiError api_error(const core::ChatError &error) {

@@ -130,6 +130,7 @@ client_timeout = 12
 shutdown_timeout = 0
 max_body = 1024
 quiet = true
+drop_unsupported_params = true
 
 [providers.Koala]
 api_key = "k"
@@ -172,6 +173,7 @@ base_url = "https://api.example.com/v1"
   CHECK(config.serve.shutdown_timeout.value == 0);
   CHECK(config.serve.max_body.value == 1024);
   CHECK(config.serve.quiet.value);
+  CHECK(config.serve.drop_unsupported_params.value);
   REQUIRE(config.provider_values.count("PROVHOST_KOALA_REGION"));
   CHECK(config.provider_values["PROVHOST_KOALA_REGION"].provider == "Koala");
   CHECK(config.provider_values["PROVHOST_KOALA_REGION"].key == "region");
@@ -185,7 +187,7 @@ base_url = "https://api.example.com/v1"
   CHECK(config.instances[0].base_url == "http://127.0.0.1:11434/v1");
   CHECK(config.instances[0].api_key_env == "LOCAL_KEY");
   CHECK(config.instances[0].models == std::vector<std::string>{"llama3", "qwen"});
-  CHECK(config.instances[0].source.describe() == "from config.toml:32");
+  CHECK(config.instances[0].source.describe() == "from config.toml:33");
   CHECK(config.instances[1].models.empty());
 }
 
@@ -268,6 +270,7 @@ max_body = 1
   command_line.shutdown_timeout = 7;
   command_line.max_body = 8;
   command_line.quiet = true;
+  command_line.drop_unsupported_params = true;
   const Environment environment = {{"PROVHOST_UPSTREAM_KOALA", "http://127.0.0.1:2000"},
                                    {"PROVHOST_API_KEY", "env"},
                                    {"PROVHOST_PLUGIN_PATH", "/env"}};
@@ -294,6 +297,7 @@ max_body = 1
   CHECK(config.serve.max_body.value == 8);
   CHECK(config.serve.quiet.value);
   CHECK(config.serve.quiet.source.describe() == "from --quiet");
+  CHECK(config.serve.drop_unsupported_params.source.describe() == "from --drop-unsupported-params");
 }
 
 TEST_CASE("a bad file is one error with its file, line and column") {

@@ -248,6 +248,38 @@ TEST_CASE("stream_options.include_usage asks for a last chunk with the usage, an
   CHECK(usage["usage"]["total_tokens"].GetUint64() == 8);
 }
 
+TEST_CASE("parameters no provider delivers are listed as unsupported; harmless values of them are not") {
+  auto unsupported = [](const std::string &fields) {
+    auto result =
+        parse_chat_request(R"({"model": "m", "messages": [{"role": "user", "content": "Hi"}], )" + fields + "}");
+    if (auto *error = std::get_if<ApiError>(&result)) FAIL("unexpected error: " << error->message);
+    return std::get<ChatRequest>(result).unsupported;
+  };
+  using Names = std::vector<std::string>;
+  CHECK(unsupported(R"("n": 1, "logprobs": false, "top_logprobs": 0, "response_format": {"type": "text"},)"
+                    R"( "tools": [], "tool_choice": "none", "modalities": ["text"], "seed": 7, "user": "u")")
+            .empty());
+  CHECK(unsupported(R"("n": 2)") == Names{"n"});
+  CHECK(unsupported(R"("logprobs": true, "top_logprobs": 3)") == Names{"logprobs", "top_logprobs"});
+  CHECK(unsupported(R"("response_format": {"type": "json_object"})") == Names{"response_format"});
+  CHECK(unsupported(R"("response_format": {"type": "json_schema", "json_schema": {"name": "x"}})") ==
+        Names{"response_format"});
+  CHECK(unsupported(R"("tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required")") ==
+        Names{"tools", "tool_choice"});
+  CHECK(unsupported(R"("functions": [{"name": "f"}])") == Names{"functions"});
+  CHECK(unsupported(R"("audio": {"voice": "alloy"}, "modalities": ["text", "audio"])") == Names{"audio", "modalities"});
+
+  auto error = unsupported_parameter_error({"tools", "n"});
+  CHECK(error.status == 400);
+  CHECK(error.param == "tools");
+  CHECK(error.code == "unsupported_parameter");
+  CHECK_THAT(error.message, Catch::StartsWith("Unsupported parameter: 'tools'"));
+
+  CHECK(parse_error(R"({"model": "m", "n": 0, "messages": [{"role": "user", "content": "Hi"}]})").param == "n");
+  CHECK(parse_error(R"({"model": "m", "response_format": "json", "messages": [{"role": "user", "content": "Hi"}]})")
+            .param == "response_format");
+}
+
 TEST_CASE("completion ids are unique and look like OpenAI's") {
   auto a = new_identity("m", 1), b = new_identity("m", 1);
   CHECK(a.id.rfind("chatcmpl-", 0) == 0);

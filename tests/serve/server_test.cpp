@@ -480,6 +480,32 @@ class CapturedLog {
 
 }  // namespace
 
+TEST_CASE("an unsupported parameter is a 400 naming it, or with --drop-unsupported-params a warning and an answer") {
+  const std::string body =
+      R"({"model": "scripted-1", "n": 3, "tools": [{"type": "function", "function": {"name": "f"}}],)"
+      R"( "messages": [{"role": "user", "content": "Hi"}]})";
+  {
+    RunningServer server;
+    auto r = fetch(server.port(), "POST", "/v1/chat/completions", body);
+    CHECK(r.status == 400);
+    auto error = parse(r.body)["error"].GetObject();
+    CHECK(str(error["param"]) == "n");
+    CHECK(str(error["code"]) == "unsupported_parameter");
+    CHECK(server.engine.specs().empty());
+  }
+  CapturedLog log;
+  auto options = test_options();
+  options.access_log = true;
+  options.log = log.writer();
+  options.drop_unsupported_params = true;
+  RunningServer server(options);
+  auto r = fetch(server.port(), "POST", "/v1/chat/completions", body);
+  CHECK(r.status == 200);
+  CHECK(str(parse(r.body)["choices"][0]["message"]["content"]) == "Hello, world");
+  auto warnings = log.lines_containing("ignored unsupported parameters: n, tools");
+  CHECK(warnings.size() == 1);
+}
+
 TEST_CASE("a chat's retries and fallbacks are logged, one escaped line each naming the client, request and provider") {
   CapturedLog log;
   auto options = test_options();

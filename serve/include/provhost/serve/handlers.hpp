@@ -9,7 +9,9 @@
 namespace provhost::serve {
 
 // POST /v1/chat/completions: the body becomes a chat for the engine, answered through a ChatBridge.
-RouteHandler chat_completions_handler(SubmitChat submit, ChatBridge::Settings settings);
+// With `drop_unsupported_params`, parameters no provider delivers (ChatRequest::unsupported) are
+// ignored and logged as a warning; without, they are a 400 unsupported_parameter.
+RouteHandler chat_completions_handler(SubmitChat submit, ChatBridge::Settings settings, bool drop_unsupported_params);
 
 // GET /v1/models: the fixed model list.
 RouteHandler models_handler(std::string models_json);

@@ -26,11 +26,18 @@ struct ApiError {
 struct ChatRequest {
   core::ChatSpec spec;
   bool include_usage = false;  // stream_options.include_usage: a last chunk with the usage
+  // Parameters given that change the answer in ways no provider here delivers and the host cannot
+  // provide (n > 1, logprobs, tools, response_format other than text, audio), in the order of the
+  // body. Answering without them silently would be wrong: see unsupported_parameter_error().
+  std::vector<std::string> unsupported;
 };
 
 // A chat-completions request body turned into a ChatRequest, or the 400 saying why it cannot be.
-// Fields the server does not use (n, user, seed, ...) are accepted and ignored.
+// Fields that do not change the answer (user, seed, metadata, ...) are accepted and ignored.
 std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body);
+
+// The 400 for a request with unsupported parameters, naming the first, as OpenAI does.
+ApiError unsupported_parameter_error(const std::vector<std::string> &unsupported);
 
 // The status and OpenAI error type/code for a chat that failed.
 ApiError api_error(const core::ChatError &error);

@@ -30,8 +30,9 @@ struct ServerOptions {
   std::chrono::milliseconds client_timeout{30'000};
   std::size_t max_stream_backlog = 1024 * 1024;  // bytes of events a slow client may lag behind
   std::chrono::milliseconds shutdown_timeout{30'000};
-  bool access_log = true;           // one line per request, and one per chat warning
-  LogWriter log = write_to_stderr;  // where those lines go
+  bool drop_unsupported_params = false;  // ignore (and log) parameters no provider delivers, instead of a 400
+  bool access_log = true;                // one line per request, and one per chat warning
+  LogWriter log = write_to_stderr;       // where those lines go
 };
 
 // The fixed answers, computed once from the registry at start.
