@@ -81,12 +81,12 @@ class ChatBridge::Sink : public core::ChatSink {
 };
 
 ChatBridge::ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIdentity identity, bool stream,
-                       bool include_usage, Settings settings)
+                       std::unique_ptr<AnswerFormat> format, Settings settings)
     : connection_(connection),
       connection_while_chatting_(std::move(connection)),
       identity_(std::move(identity)),
       stream_(stream),
-      include_usage_(include_usage),
+      format_(std::move(format)),
       settings_(std::move(settings)) {}
 
 void ChatBridge::start(const SubmitChat &submit, core::ChatSpec spec) {
@@ -161,20 +161,18 @@ void ChatBridge::chat_text(HttpConnection &connection, std::string_view text) {
     return;
   }
   if (!connection.stream_started()) start_stream(connection);
-  connection.stream_append(text_event(identity_, text));
+  connection.stream_append(format_->stream_text(identity_, text));
 }
 
 void ChatBridge::chat_done(HttpConnection &connection) {
   end_chat();
   if (!stream_) {
-    respond_json(connection, http::status::ok, completion_json(identity_, content_, summary_));
+    respond_json(connection, http::status::ok, format_->whole(identity_, content_, summary_));
     content_ = {};
     return;
   }
   if (!connection.stream_started()) start_stream(connection);
-  connection.stream_append(finish_event(identity_, summary_.finish_reason));
-  if (include_usage_) connection.stream_append(usage_event(identity_, summary_.usage));
-  connection.stream_append(done_event);
+  connection.stream_append(format_->stream_end(identity_, summary_));
   connection.end_stream();
   connection.flush();
 }
@@ -188,8 +186,7 @@ void ChatBridge::chat_failed(HttpConnection &connection, const core::ChatError &
   ApiError api = api_error(error);
   if (!connection.stream_started()) return respond_error(connection, api);
   // The status line has gone out: the error can only travel inside the stream.
-  connection.stream_append(error_event(api));
-  connection.stream_append(done_event);
+  connection.stream_append(format_->stream_error(identity_, api));
   connection.end_stream();
   connection.flush();
 }
@@ -200,7 +197,7 @@ void ChatBridge::start_stream(HttpConnection &connection) {
   header.set(http::field::cache_control, "no-cache");
   header.set("X-Accel-Buffering", "no");
   connection.start_stream(std::move(header));
-  connection.stream_append(role_event(identity_));
+  connection.stream_append(format_->stream_start(identity_));
 }
 
 void ChatBridge::update_log_fields(HttpConnection &connection) {

@@ -3,13 +3,17 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <optional>
 #include <provhost/core/request_options.hpp>
+#include <provhost/serve/answer_format.hpp>
 #include <provhost/serve/openai.hpp>
 #include <random>
 
+#include "openai_json.hpp"
+
 namespace provhost::serve {
-namespace {
+namespace openai_json {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -44,7 +48,7 @@ std::string_view json_type_name(const rapidjson::Value &v) {
   return "a value";
 }
 
-ApiError invalid_request(std::string message, std::string param, std::string code = {}) {
+ApiError invalid_request(std::string message, std::string param, std::string code) {
   return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
 }
 
@@ -70,7 +74,8 @@ bool normalise_role(std::string_view role, std::string &out) {
 
 // Content is a string, null (an assistant turn that only called tools) or an array of parts, of
 // which only text parts can reach a text-only provider.
-std::optional<ApiError> read_content(const rapidjson::Value &content, const std::string &param, std::string &out) {
+std::optional<ApiError> read_content(const rapidjson::Value &content, const std::string &param, std::string &out,
+                                     const std::vector<std::string_view> &text_types) {
   if (content.IsNull()) return std::nullopt;
   if (content.IsString()) {
     out.assign(content.GetString(), content.GetStringLength());
@@ -83,8 +88,10 @@ std::optional<ApiError> read_content(const rapidjson::Value &content, const std:
     if (!part.IsObject()) return wrong_type(part_param, "an object", part);
     auto type = part.FindMember("type");
     auto text = part.FindMember("text");
-    if (type == part.MemberEnd() || !type->value.IsString() || view_of(type->value) != "text") {
-      return invalid_request("Only text content parts are supported ('" + part_param + ".type' must be \"text\").",
+    if (type == part.MemberEnd() || !type->value.IsString() ||
+        std::find(text_types.begin(), text_types.end(), view_of(type->value)) == text_types.end()) {
+      return invalid_request("Only text content parts are supported ('" + part_param + ".type' must be \"" +
+                                 std::string(text_types.front()) + "\").",
                              part_param + ".type");
     }
     if (text == part.MemberEnd() || !text->value.IsString()) {
@@ -98,60 +105,56 @@ std::optional<ApiError> read_content(const rapidjson::Value &content, const std:
   return std::nullopt;
 }
 
+std::optional<ApiError> read_message(const rapidjson::Value &m, const std::string &param, core::Message &message,
+                                     const std::vector<std::string_view> &text_types) {
+  if (!m.IsObject()) return wrong_type(param, "an object", m);
+  auto role = m.FindMember("role");
+  if (role == m.MemberEnd()) {
+    return invalid_request("Missing required parameter: '" + param + ".role'.", param + ".role",
+                           "missing_required_parameter");
+  }
+  if (!role->value.IsString()) return wrong_type(param + ".role", "a string", role->value);
+  if (!normalise_role(view_of(role->value), message.role)) {
+    return invalid_request("Invalid value for '" + param + ".role': \"" + std::string(view_of(role->value)) +
+                               "\"; supported roles are system, developer, user and assistant.",
+                           param + ".role", "invalid_value");
+  }
+  if (auto content = m.FindMember("content"); content != m.MemberEnd()) {
+    if (auto error = read_content(content->value, param + ".content", message.content, text_types)) return error;
+  } else if (message.role != "assistant") {
+    return invalid_request("Missing required parameter: '" + param + ".content'.", param + ".content",
+                           "missing_required_parameter");
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> read_messages(const rapidjson::Value &messages, std::vector<core::Message> &out) {
   if (!messages.IsArray()) return wrong_type("messages", "an array", messages);
   if (messages.Empty()) return invalid_request("'messages' must contain at least one message.", "messages");
   out.reserve(messages.Size());
   for (rapidjson::SizeType i = 0; i < messages.Size(); ++i) {
-    const auto &m = messages[i];
-    std::string param = "messages[" + std::to_string(i) + "]";
-    if (!m.IsObject()) return wrong_type(param, "an object", m);
     core::Message message;
-    auto role = m.FindMember("role");
-    if (role == m.MemberEnd()) {
-      return invalid_request("Missing required parameter: '" + param + ".role'.", param + ".role",
-                             "missing_required_parameter");
-    }
-    if (!role->value.IsString()) return wrong_type(param + ".role", "a string", role->value);
-    if (!normalise_role(view_of(role->value), message.role)) {
-      return invalid_request("Invalid value for '" + param + ".role': \"" + std::string(view_of(role->value)) +
-                                 "\"; supported roles are system, developer, user and assistant.",
-                             param + ".role", "invalid_value");
-    }
-    if (auto content = m.FindMember("content"); content != m.MemberEnd()) {
-      if (auto error = read_content(content->value, param + ".content", message.content)) return error;
-    } else if (message.role != "assistant") {
-      return invalid_request("Missing required parameter: '" + param + ".content'.", param + ".content",
-                             "missing_required_parameter");
-    }
+    if (auto error = read_message(messages[i], "messages[" + std::to_string(i) + "]", message)) return error;
     out.push_back(std::move(message));
   }
   return std::nullopt;
 }
 
-// The sampling fields a provider may use, checked for type and copied into the options object as
-// given. null means "not set", as in OpenAI's API.
-std::optional<ApiError> read_options(const rapidjson::Value &body, std::string &options_json) {
+std::optional<ApiError> read_options(const rapidjson::Value &body, std::string &options_json,
+                                     const std::vector<OptionField> &fields) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  for (const core::RequestOption &option : core::request_options()) {
-    auto member = body.FindMember(rapidjson::Value(rapidjson::StringRef(option.name.data(), option.name.size())));
+  std::vector<std::string_view> written;
+  for (const OptionField &field : fields) {
+    auto member = body.FindMember(rapidjson::StringRef(field.body_name));
     if (member == body.MemberEnd() || member->value.IsNull()) continue;
-    if (!option.accepts(member->value)) return wrong_type(std::string(option.name), option.expected, member->value);
+    if (std::find(written.begin(), written.end(), field.option) != written.end()) continue;  // the first name wins
+    const core::RequestOption &option = *core::find_request_option(field.option);
+    if (!option.accepts(member->value)) return wrong_type(field.body_name, option.expected, member->value);
     write_key(w, option.name);
     member->value.Accept(w);
-  }
-  // Newer clients send max_completion_tokens instead; providers know only max_tokens.
-  if (!body.HasMember("max_tokens") || body["max_tokens"].IsNull()) {
-    if (auto member = body.FindMember("max_completion_tokens"); member != body.MemberEnd() && !member->value.IsNull()) {
-      const core::RequestOption &max_tokens = *core::find_request_option("max_tokens");
-      if (!max_tokens.accepts(member->value)) {
-        return wrong_type("max_completion_tokens", max_tokens.expected, member->value);
-      }
-      w.Key("max_tokens");
-      member->value.Accept(w);
-    }
+    written.push_back(option.name);
   }
   w.EndObject();
   options_json.assign(buffer.GetString(), buffer.GetSize());
@@ -321,10 +324,7 @@ void write_error_object(Writer &w, const ApiError &error) {
   w.EndObject();
 }
 
-}  // namespace
-
-std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
-  rapidjson::Document doc;
+std::optional<ApiError> parse_body(std::string_view body, rapidjson::Document &doc) {
   // Iterative: a client's body nested a million deep must not exhaust the I/O thread's stack.
   doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
@@ -334,10 +334,32 @@ std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
         "", "invalid_json");
   }
   if (!doc.IsObject()) return wrong_type("body", "an object", doc);
+  return std::nullopt;
+}
 
+std::optional<ApiError> read_chat_target(const rapidjson::Value &body, core::ChatSpec &spec) {
+  if (auto error = read_optional_string(body, "model", spec.model)) return error;
+  return read_optional_string(body, "provider", spec.provider);
+}
+
+std::optional<ApiError> read_stream(const rapidjson::Value &body, bool &stream) {
+  stream = false;
+  auto member = body.FindMember("stream");
+  if (member == body.MemberEnd() || member->value.IsNull()) return std::nullopt;
+  if (!member->value.IsBool()) return wrong_type("stream", "a boolean", member->value);
+  stream = member->value.GetBool();
+  return std::nullopt;
+}
+
+}  // namespace openai_json
+
+using namespace openai_json;
+
+std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
+  rapidjson::Document doc;
+  if (auto error = parse_body(body, doc)) return *error;
   core::ChatSpec spec;
-  if (auto error = read_optional_string(doc, "model", spec.model)) return *error;
-  if (auto error = read_optional_string(doc, "provider", spec.provider)) return *error;
+  if (auto error = read_chat_target(doc, spec)) return *error;
 
   auto messages = doc.FindMember("messages");
   if (messages == doc.MemberEnd()) {
@@ -345,12 +367,14 @@ std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
   }
   if (auto error = read_messages(messages->value, spec.messages)) return *error;
 
-  spec.stream = false;
-  if (auto stream = doc.FindMember("stream"); stream != doc.MemberEnd() && !stream->value.IsNull()) {
-    if (!stream->value.IsBool()) return wrong_type("stream", "a boolean", stream->value);
-    spec.stream = stream->value.GetBool();
-  }
-  if (auto error = read_options(doc, spec.options_json)) return *error;
+  if (auto error = read_stream(doc, spec.stream)) return *error;
+  // Newer clients send max_completion_tokens instead of max_tokens; providers know only the latter.
+  static const std::vector<OptionField> options = {{"temperature", "temperature"},
+                                                   {"top_p", "top_p"},
+                                                   {"max_tokens", "max_tokens"},
+                                                   {"max_completion_tokens", "max_tokens"},
+                                                   {"stop", "stop"}};
+  if (auto error = read_options(doc, spec.options_json, options)) return *error;
 
   ChatRequest request;
   request.spec = std::move(spec);
@@ -445,6 +469,39 @@ std::string error_event(const ApiError &error) {
   Writer w(buffer);
   write_error_object(w, error);
   return event_of(buffer);
+}
+
+namespace {
+
+class ChatCompletionFormat final : public AnswerFormat {
+ public:
+  explicit ChatCompletionFormat(bool include_usage) : include_usage_(include_usage) {}
+
+  std::string stream_start(const CompletionIdentity &identity) override { return role_event(identity); }
+  std::string stream_text(const CompletionIdentity &identity, std::string_view text) override {
+    return text_event(identity, text);
+  }
+  std::string stream_end(const CompletionIdentity &identity, const core::AnswerSummary &summary) override {
+    std::string events = finish_event(identity, summary.finish_reason);
+    if (include_usage_) events += usage_event(identity, summary.usage);
+    return events.append(done_event);
+  }
+  std::string stream_error(const CompletionIdentity &, const ApiError &error) override {
+    return error_event(error).append(done_event);
+  }
+  std::string whole(const CompletionIdentity &identity, std::string_view content,
+                    const core::AnswerSummary &summary) override {
+    return completion_json(identity, content, summary);
+  }
+
+ private:
+  const bool include_usage_;
+};
+
+}  // namespace
+
+std::unique_ptr<AnswerFormat> chat_completion_format(bool include_usage) {
+  return std::make_unique<ChatCompletionFormat>(include_usage);
 }
 
 std::string models_json(const std::vector<core::ModelEntry> &models, int64_t created) {

@@ -35,7 +35,9 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
     ChatBridge::Settings chat_settings{options.max_stream_backlog, options.access_log ? options.log : LogWriter()};
     return {
         {http::verb::post, "/v1/chat/completions",
-         chat_completions_handler(std::move(submit), chat_settings, options.drop_unsupported_params)},
+         chat_completions_handler(submit, chat_settings, options.drop_unsupported_params)},
+        {http::verb::post, "/v1/responses",
+         responses_handler(std::move(submit), chat_settings, options.drop_unsupported_params)},
         {http::verb::get, "/v1/models", models_handler(std::move(catalog.models_json))},
         {http::verb::get, "/v1/providers", providers_handler(std::move(catalog.providers_json))},
         {http::verb::get, "/health", health_handler([this] { return draining; }), false},

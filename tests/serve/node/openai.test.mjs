@@ -1,6 +1,7 @@
-// `provhost serve` through the official OpenAI client library for Node.js, against the upstream
-// emulator: the model list, every provider streaming and not, and the library's own error classes
-// for an unknown model, an upstream rate limit and a wrong API key.
+// `provhost serve` through the official OpenAI client library for Node.js and the Vercel AI SDK,
+// against the upstream emulator: the model list, every provider streaming and not through chat
+// completions and the Responses API, usage, stop and max_tokens, and the library's own error
+// classes for an unknown model, an upstream rate limit and a wrong API key.
 //
 // Run by ctest (test "serve.the official OpenAI Node.js client against provhost serve"), which sets PROVHOST_BIN, PROVHOST_EMULATOR_BIN and
 // PROVHOST_BUNDLED_PROVIDERS (the build's list of bundled providers, one name a line).
@@ -10,11 +11,13 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-let OpenAI;
+let OpenAI, createOpenAI, generateText, streamText;
 try {
   ({ default: OpenAI } = await import('openai'));
+  ({ createOpenAI } = await import('@ai-sdk/openai'));
+  ({ generateText, streamText } = await import('ai'));
 } catch (error) {
-  console.error('the openai package is missing: run scripts/deps (npm ci --prefix tests/serve/node)');
+  console.error('an npm package of the serve tests is missing: run scripts/deps (npm ci --prefix tests/serve/node)');
   throw error;
 }
 
@@ -58,7 +61,7 @@ function required(name) {
 }
 
 describe('provhost serve with the OpenAI Node.js library', () => {
-  let emulator, client, expectedText;
+  let emulator, client, aiSdk, expectedText;
   const defaultModels = {};
 
   before(async () => {
@@ -70,6 +73,7 @@ describe('provhost serve with the OpenAI Node.js library', () => {
       { PROVHOST_BACKOFF_SCALE: '0.01', PROVHOST_PLUGIN_PATH: '' },
     );
     client = new OpenAI({ baseURL: `${serve}/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
+    aiSdk = createOpenAI({ baseURL: `${serve}/v1`, apiKey });
     expectedText = await emulatorControl(emulator, 'GET', 'text');
     assert.ok(expectedText.length > 0);
     const listing = await fetch(`${serve}/v1/providers`, { headers: { Authorization: `Bearer ${apiKey}` } });
@@ -176,6 +180,62 @@ describe('provhost serve with the OpenAI Node.js library', () => {
       assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
     });
   }
+
+  for (const provider of providers) {
+    test(`${provider}: responses.create answers whole and streamed, with usage`, async () => {
+      const model = `${provider}/${defaultModels[provider]}`;
+      const response = await client.responses.create({ model, instructions: 'Be brief.', input: 'Hello' });
+      assert.equal(response.object, 'response');
+      assert.equal(response.status, 'completed');
+      assert.equal(response.output_text, expectedText);
+      assert.equal(response.usage.total_tokens, response.usage.input_tokens + response.usage.output_tokens);
+
+      const stream = await client.responses.create({
+        model,
+        input: [{ role: 'user', content: [{ type: 'input_text', text: 'Hello' }] }],
+        stream: true,
+      });
+      let text = '';
+      const types = [];
+      for await (const event of stream) {
+        types.push(event.type);
+        if (event.type === 'response.output_text.delta') text += event.delta;
+      }
+      assert.equal(text, expectedText);
+      assert.equal(types[0], 'response.created');
+      assert.equal(types.at(-1), 'response.completed');
+      const sequence = types.filter((type) => type !== 'response.output_text.delta');
+      assert.deepEqual(sequence, [
+        'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added',
+        'response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed',
+      ]);
+    });
+  }
+
+  test('responses.create with max_output_tokens ends incomplete, for the reason OpenAI gives', async () => {
+    const response = await client.responses.create({ model: 'Koala/gpt-4o-mini', input: 'Hello', max_output_tokens: 3 });
+    assert.equal(response.status, 'incomplete');
+    assert.equal(response.incomplete_details.reason, 'max_output_tokens');
+    assert.equal(response.usage.output_tokens, 3);
+    assert.ok(expectedText.startsWith(response.output_text));
+  });
+
+  test('the Vercel AI SDK default path (the Responses API) generates and streams text with usage', async () => {
+    const model = aiSdk('FlowGpt/google-gemini');
+    const generated = await generateText({ model, prompt: 'Hello' });
+    assert.equal(generated.text, expectedText);
+    assert.ok(generated.usage.inputTokens > 0);
+    assert.ok(generated.usage.outputTokens > 0);
+    assert.equal(generated.finishReason, 'stop');
+
+    const streamed = streamText({ model, system: 'Be brief.', prompt: 'Hello' });
+    let text = '';
+    for await (const delta of streamed.textStream) text += delta;
+    assert.equal(text, expectedText);
+    const usage = await streamed.usage;
+    assert.ok(usage.outputTokens > 0);
+    assert.equal(await streamed.finishReason, 'stop');
+  });
 
   test('an unknown model raises NotFoundError', async () => {
     await assert.rejects(

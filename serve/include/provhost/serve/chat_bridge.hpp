@@ -13,6 +13,7 @@
 #include <optional>
 #include <provhost/core/chat.hpp>
 #include <provhost/serve/access_log.hpp>
+#include <provhost/serve/answer_format.hpp>
 #include <provhost/serve/http_connection.hpp>
 #include <provhost/serve/openai.hpp>
 #include <string>
@@ -49,9 +50,9 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
     LogWriter warnings;                            // retries and fallbacks; empty = not logged
   };
 
-  // `include_usage`: a streamed answer ends with a usage chunk (stream_options.include_usage).
-  ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIdentity identity, bool stream, bool include_usage,
-             Settings settings);
+  // `format` writes the answer for the endpoint that asked (chat completions, responses).
+  ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIdentity identity, bool stream,
+             std::unique_ptr<AnswerFormat> format, Settings settings);
 
   // Submits the chat; a submit that throws is answered with a 500.
   void start(const SubmitChat &submit, core::ChatSpec spec);
@@ -79,7 +80,7 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
   std::shared_ptr<HttpConnection> connection_while_chatting_;
   CompletionIdentity identity_;
   const bool stream_;
-  const bool include_usage_;
+  const std::unique_ptr<AnswerFormat> format_;
   core::AnswerSummary summary_;
   const Settings settings_;
   std::string provider_;  // for the access log: who answered, or who failed last

@@ -13,6 +13,9 @@ namespace provhost::serve {
 // ignored and logged as a warning; without, they are a 400 unsupported_parameter.
 RouteHandler chat_completions_handler(SubmitChat submit, ChatBridge::Settings settings, bool drop_unsupported_params);
 
+// POST /v1/responses: the same chat, read and answered in the Responses API's shape (responses.hpp).
+RouteHandler responses_handler(SubmitChat submit, ChatBridge::Settings settings, bool drop_unsupported_params);
+
 // GET /v1/models: the fixed model list.
 RouteHandler models_handler(std::string models_json);
 

@@ -1,0 +1,52 @@
+#include <ctime>
+#include <provhost/serve/handlers.hpp>
+#include <provhost/serve/responses.hpp>
+#include <variant>
+
+namespace provhost::serve {
+namespace {
+
+using ParseChat = std::variant<ChatRequest, ApiError> (*)(std::string_view body);
+using MakeFormat = std::unique_ptr<AnswerFormat> (*)(const ChatRequest &request);
+
+// Both chat endpoints: read the body, refuse (or drop) unsupported parameters, and answer through a
+// ChatBridge in the endpoint's format.
+RouteHandler chat_endpoint(ParseChat parse, MakeFormat make_format, SubmitChat submit, ChatBridge::Settings settings,
+                           bool drop_unsupported_params) {
+  return [=, submit = std::move(submit), settings = std::move(settings)](
+             const std::shared_ptr<HttpConnection> &connection, HttpRequest &request) {
+    auto parsed = parse(request.body());
+    request.body() = {};
+    if (auto *error = std::get_if<ApiError>(&parsed)) return respond_error(*connection, *error);
+    auto &chat = std::get<ChatRequest>(parsed);
+    if (!chat.unsupported.empty()) {
+      if (!drop_unsupported_params) return respond_error(*connection, unsupported_parameter_error(chat.unsupported));
+      if (settings.warnings) {
+        std::string names;
+        for (const auto &name : chat.unsupported) names += (names.empty() ? "" : ", ") + name;
+        settings.warnings(warning_line(connection->peer(), "-", "", "ignored unsupported parameters: " + names));
+      }
+    }
+    auto bridge = std::make_shared<ChatBridge>(connection, new_identity(chat.spec.model, std::time(nullptr)),
+                                               chat.spec.stream, make_format(chat), settings);
+    connection->set_responder(bridge);
+    connection->watch_for_hangup();
+    bridge->start(submit, std::move(chat.spec));
+  };
+}
+
+}  // namespace
+
+RouteHandler chat_completions_handler(SubmitChat submit, ChatBridge::Settings settings, bool drop_unsupported_params) {
+  return chat_endpoint(
+      parse_chat_request, [](const ChatRequest &request) { return chat_completion_format(request.include_usage); },
+      std::move(submit), std::move(settings), drop_unsupported_params);
+}
+
+RouteHandler responses_handler(SubmitChat submit, ChatBridge::Settings settings, bool drop_unsupported_params) {
+  return chat_endpoint(
+      parse_responses_request, [](const ChatRequest &) { return responses_format(); }, std::move(submit),
+      std::move(settings), drop_unsupported_params);
+}
+
+}  // namespace provhost::serve
