@@ -1,5 +1,6 @@
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -74,7 +75,9 @@ std::optional<tcp::endpoint> parse_listen(const std::string &text, std::string &
 
 void run(const core::Registry &registry, core::EngineOptions engine_options, ServerOptions options) {
   Catalog catalog{models_json(core::model_catalogue(registry.providers()), std::time(nullptr)),
-                  core::providers_json(registry)};
+                  core::providers_json(registry),
+                  std::any_of(registry.providers().begin(), registry.providers().end(),
+                              [](const auto &provider) { return provider->meta.working; })};
 
   // A reader of the access log or of stdout that goes away must not end the server.
   std::signal(SIGPIPE, SIG_IGN);

@@ -41,6 +41,8 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
         {http::verb::get, "/v1/models", models_handler(std::move(catalog.models_json))},
         {http::verb::get, "/v1/providers", providers_handler(std::move(catalog.providers_json))},
         {http::verb::get, "/health", health_handler([this] { return draining; }), false},
+        {http::verb::get, "/health/ready",
+         health_ready_handler([this] { return draining; }, catalog.any_working_provider), false},
     };
   }
 

@@ -17,6 +17,7 @@ std::unique_ptr<core::LoadedProvider> provider(std::string name, std::vector<std
   p->meta.name = std::move(name);
   p->meta.models = std::move(models);
   p->meta.default_model = std::move(default_model);
+  p->meta.working = true;
   return p;
 }
 
@@ -72,12 +73,14 @@ TEST_CASE("a rejected file is listed with its reason, a name that is not UTF-8 m
   CHECK_THAT(json, Catch::Contains("/provhost-?.so\",\n      \"reason\": \""));
 }
 
-TEST_CASE("the model catalogue names each model once, then every Provider/model") {
+TEST_CASE("the model catalogue names each model of a working provider once, then every Provider/model") {
   std::vector<std::unique_ptr<core::LoadedProvider>> providers;
   providers.push_back(provider("Koala", {}, "gpt-4o-mini"));
   providers.push_back(provider("Ylokh", {"gpt-3.5-turbo", "gpt-4"}));
   providers.push_back(provider("FreeNetfly", {"gpt-3.5-turbo"}));
   providers.push_back(provider("Empty", {}));
+  providers.push_back(provider("Broken", {"o1", "gpt-4"}));
+  providers.back()->meta.working = false;  // "o1" alone would be a 404: only Broken/o1 reaches it
   std::vector<core::ModelEntry> expected = {
       {"gpt-4o-mini", "Koala"},
       {"gpt-3.5-turbo", "Ylokh"},
@@ -86,6 +89,8 @@ TEST_CASE("the model catalogue names each model once, then every Provider/model"
       {"Ylokh/gpt-3.5-turbo", "Ylokh"},
       {"Ylokh/gpt-4", "Ylokh"},
       {"FreeNetfly/gpt-3.5-turbo", "FreeNetfly"},
+      {"Broken/o1", "Broken"},
+      {"Broken/gpt-4", "Broken"},
   };
   CHECK(core::model_catalogue(providers) == expected);
 }

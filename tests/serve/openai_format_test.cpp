@@ -45,6 +45,7 @@ core::LoadedProvider provider(std::string name, std::vector<std::string> models,
   p.meta.name = std::move(name);
   p.meta.models = std::move(models);
   p.meta.default_model = std::move(default_model);
+  p.meta.working = true;
   return p;
 }
 

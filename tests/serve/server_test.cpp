@@ -37,9 +37,10 @@ serve::ServerOptions test_options() {
 // The server on its own io thread, the way `serve` runs it, with the scripted engine behind it.
 class RunningServer {
  public:
-  explicit RunningServer(serve::ServerOptions options = test_options()) {
-    server_.emplace(io_, std::move(options), engine.submitter(),
-                    serve::Catalog{R"({"object":"list","data":[]})", R"({"providers":[],"rejected":[]})"});
+  explicit RunningServer(serve::ServerOptions options = test_options(),
+                         serve::Catalog catalog = {R"({"object":"list","data":[]})",
+                                                   R"({"providers":[],"rejected":[]})"}) {
+    server_.emplace(io_, std::move(options), engine.submitter(), std::move(catalog));
     server_->start();
     thread_ = std::thread([this] {
       io_.run();
@@ -603,4 +604,19 @@ TEST_CASE("a Transfer-Encoding other than chunked is a 400 and a closed connecti
   CHECK(r.status == 400);
   CHECK(client.closed_by_server());  // the smuggled GET is never answered
   CHECK(server.engine.specs().empty());
+}
+
+TEST_CASE("/health/ready is 200 with a working provider, 503 without one; /health stays 200") {
+  {
+    RunningServer server;
+    auto ready = fetch(server.port(), "GET", "/health/ready", "");
+    CHECK(ready.status == 200);
+    CHECK(str(parse(ready.body)["status"]) == "ready");
+  }
+  RunningServer server(test_options(),
+                       serve::Catalog{R"({"object":"list","data":[]})", R"({"providers":[],"rejected":[]})", false});
+  auto not_ready = fetch(server.port(), "GET", "/health/ready", "");
+  CHECK(not_ready.status == 503);
+  CHECK(str(parse(not_ready.body)["status"]) == "no working provider");
+  CHECK(fetch(server.port(), "GET", "/health", "").status == 200);
 }

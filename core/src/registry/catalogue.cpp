@@ -88,7 +88,10 @@ std::vector<ModelEntry> model_catalogue(const std::vector<std::unique_ptr<Loaded
   };
   std::vector<ModelEntry> entries;
   std::set<std::string, std::less<>> listed;
+  // A plain id reaches only working providers (resolution skips the others); Provider/model
+  // reaches any provider, so only those are listed for a provider that is not working.
   for (const auto &provider : providers) {
+    if (!provider->meta.working) continue;
     for (auto &model : models_of(provider->meta)) {
       if (listed.insert(model).second) entries.push_back({std::move(model), provider->meta.name});
     }

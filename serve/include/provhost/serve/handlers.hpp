@@ -26,4 +26,9 @@ RouteHandler providers_handler(std::string providers_json);
 // load balancer stops sending work.
 RouteHandler health_handler(std::function<bool()> draining);
 
+// GET /health/ready: whether new work should come here, for a load balancer's health check: 200
+// {"status":"ready"}; 503 while draining, or when no working provider is loaded (a request without
+// Provider/model could not be answered).
+RouteHandler health_ready_handler(std::function<bool()> draining, bool any_working_provider);
+
 }  // namespace provhost::serve

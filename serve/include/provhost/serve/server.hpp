@@ -37,8 +37,9 @@ struct ServerOptions {
 
 // The fixed answers, computed once from the registry at start.
 struct Catalog {
-  std::string models_json;     // GET /v1/models
-  std::string providers_json;  // GET /v1/providers, as `list --json`
+  std::string models_json;           // GET /v1/models
+  std::string providers_json;        // GET /v1/providers, as `list --json`
+  bool any_working_provider = true;  // GET /health/ready
 };
 
 struct ServerState;
