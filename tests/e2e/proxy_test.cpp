@@ -9,76 +9,16 @@
 #include <thread>
 
 #include "e2e.hpp"
+#include "support/machine_server.hpp"
 
 using namespace provhost::e2e;
 using provhost::test::BackgroundProcess;
+using provhost::test::MachineServer;
 using provhost::test::TempDir;
 
 namespace {
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr *>(&address), size) == 0);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &size) == 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-bool accepts_connections(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  bool connected = ::connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0;
-  ::close(fd);
-  return connected;
-}
-
-// Waits, at most `limit`, for a freshly started server to listen on `port`.
-bool wait_until_listening(BackgroundProcess &server, int port, std::chrono::milliseconds limit) {
-  auto give_up = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < give_up) {
-    if (accepts_connections(port)) return true;
-    if (server.wait(std::chrono::milliseconds(20))) return false;  // it died
-  }
-  return false;
-}
-
-// A proxy server of the machine's on a free port. A port found free may be taken again before the
-// server binds it, so a server that dies at once is started again on another port. A server that
-// is not installed fails the test: scripts/deps installs both, and a skip must not pass for a pass.
-class ProxyServer {
- public:
-  int port = 0;
-
-  std::string url(const std::string &scheme) const { return scheme + "://127.0.0.1:" + std::to_string(port); }
-  std::string log() const { return process_ ? process_->err() : ""; }
-
- protected:
-  // `argv_for(port)`: the command line that serves on `port`.
-  template <class ArgvFor>
-  void start(const std::string &program, ArgvFor &&argv_for) {
-    if (!std::filesystem::exists(program)) FAIL(program << " is not installed (scripts/deps installs it)");
-    bool ready = false;
-    for (int attempt = 0; attempt < 3 && !ready; ++attempt) {
-      port = free_port();
-      process_ = std::make_unique<BackgroundProcess>(argv_for(port));
-      ready = wait_until_listening(*process_, port, std::chrono::seconds(10));
-    }
-    INFO(program << " output: " << log());
-    REQUIRE(ready);
-  }
-
- private:
-  std::unique_ptr<BackgroundProcess> process_;
-};
-
-class Tinyproxy : public ProxyServer {
+class Tinyproxy : public MachineServer {
  public:
   explicit Tinyproxy(const TempDir &dir) {
     start("/usr/bin/tinyproxy", [&](int port) {
@@ -91,7 +31,7 @@ class Tinyproxy : public ProxyServer {
   }
 };
 
-class Dante : public ProxyServer {
+class Dante : public MachineServer {
  public:
   explicit Dante(const TempDir &dir) {
     start("/usr/sbin/danted", [&](int port) {
@@ -184,7 +124,7 @@ TEST_CASE("a SOCKS5 proxy: socks5:// and socks5h:// with --proxy, or ALL_PROXY")
 
 TEST_CASE("a proxy that is not there is a transfer failure") {
   Upstream upstream;
-  std::string proxy = "http://127.0.0.1:" + std::to_string(free_port());
+  std::string proxy = "http://127.0.0.1:" + std::to_string(provhost::test::free_port());
   ProcessResult result = upstream.chat("Ylokh", {"--proxy", proxy, "Hi"});
   CHECK(result.exit_code == 4);
   CHECK(result.out.empty());
