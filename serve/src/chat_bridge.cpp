@@ -10,11 +10,12 @@ namespace provhost::serve {
 class ChatBridge::Sink : public core::ChatSink {
  public:
   Sink(std::weak_ptr<ChatBridge> bridge, std::shared_ptr<ChatInbox> inbox, boost::asio::any_io_executor executor,
-       LogWriter warnings, std::string peer, std::string request_id)
+       LogWriter warnings, std::shared_ptr<Metrics> metrics, std::string peer, std::string request_id)
       : bridge_(std::move(bridge)),
         inbox_(std::move(inbox)),
         executor_(std::move(executor)),
         warnings_(std::move(warnings)),
+        metrics_(std::move(metrics)),
         peer_(std::move(peer)),
         request_id_(std::move(request_id)) {}
 
@@ -39,6 +40,14 @@ class ChatBridge::Sink : public core::ChatSink {
   // the client never sees it.
   void on_warning(const std::string &provider, std::string_view message) override {
     if (warnings_) warnings_(warning_line(peer_, request_id_, provider, message));
+  }
+  void on_setback(const core::Setback &setback) override {
+    if (!metrics_) return;
+    if (setback.kind == core::Setback::Kind::retry) {
+      metrics_->retried(setback.provider, setback.error);
+    } else {
+      metrics_->fell_back(setback.provider, setback.error);
+    }
   }
   void on_summary(const core::AnswerSummary &summary) override {
     update([&](ChatInbox &inbox) {
@@ -77,6 +86,7 @@ class ChatBridge::Sink : public core::ChatSink {
   std::shared_ptr<ChatInbox> inbox_;
   boost::asio::any_io_executor executor_;
   LogWriter warnings_;
+  std::shared_ptr<Metrics> metrics_;
   std::string peer_, request_id_;
 };
 
@@ -94,7 +104,7 @@ void ChatBridge::start(const SubmitChat &submit, core::ChatSpec spec) {
   inbox_ = std::make_shared<ChatInbox>(stream_ ? settings_.max_stream_backlog : SIZE_MAX);
   update_log_fields(*connection);
   auto sink = std::make_shared<Sink>(weak_from_this(), inbox_, connection->executor(), settings_.warnings,
-                                     connection->peer(), identity_.id);
+                                     settings_.metrics, connection->peer(), identity_.id);
   try {
     chat_ = submit(std::move(spec), std::move(sink));
   } catch (const std::exception &e) {
@@ -148,6 +158,7 @@ void ChatBridge::take_inbox(HttpConnection &connection) {
 }
 
 void ChatBridge::chat_started(HttpConnection &connection, const std::string &provider, const std::string &model) {
+  first_text_at_ = std::chrono::steady_clock::now();
   provider_ = provider;
   identity_.provider = provider;
   identity_.model = model;
@@ -166,6 +177,7 @@ void ChatBridge::chat_text(HttpConnection &connection, std::string_view text) {
 
 void ChatBridge::chat_done(HttpConnection &connection) {
   end_chat();
+  count_finished(200);
   if (!stream_) {
     respond_json(connection, http::status::ok, format_->whole(identity_, content_, summary_));
     content_ = {};
@@ -184,6 +196,10 @@ void ChatBridge::chat_failed(HttpConnection &connection, const core::ChatError &
     update_log_fields(connection);
   }
   ApiError api = api_error(error);
+  if (settings_.metrics && error.kind != core::ErrorKind::cancelled) {
+    settings_.metrics->upstream_error(error.provider, error.kind);
+  }
+  count_finished(api.status);
   if (!connection.stream_started()) return respond_error(connection, api);
   // The status line has gone out: the error can only travel inside the stream.
   connection.stream_append(format_->stream_error(identity_, api));
@@ -191,7 +207,18 @@ void ChatBridge::chat_failed(HttpConnection &connection, const core::ChatError &
   connection.flush();
 }
 
+void ChatBridge::count_finished(int status) {
+  if (!settings_.metrics || std::exchange(counted_, true)) return;
+  auto now = std::chrono::steady_clock::now();
+  std::optional<std::chrono::duration<double>> first_token;
+  if (first_text_at_) first_token = *first_text_at_ - started_at_;
+  settings_.metrics->chat_finished(format_->endpoint(), provider_, identity_.model, status, now - started_at_,
+                                   first_token);
+  if (std::exchange(counted_as_stream_, false)) settings_.metrics->stream_ended();
+}
+
 void ChatBridge::start_stream(HttpConnection &connection) {
+  if (settings_.metrics && !std::exchange(counted_as_stream_, true)) settings_.metrics->stream_started();
   StreamHeader header(http::status::ok, 11);
   header.set(http::field::content_type, "text/event-stream; charset=utf-8");
   header.set(http::field::cache_control, "no-cache");

@@ -477,6 +477,8 @@ class ChatCompletionFormat final : public AnswerFormat {
  public:
   explicit ChatCompletionFormat(bool include_usage) : include_usage_(include_usage) {}
 
+  const char *endpoint() const override { return "chat.completions"; }
+
   std::string stream_start(const CompletionIdentity &identity) override { return role_event(identity); }
   std::string stream_text(const CompletionIdentity &identity, std::string_view text) override {
     return text_event(identity, text);

@@ -63,6 +63,8 @@ class ResponsesFormat final : public AnswerFormat {
  public:
   ResponsesFormat() : response_id_("resp_" + random_suffix(24)), message_id_("msg_" + random_suffix(24)) {}
 
+  const char *endpoint() const override { return "responses"; }
+
   std::string stream_start(const CompletionIdentity &identity) override {
     std::string events = event("response.created", [&](Writer &w) {
       write_key(w, "response");

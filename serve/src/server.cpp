@@ -32,7 +32,8 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
         accept_retry(io) {}
 
   std::vector<Route> routes(SubmitChat submit, Catalog catalog) {
-    ChatBridge::Settings chat_settings{options.max_stream_backlog, options.access_log ? options.log : LogWriter()};
+    ChatBridge::Settings chat_settings{options.max_stream_backlog, options.access_log ? options.log : LogWriter(),
+                                       metrics};
     return {
         {http::verb::post, "/v1/chat/completions",
          chat_completions_handler(submit, chat_settings, options.drop_unsupported_params)},
@@ -40,6 +41,7 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
          responses_handler(std::move(submit), chat_settings, options.drop_unsupported_params)},
         {http::verb::get, "/v1/models", models_handler(std::move(catalog.models_json))},
         {http::verb::get, "/v1/providers", providers_handler(std::move(catalog.providers_json))},
+        {http::verb::get, "/metrics", metrics_handler(metrics)},
         {http::verb::get, "/health", health_handler([this] { return draining; }), false},
         {http::verb::get, "/health/ready",
          health_ready_handler([this] { return draining; }, catalog.any_working_provider), false},
@@ -88,6 +90,7 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
   net::io_context &io;
   const ServerOptions options;
   bool draining = false;
+  const std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();  // before router: its routes use it
   const Router router;
   tcp::acceptor acceptor;
   net::steady_timer shutdown_timer;

@@ -69,6 +69,10 @@ void AnswerShaper::on_warning(const std::string &provider, std::string_view mess
   if (!ended_) sink_->on_warning(provider, message);
 }
 
+void AnswerShaper::on_setback(const Setback &setback) {
+  if (!ended_) sink_->on_setback(setback);
+}
+
 void AnswerShaper::on_done() {
   emit(pending_);
   if (!ended_) end(FinishReason::stop);

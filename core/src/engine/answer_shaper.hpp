@@ -27,6 +27,7 @@ class AnswerShaper final : public ChatSink {
   void on_start(const std::string &provider, const std::string &model) override;
   void on_text(std::string_view text) override;
   void on_warning(const std::string &provider, std::string_view message) override;
+  void on_setback(const Setback &setback) override;
   void on_done() override;
   void on_error(const ChatError &error) override;
 

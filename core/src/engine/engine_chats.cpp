@@ -107,6 +107,7 @@ void Engine::Impl::schedule_retry(Chat &chat, const ChatError &error, millisecon
   transition(chat, ChatState::retry_waiting);
   chat.retry_at = Clock::now() + wait;
   deadlines.arm(chat.retry_at, DeadlineKind::retry_wait, chat.id);
+  chat.sink->on_setback({Setback::Kind::retry, error.provider, error.kind});
   chat.sink->on_warning(error.provider, error.detail + "; retrying in " + seconds_text(wait) + " (attempt " +
                                             std::to_string(chat.attempt + 1) + " of " +
                                             std::to_string(chat.request.retry.max_attempts) + ")");
@@ -123,6 +124,7 @@ void Engine::Impl::provider_failed(Chat &chat, const ChatError &error) {
   if (!may_fall_back(facts, Clock::now())) return close_chat(chat, final_error(chat.failures));
   if (chat.session) post(SessionWork::Kind::close, chat);  // its `closed` finds a chat that moved on
   chat.session = 0;
+  chat.sink->on_setback({Setback::Kind::fallback, error.provider, error.kind});
   chat.sink->on_warning(error.provider,
                         error.detail + "; trying " + chat.candidates[chat.next_candidate].provider->meta.name);
   try_next_candidate(chat);

@@ -43,6 +43,15 @@ struct Usage {
 enum class FinishReason { stop, length };
 const char *to_string(FinishReason reason);
 
+// A failed attempt that the chat got over: the same provider asked again (retry), or the next one
+// (fallback). The same news reaches on_warning as a line of text.
+struct Setback {
+  enum class Kind { retry, fallback };
+  Kind kind = Kind::retry;
+  std::string provider;  // who failed
+  ErrorKind error = ErrorKind::upstream;
+};
+
 struct AnswerSummary {
   FinishReason finish_reason = FinishReason::stop;
   Usage usage;
@@ -69,6 +78,7 @@ class ChatSink {
     (void)provider;
     (void)message;
   }
+  virtual void on_setback(const Setback &setback) { (void)setback; }
   // Why the answer ended and what it cost; just before on_done.
   virtual void on_summary(const AnswerSummary &summary) { (void)summary; }
   virtual void on_done() = 0;

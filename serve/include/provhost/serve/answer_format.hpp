@@ -16,6 +16,9 @@ class AnswerFormat {
  public:
   virtual ~AnswerFormat() = default;
 
+  // The endpoint, for metrics: "chat.completions", "responses".
+  virtual const char *endpoint() const = 0;
+
   // A streamed answer, as server-sent events: what opens it, each text, how it ends, and an error
   // after it began (the status line has gone out; the error travels inside the stream).
   virtual std::string stream_start(const CompletionIdentity &identity) = 0;

@@ -6,6 +6,7 @@
 // fallback stays invisible to the client.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <provhost/serve/access_log.hpp>
 #include <provhost/serve/answer_format.hpp>
 #include <provhost/serve/http_connection.hpp>
+#include <provhost/serve/metrics.hpp>
 #include <provhost/serve/openai.hpp>
 #include <string>
 #include <utility>
@@ -48,6 +50,7 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
   struct Settings {
     std::size_t max_stream_backlog = 1024 * 1024;  // bytes of text a streaming client may lag behind
     LogWriter warnings;                            // retries and fallbacks; empty = not logged
+    std::shared_ptr<Metrics> metrics;              // what /metrics counts; null = nothing
   };
 
   // `format` writes the answer for the endpoint that asked (chat completions, responses).
@@ -58,7 +61,10 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
   void start(const SubmitChat &submit, core::ChatSpec spec);
 
   void on_writable() override;
-  void on_abort() override { end_chat(true); }
+  void on_abort() override {
+    count_finished(499);  // nginx's "client closed request": the client went away (or was dropped)
+    end_chat(true);
+  }
 
  private:
   class Sink;
@@ -71,6 +77,8 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
   void chat_failed(HttpConnection &connection, const core::ChatError &error);
   void start_stream(HttpConnection &connection);
   void update_log_fields(HttpConnection &connection);
+  // The chat is over for the client: counted once, with the status it got.
+  void count_finished(int status);
   // Cancelling closes the chat's upstream transfer at once; a chat that has ended needs nothing.
   void end_chat(bool cancel = false);
 
@@ -87,6 +95,10 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
   std::shared_ptr<core::ChatHandle> chat_;
   std::shared_ptr<ChatInbox> inbox_;  // set while the chat runs
   std::string content_;               // a non-streaming answer so far
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> first_text_at_;
+  bool counted_ = false;            // count_finished() ran
+  bool counted_as_stream_ = false;  // in Metrics' streams in flight
 };
 
 }  // namespace provhost::serve

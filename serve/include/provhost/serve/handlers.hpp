@@ -2,7 +2,9 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <provhost/serve/chat_bridge.hpp>
+#include <provhost/serve/metrics.hpp>
 #include <provhost/serve/router.hpp>
 #include <string>
 
@@ -21,6 +23,9 @@ RouteHandler models_handler(std::string models_json);
 
 // GET /v1/providers: what `list --json` prints.
 RouteHandler providers_handler(std::string providers_json);
+
+// GET /metrics: the counters in Prometheus' text format.
+RouteHandler metrics_handler(std::shared_ptr<const Metrics> metrics);
 
 // GET /health: 200 {"status":"ok"}, or 503 {"status":"draining"} once shutdown has begun, so a
 // load balancer stops sending work.
