@@ -104,6 +104,8 @@ struct Config {
   // Model -> the providers to try for it, in order (file order).
   std::vector<std::pair<std::string, Value<std::vector<std::string>>>> model_fallbacks;
   std::vector<Instance> instances;
+  // [limits] and the --max-* flags, by key (limits.hpp); a limit not set here has its default.
+  std::map<std::string, Value<std::uint64_t>> limits;
 };
 
 // What the command line said; unset options were not given.
@@ -117,6 +119,7 @@ struct CommandLine {
   std::optional<double> client_timeout, shutdown_timeout;
   std::optional<std::uint64_t> max_body;
   bool quiet = false;
+  std::map<std::string, std::uint64_t> limits;  // --max-* flags, by [limits] key (limits.hpp)
 };
 
 using Environment = std::map<std::string, std::string>;
