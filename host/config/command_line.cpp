@@ -40,7 +40,7 @@ void add_global_options(CLI::App &app, CommandLine &command_line) {
 
 void add_engine_options(CLI::App &command, CommandLine &command_line) {
   add_optional(command, "--timeout", command_line.timeout,
-               "Give up after SEC seconds in all (default: the provider's, else 120)")
+               "Give up after SEC seconds in all; a plugin may only shorten it (default 120)")
       ->type_name("SEC")
       ->check(seconds);
   add_optional(command, "--connect-timeout", command_line.connect_timeout,

@@ -49,7 +49,7 @@ struct Value {
 };
 
 struct TimeoutSettings {
-  Value<double> total{0};  // seconds; 0 = the provider's own, else 120
+  Value<double> total{0};  // seconds; 0 = 120 (a plugin's timeout_ms only ever shortens it)
   Value<double> connect{10};
   Value<double> first_byte{60};
   Value<double> idle{30};
