@@ -18,6 +18,7 @@
 #include <provhost/core/chat.hpp>
 #include <provhost/core/host_services.hpp>
 #include <provhost/core/request_options.hpp>
+#include <provhost/text.hpp>
 #include <thread>
 
 #include "commands.hpp"
@@ -267,7 +268,8 @@ int run_chat(const GlobalOptions &global, const ChatOptions &options) {
   if (sink->wrote_text && ::isatty(STDOUT_FILENO)) write_stdout("\n");
   if (sink->done) return exit_ok;
   if (interrupted) return exit_interrupted;
-  std::cerr << "provhost: " << (sink->error ? sink->error->message() : "the chat ended without an answer") << "\n";
+  std::cerr << "provhost: " << (sink->error ? one_line(sink->error->message()) : "the chat ended without an answer")
+            << "\n";
   return sink->error ? core::info(sink->error->kind).exit_code : exit_internal_error;
 }
 

@@ -39,7 +39,7 @@ void print_text(const core::LoadedProvider &provider) {
   field("Working", meta.working ? "yes" : "no");
   field("Default model", meta.default_model);
   std::cout << "\nPlugin file:\n";
-  field("File", provider.file.string());
+  field("File", one_line(provider.file.string()));
   field("Size", std::to_string(plugin_file_size(provider.file)) + " bytes");
   field("ABI offered", core::format_abi_version(provider.abi_offered));
   field("ABI negotiated", core::format_abi_version(provider.abi_negotiated));
@@ -77,7 +77,7 @@ std::string not_found(const core::Registry &registry, const std::string &name) {
   // A rejected provhost-<name>.so is most likely what the user meant.
   for (const auto &rejected : registry.rejected()) {
     if (provhost::iequals(rejected.file.filename().string(), core::plugin_file_name(name)))
-      return rejected.file.string() + " was rejected: " + rejected.reason;
+      return one_line(rejected.file.string()) + " was rejected: " + one_line(rejected.reason);
   }
   std::string message = "no provider named \"" + name + "\"";
   if (registry.providers().empty()) return message + "; no providers are loaded";
@@ -92,7 +92,8 @@ int run_inspect(const GlobalOptions &global, const std::string &target, bool jso
   if (names_a_file(target)) {
     provider = registry.load_file(target);
     if (!provider) {
-      std::cerr << "provhost: " << target << " was rejected: " << registry.rejected().back().reason << '\n';
+      std::cerr << "provhost: " << one_line(target) << " was rejected: " << one_line(registry.rejected().back().reason)
+                << '\n';
       return exit_usage;
     }
   } else {

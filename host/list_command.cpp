@@ -3,6 +3,7 @@
 #include <memory>
 #include <provhost/core/catalogue.hpp>
 #include <provhost/core/registry.hpp>
+#include <provhost/text.hpp>
 
 #include "commands.hpp"
 
@@ -43,25 +44,26 @@ void print_text(const core::Registry &registry, const std::vector<std::filesyste
       {"NAME", "VERSION", "WORKING", "DEFAULT MODEL", "MODELS", "CAPABILITIES", "FILE"}};
   for (const auto &provider : registry.providers()) {
     const core::ProviderMeta &meta = provider->meta;
-    rows.push_back({meta.name, meta.version, meta.working ? "yes" : "no",
-                    meta.default_model.empty() ? "-" : meta.default_model,
-                    meta.models.empty() ? "any" : std::to_string(meta.models.size()),
-                    meta.capabilities.empty() ? "-" : joined(meta.capabilities, ","), provider->file.string()});
+    rows.push_back(
+        {meta.name, meta.version, meta.working ? "yes" : "no", meta.default_model.empty() ? "-" : meta.default_model,
+         meta.models.empty() ? "any" : std::to_string(meta.models.size()),
+         meta.capabilities.empty() ? "-" : joined(meta.capabilities, ","), one_line(provider->file.string())});
   }
   if (!registry.providers().empty()) print_table(rows);
 
   if (!registry.rejected().empty()) {
     if (!registry.providers().empty()) std::cout << '\n';
     std::cout << "Rejected files:\n";
+    // A file's name and a plugin's words in a reason are shown, never obeyed: no line can be forged.
     for (const auto &rejected : registry.rejected())
-      std::cout << "  " << rejected.file.string() << ": " << rejected.reason << '\n';
+      std::cout << "  " << one_line(rejected.file.string()) << ": " << one_line(rejected.reason) << '\n';
   }
   if (!registry.providers().empty() || !registry.rejected().empty()) std::cout << '\n';
   std::cout << counted(registry.providers().size(), "provider", "providers") << ", "
             << counted(registry.rejected().size(), "rejected file", "rejected files");
   if (registry.providers().empty()) {
     std::vector<std::string> folders;
-    for (const auto &folder : searched) folders.push_back(folder.string());
+    for (const auto &folder : searched) folders.push_back(one_line(folder.string()));
     std::cout << " (searched: " << (folders.empty() ? "nothing" : joined(folders, ", ")) << ")";
   }
   std::cout << '\n';

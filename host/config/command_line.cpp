@@ -1,5 +1,6 @@
 #include "command_line.hpp"
 
+#include "limits.hpp"
 #include "validation.hpp"
 
 namespace provhost::host::config {
@@ -34,11 +35,12 @@ void add_global_options(CLI::App &app, CommandLine &command_line) {
       ->type_name("NAME=URL")
       ->expected(1)
       ->take_all();
+  add_limit_flags(app, command_line.limits, false);
 }
 
 void add_engine_options(CLI::App &command, CommandLine &command_line) {
   add_optional(command, "--timeout", command_line.timeout,
-               "Give up after SEC seconds in all (default: the provider's, else 120)")
+               "Give up after SEC seconds in all; a plugin may only shorten it (default 120)")
       ->type_name("SEC")
       ->check(seconds);
   add_optional(command, "--connect-timeout", command_line.connect_timeout,
@@ -56,6 +58,7 @@ void add_engine_options(CLI::App &command, CommandLine &command_line) {
   add_optional(command, "--proxy", command_line.proxy,
                "Proxy URL: http://, socks5://, socks5h:// (default: the proxy variables)")
       ->type_name("URL");
+  add_limit_flags(command, command_line.limits, true);
 }
 
 void add_serve_options(CLI::App &serve, CommandLine &command_line) {

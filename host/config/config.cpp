@@ -12,6 +12,7 @@
 #include <provhost/core/upstream.hpp>
 #include <string_view>
 
+#include "limits.hpp"
 #include "validation.hpp"
 
 extern char **environ;  // POSIX: the process's environment, read once here
@@ -99,6 +100,7 @@ void apply_command_line(const CommandLine &command_line, Config &config) {
   if (command_line.drop_unsupported_params) {
     config.serve.drop_unsupported_params.set(true, from_command_line("--drop-unsupported-params"));
   }
+  apply_limit_flags(command_line, config);
 }
 
 // Seconds as the engine's milliseconds; 0 keeps the engine's default, as it always has on the
@@ -179,6 +181,7 @@ core::EngineOptions engine_options(const Config &config) {
   for (const auto &[variable, upstream] : config.upstreams) engine.upstreams[upstream.name] = upstream.origin.value;
   engine.backoff_scale = config.backoff_scale.value;
   engine.log_transitions = log_level_from_name(config.log_level.value) == PH_LOG_DEBUG;
+  engine.limits = engine_limits(config);
   return engine;
 }
 
@@ -186,6 +189,7 @@ std::shared_ptr<const core::HostSettings> host_settings(const Config &config) {
   auto settings = std::make_shared<core::HostSettings>();
   for (const auto &[variable, entry] : config.provider_values) settings->provider_config[variable] = entry.value.value;
   settings->log_level = log_level_from_name(config.log_level.value).value_or(PH_LOG_INFO);
+  settings->metadata = metadata_limits(config);
   return settings;
 }
 

@@ -49,7 +49,7 @@ struct Value {
 };
 
 struct TimeoutSettings {
-  Value<double> total{0};  // seconds; 0 = the provider's own, else 120
+  Value<double> total{0};  // seconds; 0 = 120 (a plugin's timeout_ms only ever shortens it)
   Value<double> connect{10};
   Value<double> first_byte{60};
   Value<double> idle{30};
@@ -105,6 +105,8 @@ struct Config {
   // Model -> the providers to try for it, in order (file order).
   std::vector<std::pair<std::string, Value<std::vector<std::string>>>> model_fallbacks;
   std::vector<Instance> instances;
+  // [limits] and the --max-* flags, by key (limits.hpp); a limit not set here has its default.
+  std::map<std::string, Value<std::uint64_t>> limits;
 };
 
 // What the command line said; unset options were not given.
@@ -119,6 +121,7 @@ struct CommandLine {
   std::optional<std::uint64_t> max_body;
   bool quiet = false;
   bool drop_unsupported_params = false;
+  std::map<std::string, std::uint64_t> limits;  // --max-* flags, by [limits] key (limits.hpp)
 };
 
 using Environment = std::map<std::string, std::string>;

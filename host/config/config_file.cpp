@@ -15,6 +15,7 @@
 #include <set>
 
 #include "config.hpp"
+#include "limits.hpp"
 #include "validation.hpp"
 
 namespace provhost::host::config {
@@ -57,6 +58,8 @@ class FileReader {
         config_.provider_order.set(std::move(order), source_of(node));
       } else if (name == "timeouts") {
         read_timeouts(table(node, name));
+      } else if (name == "limits") {
+        read_limits(table(node, name));
       } else if (name == "upstreams") {
         read_upstreams(table(node, name));
       } else if (name == "serve") {
@@ -150,6 +153,18 @@ class FileReader {
       core::Result<std::string> origin = core::parse_origin(string(node, "upstreams." + name));
       if (!origin) fail(node, "upstreams." + name + ": " + origin.error().detail);
       config_.upstreams[core::upstream_variable(name)] = {name, {*origin, source_of(node)}};
+    }
+  }
+
+  void read_limits(const toml::table &limits) {
+    for (auto &&[key, node] : limits) {
+      const std::string name(key.str());
+      const auto &options = limit_options();
+      if (std::none_of(options.begin(), options.end(), [&](const LimitOption &o) { return o.key == name; }))
+        unknown(key, "limits");
+      const auto *count = node.as_integer();
+      if (!count || count->get() <= 0) fail(node, "limits." + name + " must be a whole number > 0");
+      config_.limits[name].set(static_cast<std::uint64_t>(count->get()), source_of(node));
     }
   }
 

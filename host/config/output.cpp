@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "config.hpp"
+#include "limits.hpp"
 
 namespace provhost::host::config {
 namespace {
@@ -97,6 +98,16 @@ void json_value(Writer &writer, const std::string &value, const Source &source) 
   json_string(writer, source_name(source));
   writer.EndObject();
 }
+
+void json_value(Writer &writer, std::uint64_t value, const Source &source) {
+  writer.StartObject();
+  writer.Key("value");
+  writer.Uint64(value);
+  writer.Key("source");
+  json_string(writer, source_name(source));
+  writer.EndObject();
+}
+
 void json_value(Writer &writer, double value, const Source &source) {
   writer.StartObject();
   writer.Key("value");
@@ -161,6 +172,10 @@ std::string to_text(const Config &config) {
   out.header("upstreams");
   for (const auto &[variable, upstream] : config.upstreams)
     out.line(upstream.name, toml_string(upstream.origin.value), upstream.origin.source);
+
+  out.header("limits");
+  for (const auto &[option, value] : effective_limits(config))
+    out.line(option->key, std::to_string(value.value), value.source);
 
   const ServeSettings &serve = config.serve;
   out.header("serve");
@@ -247,6 +262,14 @@ std::string to_json(const Config &config) {
   for (const auto &[variable, upstream] : config.upstreams) {
     json_string(writer, upstream.name);
     json_value(writer, upstream.origin.value, upstream.origin.source);
+  }
+  writer.EndObject();
+
+  writer.Key("limits");
+  writer.StartObject();
+  for (const auto &[option, value] : effective_limits(config)) {
+    json_string(writer, option->key);
+    json_value(writer, value.value, value.source);
   }
   writer.EndObject();
 

@@ -1,6 +1,7 @@
 #include <charconv>
 #include <cstdio>
 #include <provhost/serve/access_log.hpp>
+#include <provhost/text.hpp>
 
 namespace provhost::serve {
 
@@ -26,21 +27,7 @@ std::string printable(std::string_view text, std::size_t limit) {
   return out;
 }
 
-std::string escaped(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f || c == '\\') {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", byte);
-      out += hex;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+std::string escaped(std::string_view text) { return one_line(text, true); }
 
 std::string access_line(const ExchangeSummary &summary) {
   auto field = [&](std::size_t i) {

@@ -522,14 +522,16 @@ TEST_CASE("an answer complete before its response ends does not wait for the res
   CHECK(chat->text() == harness.upstream.answer_body("ylokh").substr(0, 10));
 }
 
-TEST_CASE("a request libcurl refuses to set up fails its chat, naming the option") {
+TEST_CASE("a request whose URL libcurl refuses fails its chat as the plugin's fault, naming why") {
   Harness harness;
-  // libcurl refuses strings longer than 8,000,000 bytes for any option.
+  // libcurl refuses strings longer than 8,000,000 bytes for any option; its URL parser, which the
+  // engine asks before setting up a transfer (request_checks.hpp), refuses the URL first.
   std::string path = "/" + std::string(8'000'001, 'a');
   auto chat = harness.chat(ask("Probe", R"({"path": ")" + path + "\"}"));
   REQUIRE(chat->error());
-  CHECK(chat->error()->kind == ErrorKind::connection);
-  CHECK(chat->error()->message().starts_with("Probe: cannot start a transfer: CURLOPT_URL: "));
+  CHECK(chat->error()->kind == ErrorKind::plugin);
+  CHECK(chat->error()->message().starts_with("Probe: the plugin asked for a URL that cannot be parsed ("));
+  CHECK(chat->error()->message().size() < 300);
   CHECK(chat->events() == std::vector<std::string>{"error"});
   CHECK(harness.upstream.requests().empty());
 }

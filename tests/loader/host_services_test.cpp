@@ -106,7 +106,10 @@ TEST_CASE("the clock is the wall clock in milliseconds") {
 
 TEST_CASE("log lines name the provider and the level, on one line") {
   CHECK(format_log_line("Ylokh", PH_LOG_WARNING, "odd event\nskipped") ==
-        "provhost: [Ylokh] warning: odd event skipped\n");
+        "provhost: [Ylokh] warning: odd event\\x0askipped\n");
+  // A plugin cannot send the terminal an escape sequence, nor write bytes that are not UTF-8.
+  CHECK(format_log_line("Ylokh", PH_LOG_INFO, "\x1b[31mred\xff \n") ==
+        "provhost: [Ylokh] info: \\x1b[31mred\xEF\xBF\xBD\n");
   CHECK(format_log_line("Koala", PH_LOG_ERROR, "x") == "provhost: [Koala] error: x\n");
 }
 

@@ -367,17 +367,22 @@ TEST_CASE("ChatgptFree: an answer that is neither shape is a protocol error") {
   }
 }
 
-TEST_CASE("ChatgptFree hands out only UTF-8: streamed content or a buffered answer that is not is refused") {
+TEST_CASE(
+    "ChatgptFree hands out only UTF-8: a lone surrogate escape reads as U+FFFD, a buffered answer that is not UTF-8 is "
+    "refused") {
   ChatgptFree free;
   free.warm_cache();
   Outcome expected;
-  expected.texts = {"ok", "é"};
+  expected.texts = {"ok", "\xEF\xBF\xBD", "é"};
   expected.finishes = 1;
-  expected.warnings = {"skipped undecodable data: {\"choices\":[{\"delta\":{\"content\":\"\\udc00\"}}]}"};
   check_every_cut(free.plugin, single_user(),
                   {200, {}, delta("ok") + delta("\\udc00") + delta("\\u00e9") + "data: [DONE]\n\n"}, expected);
 
-  Outcome buffered = answer_once(free.plugin, single_user(), {200, {}, "{\"data\": \"\\udc00\"}"});
+  Outcome replaced = answer_once(free.plugin, single_user(), {200, {}, "{\"data\": \"\\udc00\"}"});
+  CHECK(replaced.errors.empty());
+  CHECK(replaced.texts == std::vector<std::string>{"\xEF\xBF\xBD"});
+
+  Outcome buffered = answer_once(free.plugin, single_user(), {200, {}, "{\"data\": \"\xFF is not UTF-8\"}"});
   REQUIRE(buffered.errors.size() == 1);
   CHECK(buffered.errors[0].first == PH_FAIL_PROTOCOL);
   CHECK(buffered.texts.empty());

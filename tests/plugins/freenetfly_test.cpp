@@ -152,11 +152,11 @@ TEST_CASE("FreeNetfly hands out only UTF-8: content that is not is skipped with 
   FreeNetfly netfly;
   Response response{200,
                     {},
-                    "data: " + chunk_json("ok") + "\n\ndata: " + chunk_json("\\udc00") +
-                        "\n\ndata: " + chunk_json("\\u00e9") + "\n\ndata: [DONE]\n\n"};
+                    "data: " + chunk_json("ok") + "\n\ndata: " + chunk_json("bad \xFF") + "\n\ndata: " +
+                        chunk_json("\\udc00") + "\n\ndata: " + chunk_json("\\u00e9") + "\n\ndata: [DONE]\n\n"};
   Outcome expected;
-  expected.texts = {"ok", "é"};
+  expected.texts = {"ok", "\xEF\xBF\xBD", "é"};  // a lone surrogate escape reads as U+FFFD
   expected.finishes = 1;
-  expected.warnings = {"skipped undecodable data: " + chunk_json("\\udc00")};
+  expected.warnings = {"skipped undecodable data: " + chunk_json("bad ?")};
   check_every_cut(netfly.plugin, single_user(), response, expected);
 }

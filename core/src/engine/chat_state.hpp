@@ -63,6 +63,9 @@ struct Chat {
   TimePoint started_at{};
   TimePoint deadline = never;        // the whole chat, retries and fallback included
   bool sink_started = false;         // on_start was called: fallback and retries are over
+  uint64_t answer_bytes = 0;         // text that reached the sink (EngineLimits::max_answer_bytes)
+  uint32_t requests = 0;             // requests the sessions asked for, fallback included (EngineLimits::max_requests)
+  bool warned_not_utf8 = false;      // ill-formed text is repaired with one warning per chat
   std::optional<ChatError> outcome;  // while closing: the error to report; none = the answer is done
 };
 

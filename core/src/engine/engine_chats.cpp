@@ -6,6 +6,7 @@
 #include <provhost/core/retry.hpp>
 #include <provhost/core/upstream.hpp>
 #include <provhost/framing.hpp>
+#include <provhost/text.hpp>
 
 #include "engine_impl.hpp"
 
@@ -59,14 +60,9 @@ void Engine::Impl::ask_next_request(Chat &chat) {
   post(SessionWork::Kind::next_request, chat);
 }
 
+// A plugin's timeout_ms bounds one attempt (the attempt deadline) and never moves the chat's own:
+// the user's total is the most a chat may take, whatever a plugin asks for.
 void Engine::Impl::send_request(Chat &chat) {
-  if (!options.timeouts.total_ms) {
-    TimePoint longer = std::max(chat.deadline, chat.started_at + milliseconds(chat.request.timeout_ms));
-    if (longer != chat.deadline) {
-      chat.deadline = longer;
-      deadlines.arm(chat.deadline, DeadlineKind::total, chat.id);
-    }
-  }
   if (!chat.origin.empty()) {
     std::optional<std::string> url = replace_origin(chat.request.url, chat.origin);
     if (!url) {
@@ -114,11 +110,13 @@ void Engine::Impl::schedule_retry(Chat &chat, const ChatError &error, millisecon
 }
 
 // The current provider cannot answer: try the next one while nothing has been said, else end.
-void Engine::Impl::provider_failed(Chat &chat, const ChatError &error) {
+void Engine::Impl::provider_failed(Chat &chat, const ChatError &failure) {
   if (chat.state == ChatState::closing) return;
   drop_transfer(chat);
   chat.retry_at = never;
-  chat.failures.push_back(error);
+  // Details quote plugins and upstreams; whatever reported them, they reach the user as one line.
+  ChatError &error = chat.failures.emplace_back(failure);
+  error.detail = one_line(error.detail);
   FallbackFacts facts{chat.sink_started, chat.cancel_requested, chat.deadline, chat.next_candidate,
                       chat.candidates.size()};
   if (!may_fall_back(facts, Clock::now())) return close_chat(chat, final_error(chat.failures));

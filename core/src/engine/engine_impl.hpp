@@ -117,7 +117,7 @@ struct Engine::Impl {
   void take_results();
   void on_result(SessionResult &result);
   // The warnings and text one call into the plugin produced, to the sink.
-  void deliver(Chat &chat, const SessionResult &result);
+  void deliver(Chat &chat, SessionResult &result);
 
   // Deadlines that came due (engine_deadlines.cpp).
   void fire_deadlines(TimePoint now);

@@ -6,8 +6,10 @@
 #include <provhost/core/retry.hpp>
 #include <provhost/core/upstream.hpp>
 #include <provhost/framing.hpp>
+#include <provhost/text.hpp>
 
 #include "engine_impl.hpp"
+#include "request_checks.hpp"
 
 namespace provhost::core {
 
@@ -39,6 +41,14 @@ void Engine::Impl::on_result(SessionResult &result) {
       return transition(chat, ChatState::requesting);  // its first request was asked for already
     case Kind::request:
       if (chat.state != ChatState::requesting) return;  // an attempt failed meanwhile: its retry goes on
+      if (++chat.requests > options.limits.max_requests) {
+        return provider_failed(
+            chat, make_error(ErrorKind::plugin, chat.provider,
+                             "the plugin asked for more than " + std::to_string(options.limits.max_requests) +
+                                 " requests in one chat (--max-requests)"));
+      }
+      if (std::optional<std::string> defect = check_request(result.request, options.limits))
+        return provider_failed(chat, make_error(ErrorKind::plugin, chat.provider, "the plugin " + *defect));
       chat.request = std::move(result.request);
       return send_request(chat);
     case Kind::no_more_requests:
@@ -76,11 +86,29 @@ void Engine::Impl::on_result(SessionResult &result) {
   }
 }
 
-// The warnings and text one call into the plugin produced, to the sink.
-void Engine::Impl::deliver(Chat &chat, const SessionResult &result) {
+// The warnings and text one call into the plugin produced, to the sink. Whatever ran the plugin,
+// this is where its words enter the host: warnings become one line, text becomes UTF-8 (an
+// ill-formed sequence is shown as U+FFFD, with one warning per chat), so that neither a terminal
+// nor serve's JSON ever receives bytes that are not; and the answer's size is capped.
+void Engine::Impl::deliver(Chat &chat, SessionResult &result) {
   try {
-    for (const std::string &warning : result.warnings) chat.sink->on_warning(chat.provider, warning);
+    for (const std::string &warning : result.warnings) chat.sink->on_warning(chat.provider, one_line(warning));
     if (result.text.empty()) return;
+    if (!is_utf8(result.text)) {
+      result.text = repair_utf8(result.text);
+      if (!chat.warned_not_utf8) {
+        chat.warned_not_utf8 = true;
+        chat.sink->on_warning(chat.provider, "the plugin sent text that is not UTF-8; shown as U+FFFD");
+      }
+    }
+    if (result.text.size() >
+        options.limits.max_answer_bytes - std::min(chat.answer_bytes, options.limits.max_answer_bytes)) {
+      return provider_failed(
+          chat, make_error(ErrorKind::protocol, chat.provider,
+                           "the answer is longer than the limit of " + std::to_string(options.limits.max_answer_bytes) +
+                               " bytes (--max-answer-bytes)"));
+    }
+    chat.answer_bytes += result.text.size();
     if (!chat.sink_started) {
       chat.sink_started = true;
       chat.sink->on_start(chat.provider, chat.model);

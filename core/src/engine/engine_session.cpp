@@ -7,15 +7,8 @@
 namespace provhost::core::detail {
 namespace {
 
-// A plugin's message as one line: control characters become spaces, the ends are trimmed.
-std::string one_line(std::string_view text) {
-  std::string line;
-  line.reserve(text.size());
-  for (char c : text) line += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-  size_t first = line.find_first_not_of(' ');
-  if (first == std::string::npos) return {};
-  return line.substr(first, line.find_last_not_of(' ') - first + 1);
-}
+// A plugin's message as one line of UTF-8 (see provhost::one_line), its ends trimmed.
+std::string message_line(std::string_view text) { return provhost::one_line(trim(text)); }
 
 ErrorKind kind_of(ph_failure failure) {
   switch (failure) {
@@ -170,7 +163,7 @@ void PluginSession::fail(ErrorKind kind, std::string_view message) {
   ChatError error;
   error.kind = kind;
   error.provider = provider_name();
-  std::string line = one_line(message);
+  std::string line = message_line(message);
   if (line.empty()) line = std::string(to_string(kind));
   // Plugins often name themselves in their messages; the provider is carried apart from the detail.
   const std::string prefix = provider_name() + ":";
@@ -188,6 +181,13 @@ void PluginSession::plugin_bug(std::string_view what) { fail(ErrorKind::plugin, 
 // The event callbacks run inside the plugin's own functions: nothing may throw back into it.
 void PluginSession::on_text(std::string_view text) noexcept {
   if (failure_ || text.empty()) return;
+  if (finished_) {
+    if (!warned_after_finish_) {
+      warned_after_finish_ = true;
+      on_warning("the plugin sent text after the end of its answer; dropped");
+    }
+    return;
+  }
   try {
     pending_text_.append(text);
   } catch (const std::exception &e) {
@@ -199,7 +199,7 @@ void PluginSession::on_finish() noexcept { finished_ = true; }
 
 void PluginSession::on_warning(std::string_view message) noexcept {
   try {
-    listener_.session_warning(one_line(message));
+    listener_.session_warning(message_line(message));
   } catch (...) {
     // A warning that cannot be shown is not worth failing the answer for.
   }

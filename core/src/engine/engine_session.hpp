@@ -84,6 +84,7 @@ class PluginSession final : private SessionEventListener {
   SessionListener &listener_;
   std::optional<RawSession> raw_;  // once the provider table passed the checks
   bool finished_ = false;
+  bool warned_after_finish_ = false;
   std::optional<ChatError> failure_;
   std::string pending_text_;  // text reported during the current call into the plugin
 };

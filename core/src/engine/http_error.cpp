@@ -21,7 +21,8 @@ bool istarts_with(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
 }
 
-// The first line of `text`, trimmed, cut to at most `limit` UTF-8 characters (never mid-character).
+// The first line of `text`, trimmed, cut to at most `limit` UTF-8 characters (never mid-character), as one
+// line of valid UTF-8 (an upstream's bytes are shown, never obeyed, by a terminal).
 std::string first_line(std::string_view text, size_t limit = 200) {
   text = trim(text);
   text = trim(text.substr(0, text.find_first_of("\r\n")));
@@ -30,7 +31,7 @@ std::string first_line(std::string_view text, size_t limit = 200) {
     if ((static_cast<unsigned char>(text[end]) & 0xC0) != 0x80 && characters++ == limit) break;
     ++end;
   }
-  return std::string(text.substr(0, end));
+  return one_line(text.substr(0, end));
 }
 
 // Markup, not just any body served as text/html (WordPress answers "-1" so).

@@ -145,6 +145,17 @@ std::string configure_transfer(Transfer &t, const detail::OutgoingRequest &reque
     if (error.empty()) error = refused(name, code);
   };
   set("CURLOPT_URL", curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str()));
+  // HTTP only, redirects included: a plugin's URL must not read a file or reach another protocol's
+  // service (check_request refuses such URLs first; this is libcurl's own guard behind it).
+#if LIBCURL_VERSION_NUM >= 0x075500  // 7.85.0 replaced the bitmasks by lists
+  set("CURLOPT_PROTOCOLS_STR", curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https"));
+  set("CURLOPT_REDIR_PROTOCOLS_STR", curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"));
+#else
+  set("CURLOPT_PROTOCOLS",
+      curl_easy_setopt(easy, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS)));
+  set("CURLOPT_REDIR_PROTOCOLS",
+      curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS)));
+#endif
   set("CURLOPT_HTTPHEADER", curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t.request_headers));
   if (request.method == "GET") {
     set("CURLOPT_HTTPGET", curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L));

@@ -93,8 +93,7 @@ std::string format_log_line(std::string_view provider, ph_log_level level, std::
   line += "] ";
   line += level_name(level);
   line += ": ";
-  for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
-  while (line.size() > 0 && line.back() == ' ') line.pop_back();
+  append_one_line(line, trim(message));
   line += '\n';
   return line;
 }

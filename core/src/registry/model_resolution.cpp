@@ -1,6 +1,7 @@
 // Which provider answers, and with which model: the rules of registry.hpp's resolve().
 #include <algorithm>
 #include <provhost/text.hpp>
+#include <unordered_set>
 
 #include "provhost/core/registry.hpp"
 
@@ -13,6 +14,33 @@ std::string joined(const std::vector<std::string> &items) {
     if (!out.empty()) out += ", ";
     out += item;
   }
+  return out;
+}
+
+// The names a message lists for the user: at most this many, then how many there are in all, so that
+// a provider with 100,000 models neither makes a 2 MB error line nor costs more than linear time.
+constexpr size_t names_shown = 20;
+
+// `names` with repeats left out (the first of each kept), as "a, b, c", at most names_shown of them.
+std::string listed(const std::vector<const std::string *> &names) {
+  std::unordered_set<std::string_view> seen;
+  std::string out;
+  size_t shown = 0, distinct = 0;
+  for (const std::string *name : names) {
+    if (!seen.insert(*name).second) continue;
+    ++distinct;
+    if (shown == names_shown) continue;
+    if (shown++) out += ", ";
+    out += *name;
+  }
+  if (distinct > shown) out += ", ... (" + std::to_string(distinct) + " in all)";
+  return out;
+}
+
+std::vector<const std::string *> pointers(const std::vector<std::string> &names) {
+  std::vector<const std::string *> out;
+  out.reserve(names.size());
+  for (const std::string &name : names) out.push_back(&name);
   return out;
 }
 
@@ -53,11 +81,11 @@ Result<std::string> resolve_model(const ProviderMeta &provider, std::string_view
     return std::string(requested);
   }
   std::string error = "model not found: " + provider.name + " has no model " + in_quotes(requested) +
-                      "; its models: " + joined(provider.models);
+                      "; its models: " + listed(pointers(provider.models));
   if (!provider.aliases.empty()) {
-    std::vector<std::string> aliases;
-    for (const auto &alias : provider.aliases) aliases.push_back(alias.first);
-    error += " (aliases: " + joined(aliases) + ")";
+    std::vector<const std::string *> aliases;
+    for (const auto &alias : provider.aliases) aliases.push_back(&alias.first);
+    error += " (aliases: " + listed(aliases) + ")";
   }
   return make_error(ErrorKind::model_not_found, "", std::move(error));
 }
@@ -136,16 +164,14 @@ ResolveResult Registry::resolve(std::string_view provider, std::string_view mode
   if (model.empty())
     return failure(ResolveResult::Kind::model_not_found,
                    "no working provider has a default model; name one with -m MODEL");
-  std::vector<std::string> offered;
+  std::vector<const std::string *> offered;
   for (const auto &candidate : loaded) {
     if (!candidate->meta.working) continue;
-    for (const auto &name : candidate->meta.models) {
-      if (std::find(offered.begin(), offered.end(), name) == offered.end()) offered.push_back(name);
-    }
+    for (const auto &name : candidate->meta.models) offered.push_back(&name);
   }
   return failure(ResolveResult::Kind::model_not_found, "model not found: no working provider offers " +
                                                            in_quotes(model) +
-                                                           "; working providers' models: " + joined(offered));
+                                                           "; working providers' models: " + listed(offered));
 }
 
 }  // namespace provhost::core

@@ -1,9 +1,13 @@
 #include "provhost/core/plugin_abi.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/dll/shared_library.hpp>
+#include <cstdio>
 #include <cstring>
+#include <deque>
 #include <exception>
+#include <mutex>
 #include <provhost/text.hpp>
 
 #include "provhost/core/plugin_loader.hpp"
@@ -28,7 +32,53 @@ std::string loader_message(const std::string &what, const std::filesystem::path 
 
 bool has_line_break(std::string_view text) { return text.find_first_of("\r\n") != std::string_view::npos; }
 
+// Events tables, reused only once `quarantine` others have been given back since, so that an
+// event reported with a stale table long after its session is very unlikely to reach a later one
+// (and could only reach a session of a plugin running on the same thread).
+class EventsTables {
+ public:
+  ph_session_events *take() {
+    std::lock_guard lock(mutex_);
+    if (spare_.size() <= quarantine) return new ph_session_events{};
+    ph_session_events *table = spare_.front();
+    spare_.pop_front();
+    return table;
+  }
+  void give_back(ph_session_events *table) {
+    table->host_data = nullptr;
+    std::lock_guard lock(mutex_);
+    spare_.push_back(table);
+  }
+
+ private:
+  static constexpr size_t quarantine = 256;
+  std::mutex mutex_;
+  std::deque<ph_session_events *> spare_;
+};
+
+// Never destroyed: a plugin's thread may report events while the process exits.
+EventsTables &events_tables() {
+  static auto *tables = new EventsTables;
+  return *tables;
+}
+
+// The events table of the call into a session that this thread is making; null outside calls.
+thread_local const ph_session_events *calling_table = nullptr;
+std::atomic<uint64_t> stray_event_count{0};
+std::atomic<bool> stray_event_reported{false};
+
 }  // namespace
+
+class RawSession::Call {
+ public:
+  explicit Call(const ph_session_events *table) : previous_(calling_table) { calling_table = table; }
+  ~Call() { calling_table = previous_; }
+  Call(const Call &) = delete;
+  Call &operator=(const Call &) = delete;
+
+ private:
+  const ph_session_events *previous_;  // a plugin may open a session from inside another's call
+};
 
 struct PluginLibrary::SharedObject {
   boost::dll::shared_library library;
@@ -49,8 +99,8 @@ PluginLibrary::~PluginLibrary() {
   object_->library.unload();
 }
 
-PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const ph_host &host,
-                                      uint32_t offered_version) {
+PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const ph_host &host, uint32_t offered_version,
+                                      const MetadataLimits &limits) {
   PluginLibraryLoad result;
   auto object = std::make_unique<PluginLibrary::SharedObject>();
   try {
@@ -74,15 +124,14 @@ PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const p
   try {
     status = entry(&args);
   } catch (const std::exception &e) {
-    result.error = std::string("the entry function threw an exception: ") + e.what();
+    result.error = "the entry function threw an exception: " + one_line(e.what());
     return result;
   } catch (...) {
     result.error = "the entry function threw an exception";
     return result;
   }
   if (status == PH_REFUSED) {
-    std::string refusal(view(args.refusal));
-    std::replace(refusal.begin(), refusal.end(), '\n', ' ');
+    std::string refusal = one_line(trim(view(args.refusal)));
     result.error =
         refusal.empty() ? "the plugin refused to load (no reason given)" : "the plugin refused to load: " + refusal;
     return result;
@@ -99,7 +148,7 @@ PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const p
   // before: a provider of another ABI version may not have the deinit of this one.
   std::unique_ptr<PluginLibrary> library(
       new PluginLibrary(std::move(object), args.provider, offered_version, args.plugin_abi_version));
-  if (auto error = validate_provider(args.provider, result.meta)) {
+  if (auto error = validate_provider(args.provider, result.meta, limits)) {
     result.error = *error;
     return result;
   }
@@ -152,13 +201,18 @@ std::optional<ph_retry_policy> copy_retry_policy(const ph_retry_policy *policy) 
 // ---- RawSession ----------------------------------------------------------------------------------
 
 RawSession::RawSession(const ph_provider &provider, SessionEventListener &listener)
-    : provider_(provider), listener_(listener) {
-  events_.struct_size = sizeof events_;
-  events_.host_data = this;
-  events_.text = &forward_text;
-  events_.finish = &forward_finish;
-  events_.warning = &forward_warning;
-  events_.error = &forward_error;
+    : provider_(provider), listener_(listener), events_(events_tables().take()) {
+  events_->struct_size = sizeof *events_;
+  events_->host_data = this;
+  events_->text = &forward_text;
+  events_->finish = &forward_finish;
+  events_->warning = &forward_warning;
+  events_->error = &forward_error;
+}
+
+RawSession::~RawSession() {
+  close();
+  events_tables().give_back(events_);
 }
 
 ph_status RawSession::open(std::string_view model, std::span<const ph_message> messages, bool stream,
@@ -170,13 +224,15 @@ ph_status RawSession::open(std::string_view model, std::span<const ph_message> m
   request.message_count = messages.size();
   request.stream = stream ? 1 : 0;
   request.options_json = str(options_json);
+  Call call(events_);
   // Straight into session_: a plugin that throws after handing out its session still gets it closed.
-  return provider_.session_open(&provider_, &request, &events_, &session_);
+  return provider_.session_open(&provider_, &request, events_, &session_);
 }
 
 ph_status RawSession::next_request(ph_http_request &out) {
   out = ph_http_request{};
   out.struct_size = sizeof out;
+  Call call(events_);
   return provider_.next_request(session_, &out);
 }
 
@@ -184,12 +240,19 @@ ph_response_action RawSession::response_start(int status,
                                               const std::vector<std::pair<std::string, std::string>> &headers) {
   header_views_.clear();
   for (const auto &[name, value] : headers) header_views_.push_back(ph_header{str(name), str(value)});
+  Call call(events_);
   return provider_.on_response_start(session_, status, header_views_.data(), header_views_.size());
 }
 
-ph_status RawSession::body(std::string_view chunk) { return provider_.on_body(session_, str(chunk)); }
+ph_status RawSession::body(std::string_view chunk) {
+  Call call(events_);
+  return provider_.on_body(session_, str(chunk));
+}
 
-ph_status RawSession::response_end() { return provider_.on_response_end(session_); }
+ph_status RawSession::response_end() {
+  Call call(events_);
+  return provider_.on_response_end(session_);
+}
 
 void RawSession::close() {
   if (!session_) return;
@@ -198,20 +261,44 @@ void RawSession::close() {
   provider_.session_close(closing);
 }
 
+uint64_t RawSession::stray_events() { return stray_event_count.load(std::memory_order_relaxed); }
+
+// The session an event belongs to, or null when it came from outside its session's calls. Only
+// pointers are compared: a stray table is never read, whatever state it is in.
+RawSession *RawSession::receiver(const ph_session_events *events) {
+  if (events && events == calling_table) return static_cast<RawSession *>(events->host_data);
+  stray_event_count.fetch_add(1, std::memory_order_relaxed);
+  if (calling_table) {
+    auto *called = static_cast<RawSession *>(calling_table->host_data);
+    if (!called->warned_stray_) {
+      called->warned_stray_ = true;
+      called->listener_.on_warning(
+          "the plugin reported an event for another session, or after its session closed; "
+          "dropped");
+    }
+  } else if (!stray_event_reported.exchange(true)) {
+    static constexpr char line[] =
+        "provhost: warning: a plugin reported session events from outside its session's calls (another thread, or "
+        "after the session closed); they are dropped\n";
+    std::fwrite(line, 1, sizeof line - 1, stderr);
+  }
+  return nullptr;
+}
+
 void RawSession::forward_text(const ph_session_events *events, ph_str text) {
-  static_cast<RawSession *>(events->host_data)->listener_.on_text(view(text));
+  if (RawSession *session = receiver(events)) session->listener_.on_text(view(text));
 }
 
 void RawSession::forward_finish(const ph_session_events *events) {
-  static_cast<RawSession *>(events->host_data)->listener_.on_finish();
+  if (RawSession *session = receiver(events)) session->listener_.on_finish();
 }
 
 void RawSession::forward_warning(const ph_session_events *events, ph_str message) {
-  static_cast<RawSession *>(events->host_data)->listener_.on_warning(view(message));
+  if (RawSession *session = receiver(events)) session->listener_.on_warning(view(message));
 }
 
 void RawSession::forward_error(const ph_session_events *events, ph_failure failure, ph_str message) {
-  static_cast<RawSession *>(events->host_data)->listener_.on_error(failure, view(message));
+  if (RawSession *session = receiver(events)) session->listener_.on_error(failure, view(message));
 }
 
 }  // namespace provhost::core

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <provhost/text.hpp>
 #include <system_error>
+#include <unordered_set>
 
 #include "platform.hpp"
 #include "provhost/core/host_services.hpp"
@@ -19,13 +20,6 @@ constexpr size_t provider_required_size =
     end_of(offsetof(ph_provider, session_close), sizeof(ph_provider::session_close));
 constexpr size_t info_required_size = end_of(offsetof(ph_provider_info, model_count), sizeof(size_t));
 
-std::string in_quotes(std::string_view text) {
-  std::string out(1, '"');
-  out.append(text);
-  out.push_back('"');
-  return out;
-}
-
 bool valid_provider_name(std::string_view name) {
   if (name.empty()) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -33,17 +27,36 @@ bool valid_provider_name(std::string_view name) {
   });
 }
 
-// Copies a borrowed string; false when it is malformed (a NULL pointer with a size, or not UTF-8).
+bool has_control_character(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+// Copies a borrowed string; false when it is malformed (a NULL pointer with a size, not UTF-8, or
+// with a control character: metadata is printed on terminals, where one could forge lines).
 bool copy_str(ph_str in, std::string &out) {
   if (!in.data && in.size) return false;
   out.assign(in.data ? in.data : "", in.data ? in.size : 0);
-  return provhost::is_utf8(out);  // plugins' strings must be UTF-8: every output can carry them
+  return provhost::is_utf8(out) && !has_control_character(out);
 }
 
 std::optional<std::string> copy_field(ph_str in, std::string &out, std::string_view field) {
   if (copy_str(in, out)) return std::nullopt;
   if (!in.data) return std::string(field) + " has a NULL pointer and a size of " + std::to_string(in.size);
-  return std::string(field) + " is not valid UTF-8";
+  if (!provhost::is_utf8(out)) return std::string(field) + " is not valid UTF-8";
+  return std::string(field) + " contains a control character";
+}
+
+std::optional<std::string> check_count(size_t count, size_t limit, std::string_view field) {
+  if (count <= limit) return std::nullopt;
+  return "the provider lists " + std::to_string(count) + " " + std::string(field) + ", more than the limit of " +
+         std::to_string(limit) + " (--max-models)";
+}
+
+std::optional<std::string> check_length(ph_str in, size_t limit, std::string_view field, std::string_view option) {
+  if (in.size <= limit) return std::nullopt;
+  return std::string(field) + " is " + std::to_string(in.size) + " bytes long, more than the limit of " +
+         std::to_string(limit) + (option.empty() ? "" : " (" + std::string(option) + ")");
 }
 
 template <class Item>
@@ -53,19 +66,18 @@ std::optional<std::string> check_array(const Item *items, size_t count, std::str
 }
 
 std::optional<std::string> copy_strings(const ph_str *items, size_t count, std::vector<std::string> &out,
-                                        std::string_view field) {
+                                        std::string_view field, size_t max_length) {
   if (auto error = check_array(items, count, field)) return error;
+  out.reserve(count);
   for (size_t i = 0; i < count; ++i) {
+    const std::string item = std::string(field) + "[" + std::to_string(i) + "]";
+    if (auto error = check_length(items[i], max_length, item, "--max-model-name")) return error;
     std::string value;
     if (!copy_str(items[i], value) || value.empty())
       return std::string(field) + "[" + std::to_string(i) + "] is empty or malformed";
     out.push_back(std::move(value));
   }
   return std::nullopt;
-}
-
-bool contains(const std::vector<std::string> &items, std::string_view item) {
-  return std::find(items.begin(), items.end(), item) != items.end();
 }
 
 // What keeps a loaded plugin alive: its library, closed (after the provider's deinit) before the
@@ -95,7 +107,8 @@ std::optional<std::string> check_abi_answer(uint32_t offered, uint32_t answered)
   return std::nullopt;
 }
 
-std::optional<std::string> validate_provider(const ph_provider *provider, ProviderMeta &meta) {
+std::optional<std::string> validate_provider(const ph_provider *provider, ProviderMeta &meta,
+                                             const MetadataLimits &limits) {
   if (!provider) return "the plugin returned no provider (NULL)";
   if (provider->struct_size < provider_required_size) {
     return "ph_provider.struct_size is " + std::to_string(provider->struct_size) + ", smaller than the " +
@@ -110,10 +123,11 @@ std::optional<std::string> validate_provider(const ph_provider *provider, Provid
 
   ProviderMeta out;
   if (!info->name.data && !info->name.size) return "the provider's name is NULL";
+  if (!info->name.size) return "the provider's name is empty";
+  if (auto error = check_length(info->name, limits.max_provider_name, "the provider's name", "")) return error;
+  if (info->name.data && !valid_provider_name(view(info->name)))
+    return "invalid provider name " + in_quotes(one_line(view(info->name))) + " (allowed: A-Z a-z 0-9 _ -)";
   if (auto error = copy_field(info->name, out.name, "name")) return error;
-  if (out.name.empty()) return "the provider's name is empty";
-  if (!valid_provider_name(out.name))
-    return "invalid provider name " + in_quotes(out.name) + " (allowed: A-Z a-z 0-9 _ -)";
 
   if (const char *missing = missing_session_function(*provider))
     return "required function " + std::string(missing) + " is NULL";
@@ -122,11 +136,21 @@ std::optional<std::string> validate_provider(const ph_provider *provider, Provid
   if (auto error = copy_field(info->description, out.description, "description")) return error;
   if (auto error = copy_field(info->url, out.url, "url")) return error;
   out.working = info->working != 0;
+  if (auto error = check_length(info->default_model, limits.max_model_name, "default_model", "--max-model-name"))
+    return error;
   if (auto error = copy_field(info->default_model, out.default_model, "default_model")) return error;
-  if (auto error = copy_strings(info->models, info->model_count, out.models, "models")) return error;
+  if (auto error = check_count(info->model_count, limits.max_models, "models")) return error;
+  if (auto error = copy_strings(info->models, info->model_count, out.models, "models", limits.max_model_name))
+    return error;
   if (PH_HAS_FIELD(info, ph_provider_info, alias_count)) {
+    if (auto error = check_count(info->alias_count, limits.max_models, "aliases")) return error;
     if (auto error = check_array(info->aliases, info->alias_count, "aliases")) return error;
     for (size_t i = 0; i < info->alias_count; ++i) {
+      const std::string item = "aliases[" + std::to_string(i) + "]";
+      if (auto error = check_length(info->aliases[i].alias, limits.max_model_name, item, "--max-model-name"))
+        return error;
+      if (auto error = check_length(info->aliases[i].model, limits.max_model_name, item, "--max-model-name"))
+        return error;
       std::string alias, model;
       if (!copy_str(info->aliases[i].alias, alias) || !copy_str(info->aliases[i].model, model) || alias.empty() ||
           model.empty())
@@ -135,17 +159,20 @@ std::optional<std::string> validate_provider(const ph_provider *provider, Provid
     }
   }
   if (PH_HAS_FIELD(info, ph_provider_info, capability_count)) {
-    if (auto error = copy_strings(info->capabilities, info->capability_count, out.capabilities, "capabilities"))
+    if (auto error = check_count(info->capability_count, limits.max_models, "capabilities")) return error;
+    if (auto error = copy_strings(info->capabilities, info->capability_count, out.capabilities, "capabilities",
+                                  limits.max_model_name))
       return error;
   }
 
   if (!out.models.empty()) {
     if (out.default_model.empty()) return "the provider lists models but no default model";
-    if (!contains(out.models, out.default_model))
+    // A set, so that checking every alias costs linear time however many models there are.
+    const std::unordered_set<std::string_view> models(out.models.begin(), out.models.end());
+    if (!models.count(out.default_model))
       return "default model " + in_quotes(out.default_model) + " is not among its models";
     for (const auto &[alias, model] : out.aliases) {
-      if (!contains(out.models, model))
-        return "alias " + in_quotes(alias) + " points at unknown model " + in_quotes(model);
+      if (!models.count(model)) return "alias " + in_quotes(alias) + " points at unknown model " + in_quotes(model);
     }
   }
   meta = std::move(out);
@@ -200,7 +227,8 @@ std::vector<std::filesystem::path> plugin_files(const std::filesystem::path &fol
 PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const HostSettings> settings) {
   PluginLoad result;
   auto served = std::make_shared<ServedLibrary>(file.stem().string(), std::move(settings));
-  PluginLibraryLoad load = load_plugin_library(file, *served->services.table());
+  PluginLibraryLoad load =
+      load_plugin_library(file, *served->services.table(), PH_ABI_VERSION, served->services.settings().metadata);
   if (!load.library) {
     result.error = std::move(load.error);
     return result;

@@ -223,11 +223,13 @@ typedef struct ph_retry_policy {
 typedef struct ph_http_request {
   size_t struct_size;
   ph_str method; /* "GET", "POST" */
-  ph_str url;    /* absolute, on the provider's real origin; the host may swap scheme/host/port */
+  ph_str url;    /* absolute http:// or https://, on the provider's real origin; the host may swap
+                    scheme/host/port. Header names are tokens, values without CR, LF or NUL */
   const ph_header *headers;
   size_t header_count;
   ph_str body;
-  uint32_t timeout_ms;          /* one attempt's total time; 0 = the host's default */
+  uint32_t timeout_ms;          /* one attempt's total time; 0 = the host's default. Never extends the
+                                   chat's own deadline */
   const ph_retry_policy *retry; /* NULL = send once */
 } ph_http_request;
 
@@ -242,7 +244,9 @@ enum {
 
 /* ---------------------------------------------------------------------------------------------
  * Events: how a session reports its answer. The host owns this table; it lives until
- * session_close. All calls are made on the session's thread, from inside the session's functions.
+ * session_close. All calls are made on the session's thread, from inside the session's functions;
+ * the host drops, without reading the table, any event reported otherwise (from another thread, after
+ * session_close), and any text reported after `finish`. Messages are one line of UTF-8.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct ph_session_events {

@@ -107,8 +107,9 @@ class Host {
   Host() = default;
   explicit Host(const ph_host *host) : host_(host) {}
 
+  // The ABI wants one line of UTF-8; messages are often built from upstream bytes.
   void log(ph_log_level level, std::string_view message) const {
-    if (host_ && host_->log) host_->log(host_, level, str(message));
+    if (host_ && host_->log) host_->log(host_, level, str(one_line(message)));
   }
   void warning(std::string_view message) const { log(PH_LOG_WARNING, message); }
   void debug(std::string_view message) const { log(PH_LOG_DEBUG, message); }
@@ -176,12 +177,14 @@ class Events {
     finished_ = true;
     if (events_ && events_->finish) events_->finish(events_);
   }
+  // Messages are one line of UTF-8, as the ABI wants, whatever upstream bytes they quote ("upstream error:
+  // q\nuota" arrives as "upstream error: q\x0auota").
   void warning(std::string_view message) {
-    if (events_ && events_->warning) events_->warning(events_, str(message));
+    if (events_ && events_->warning) events_->warning(events_, str(one_line(message)));
   }
   void error(Failure failure, std::string_view message) {
     failed_ = true;
-    if (events_ && events_->error) events_->error(events_, static_cast<ph_failure>(failure), str(message));
+    if (events_ && events_->error) events_->error(events_, static_cast<ph_failure>(failure), str(one_line(message)));
   }
   bool finished() const { return finished_; }
   bool failed() const { return failed_; }

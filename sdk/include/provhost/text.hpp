@@ -1,5 +1,6 @@
 // text.hpp: the small text chores that plugins and the host both need, written once: the ABI's ph_str to
-// and from std::string_view, ASCII trimming and comparisons, and UTF-8 validation.
+// and from std::string_view, ASCII trimming and comparisons, UTF-8 validation and repair, and the one escaping of
+// foreign text for terminals, logs and messages (one_line).
 //
 // Header-only, standard library only (and the SDK's C header for ph_str).
 #pragma once
@@ -63,40 +64,106 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// True when `text` is well-formed UTF-8 (Unicode's table 3-7): shortest forms only, no surrogates, nothing
-// above U+10FFFF. Written out rather than taken from a JSON library, which costs several times as much per
-// character: every piece of streamed text goes through here.
+// How many bytes of well-formed UTF-8 (Unicode's table 3-7: shortest forms only, no surrogates, nothing above
+// U+10FFFF) the character at `at` takes: 1 to 4, or 0 when none starts there. A negative answer -n means that the
+// first n bytes are the start of a character that is cut short or broken there: its "maximal subpart", which
+// repair_utf8 replaces by one U+FFFD as Unicode recommends (and as browsers and Python do).
+inline int utf8_character(const unsigned char *at, const unsigned char *end) {
+  const unsigned lead = *at;
+  if (lead < 0x80) return 1;
+  int length = 0;
+  unsigned low = 0x80, high = 0xBF;  // the range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;   // E0 80..9F would be overlong
+    if (lead == 0xED) high = 0x9F;  // ED A0..BF would be a surrogate
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;   // F0 80..8F would be overlong
+    if (lead == 0xF4) high = 0x8F;  // F4 90..BF would be beyond U+10FFFF
+  } else {
+    return -1;  // a continuation byte, C0, C1 (overlong) or F5..FF
+  }
+  if (end - at < 2 || at[1] < low || at[1] > high) return -1;
+  for (int i = 2; i < length; ++i) {
+    if (end - at <= i || (at[i] & 0xC0) != 0x80) return -i;
+  }
+  return length;
+}
+
+// True when `text` is well-formed UTF-8. Written out rather than taken from a JSON library, which costs several
+// times as much per character: every piece of streamed text goes through here.
 inline bool is_utf8(std::string_view text) {
   const auto *at = reinterpret_cast<const unsigned char *>(text.data());
   const auto *const end = at + text.size();
-  // Answer text is mostly ASCII: eight bytes at a time up to the first byte with its top bit set.
-  for (uint64_t word; end - at >= 8; at += 8) {
-    std::memcpy(&word, at, 8);
-    if (word & 0x8080808080808080u) break;
+  for (;;) {
+    // Answer text is mostly ASCII: eight bytes at a time up to the first byte with its top bit set.
+    for (uint64_t word; end - at >= 8; at += 8) {
+      std::memcpy(&word, at, 8);
+      if (word & 0x8080808080808080u) break;
+    }
+    if (at == end) return true;
+    const int length = utf8_character(at, end);
+    if (length <= 0) return false;
+    at += length;
   }
+}
+
+// `text` with each ill-formed sequence (its maximal subpart) replaced by U+FFFD, the replacement character; text
+// that is already UTF-8 comes back as it is.
+inline std::string repair_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 8);
+  const auto *at = reinterpret_cast<const unsigned char *>(text.data());
+  const auto *const end = at + text.size();
   while (at != end) {
-    const unsigned lead = *at;
-    if (lead < 0x80) {
-      ++at;
-    } else if (lead < 0xE0) {
-      // C0 and C1 would be overlong forms, 80..BF are continuation bytes.
-      if (lead < 0xC2 || end - at < 2 || (at[1] & 0xC0) != 0x80) return false;
-      at += 2;
-    } else if (lead < 0xF0) {
-      if (end - at < 3 || (at[2] & 0xC0) != 0x80) return false;
-      // E0 80..9F would be overlong, ED A0..BF a surrogate.
-      const unsigned second = at[1];
-      if (second < (lead == 0xE0 ? 0xA0u : 0x80u) || second > (lead == 0xED ? 0x9Fu : 0xBFu)) return false;
-      at += 3;
+    const int length = utf8_character(at, end);
+    if (length > 0) {
+      out.append(reinterpret_cast<const char *>(at), static_cast<size_t>(length));
+      at += length;
     } else {
-      if (lead > 0xF4 || end - at < 4 || (at[2] & 0xC0) != 0x80 || (at[3] & 0xC0) != 0x80) return false;
-      // F0 80..8F would be overlong, F4 90..BF beyond U+10FFFF.
-      const unsigned second = at[1];
-      if (second < (lead == 0xF0 ? 0x90u : 0x80u) || second > (lead == 0xF4 ? 0x8Fu : 0xBFu)) return false;
-      at += 4;
+      out.append("\xEF\xBF\xBD");
+      at += -length;
     }
   }
-  return true;
+  return out;
+}
+
+// Appends `text` to `out` as one line of valid UTF-8 that is safe on a terminal and in a log: ill-formed
+// sequences become U+FFFD, control characters (C0 and DEL as \xNN, C1 as \u00NN) are shown rather than obeyed,
+// so that no plugin or upstream string can break a line, forge one or send a terminal an escape sequence.
+// `escape_backslash` also writes '\\' as \x5c, for logs where an escape must be told from a backslash; without
+// it, escaping what was already escaped changes nothing, so a message may cross several boundaries.
+inline void append_one_line(std::string &out, std::string_view text, bool escape_backslash = false) {
+  static constexpr char hex[] = "0123456789abcdef";
+  const auto *at = reinterpret_cast<const unsigned char *>(text.data());
+  const auto *const end = at + text.size();
+  while (at != end) {
+    const unsigned byte = *at;
+    const int length = utf8_character(at, end);
+    if (length <= 0) {
+      out.append("\xEF\xBF\xBD");
+      at += -length;
+    } else if (byte < 0x20 || byte == 0x7f || (byte == '\\' && escape_backslash)) {
+      out.append({'\\', 'x', hex[byte >> 4], hex[byte & 15]});
+      ++at;
+    } else if (byte == 0xC2 && at[1] < 0xA0) {  // U+0080..U+009F
+      out.append({'\\', 'u', '0', '0', hex[at[1] >> 4], hex[at[1] & 15]});
+      at += 2;
+    } else {
+      out.append(reinterpret_cast<const char *>(at), static_cast<size_t>(length));
+      at += length;
+    }
+  }
+}
+
+inline std::string one_line(std::string_view text, bool escape_backslash = false) {
+  std::string out;
+  out.reserve(text.size());
+  append_one_line(out, text, escape_backslash);
+  return out;
 }
 
 }  // namespace provhost

@@ -98,13 +98,23 @@ struct Timeouts {
   uint32_t connect_ms = 10'000;     // TCP + TLS + proxy handshake
   uint32_t first_byte_ms = 60'000;  // request sent -> first response byte
   uint32_t idle_ms = 30'000;        // no bytes mid-stream -> "stalled"
-  // The whole chat, retries and fallback included; 0 = the longest of 120 s and the timeout the
-  // provider asks for one request.
+  // The whole chat, retries and fallback included; 0 = 120 s. A plugin's timeout for one request
+  // only ever shortens it.
   uint32_t total_ms = 0;
+};
+
+// What a plugin may ask of the host and hand to it; a chat whose plugin goes past one fails (kind
+// "plugin", or "protocol" for the answer's size) instead of costing the host its memory or time.
+struct EngineLimits {
+  uint64_t max_answer_bytes = 32 * 1024 * 1024;  // the text of one chat, streamed or not (--max-answer-bytes)
+  uint32_t max_requests = 32;                    // requests of one chat, fallback included, retries not
+  uint32_t max_request_headers = 100;            // headers of one request
+  uint64_t max_request_body = 8 * 1024 * 1024;   // bytes of one request's body
 };
 
 struct EngineOptions {
   Timeouts timeouts;
+  EngineLimits limits;
   std::string proxy;  // "" = HTTPS_PROXY / ALL_PROXY from the environment, as libcurl reads them
   // Provider name (case-insensitive) -> origin ("http://127.0.0.1:8080") that replaces the
   // provider's real scheme, host and port (--upstream, PROVHOST_UPSTREAM_<NAME>, [upstreams]).

@@ -13,8 +13,17 @@
 
 namespace provhost::core {
 
+// Caps on a provider's metadata, checked before it is copied: a plugin that goes past one is
+// rejected with the reason, like any other broken metadata.
+struct MetadataLimits {
+  size_t max_models = 10'000;     // models, and aliases, of one provider (--max-models)
+  size_t max_provider_name = 64;  // bytes of the provider's name
+  size_t max_model_name = 256;    // bytes of a model's or an alias's name (--max-model-name)
+};
+
 // The settings every plugin's table shares; immutable once plugins are loaded.
 struct HostSettings {
+  MetadataLimits metadata;
   // get_config's answers, by config_variable(provider, key): "PROVHOST_KOALA_API_KEY" -> value.
   std::map<std::string, std::string, std::less<>> provider_config;
   // Plugins' log messages below this level are dropped.
@@ -35,6 +44,7 @@ class HostServices {
   // Called once the plugin's metadata is known (before any session runs).
   void set_provider_name(std::string name) { provider_name_ = std::move(name); }
   const std::string &provider_name() const { return provider_name_; }
+  const HostSettings &settings() const { return *settings_; }
 
  private:
   static void log(const ph_host *host, ph_log_level level, ph_str message);

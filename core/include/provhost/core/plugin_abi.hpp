@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "provhost/core/host_services.hpp"
 #include "provhost/core/registry.hpp"
 
 namespace provhost::core {
@@ -35,7 +36,8 @@ class PluginLibrary {
 
  private:
   struct SharedObject;  // the operating system's handle, kept out of this header
-  friend struct PluginLibraryLoad load_plugin_library(const std::filesystem::path &, const ph_host &, uint32_t);
+  friend struct PluginLibraryLoad load_plugin_library(const std::filesystem::path &, const ph_host &, uint32_t,
+                                                      const MetadataLimits &);
   PluginLibrary(std::unique_ptr<SharedObject> object, const ph_provider *provider, uint32_t offered,
                 uint32_t negotiated);
 
@@ -55,7 +57,7 @@ struct PluginLibraryLoad {
 // Loads `file`, calls its entry with `host` offering `offered_version`, checks the plugin's answer
 // and validates its provider. `host` must outlive the library.
 PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const ph_host &host,
-                                      uint32_t offered_version = PH_ABI_VERSION);
+                                      uint32_t offered_version = PH_ABI_VERSION, const MetadataLimits &limits = {});
 
 // The name of the first session function a provider table leaves NULL, or nullptr when it has them
 // all. The table's struct_size must cover them (PH_HAS_FIELD of session_close).
@@ -93,12 +95,20 @@ class SessionEventListener {
 
 // One session of a provider, called as the ABI says and nothing more: statuses come back as the
 // plugin returned them and exceptions that cross the boundary are the caller's to catch. It owns
-// the events table the plugin holds, and the session, which it closes exactly once.
+// the session, which it closes exactly once, and the events table the plugin holds.
+//
+// The ABI lets a session report events only from inside its own functions, on the thread calling
+// them. That is enforced: an event is taken only while a call into this session is in progress on
+// the thread that reports it; any other (from a thread of the plugin's own, after the session
+// closed, with another session's table) is dropped without its table being read, and a warning
+// says so (to the session being called, else once per process on stderr). Tables are never given
+// back to the allocator, only reused after many others, so that a plugin reading a stale one
+// reads a table that is still valid and reaches the check.
 class RawSession {
  public:
   // `provider` must have every session function (see missing_session_function).
   RawSession(const ph_provider &provider, SessionEventListener &listener);
-  ~RawSession() { close(); }
+  ~RawSession();
   RawSession(const RawSession &) = delete;
   RawSession &operator=(const RawSession &) = delete;
 
@@ -117,17 +127,23 @@ class RawSession {
   // session_close, once; later calls do nothing.
   void close();
 
+  // Events dropped so far in this process because they came from outside their session's calls.
+  static uint64_t stray_events();
+
  private:
+  class Call;  // marks a call into this session in progress on this thread
   static void forward_text(const ph_session_events *events, ph_str text);
   static void forward_finish(const ph_session_events *events);
   static void forward_warning(const ph_session_events *events, ph_str message);
   static void forward_error(const ph_session_events *events, ph_failure failure, ph_str message);
+  static RawSession *receiver(const ph_session_events *events);
 
   const ph_provider &provider_;
   SessionEventListener &listener_;
-  ph_session_events events_{};
+  ph_session_events *events_;  // from a pool, never freed
   ph_session *session_ = nullptr;
   std::vector<ph_header> header_views_;  // kept between responses for its capacity
+  bool warned_stray_ = false;            // another session's stray events were reported during our calls
 };
 
 }  // namespace provhost::core

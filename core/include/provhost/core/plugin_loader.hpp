@@ -24,9 +24,12 @@ std::string format_abi_version(uint32_t version);
 // host that offered `offered`, or the one-line reason to reject it.
 std::optional<std::string> check_abi_answer(uint32_t offered, uint32_t answered);
 
-// Checks a provider descriptor against the ABI rules and copies its metadata into `meta`.
-// Reads each field only when struct_size covers it. nullopt when valid, else the reason.
-std::optional<std::string> validate_provider(const ph_provider *provider, ProviderMeta &meta);
+// Checks a provider descriptor against the ABI rules and `limits` and copies its metadata into
+// `meta`. Reads each field only when struct_size covers it; checks each count and length before
+// copying what it counts. Strings must be UTF-8 without control characters. nullopt when valid,
+// else the reason (one line, plugin strings in it escaped).
+std::optional<std::string> validate_provider(const ph_provider *provider, ProviderMeta &meta,
+                                             const MetadataLimits &limits = {});
 
 // True for "provhost-<name>" and the system's library suffix, ".so" here (a file name, not a path).
 bool is_plugin_file_name(std::string_view file_name);

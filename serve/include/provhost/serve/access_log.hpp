@@ -21,7 +21,7 @@ void write_to_stderr(std::string_view line);
 // "-" when empty.
 std::string printable(std::string_view text, std::size_t limit = 200);
 
-// Free text of a log line: control bytes, DEL and backslash as \xNN; the rest as it is.
+// Free text of a log line: control bytes, DEL and backslash as \xNN, ill-formed UTF-8 as U+FFFD (provhost::one_line).
 std::string escaped(std::string_view text);
 
 // "provhost serve: METHOD PATH STATUS PROVIDER MODEL 1.2ms[ NOTE]\n", PROVIDER and MODEL from the

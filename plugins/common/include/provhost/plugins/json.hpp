@@ -21,10 +21,73 @@ namespace provhost::plugins {
 
 using JsonAllocator = rapidjson::Document::AllocatorType;
 
+namespace json_detail {
+
+// The four hex digits of a "\u" escape at `at`, or -1; it stops reading at the first byte that is not one.
+inline long parse_hex4(const char *at) {
+  long value = 0;
+  for (int i = 0; i < 4; ++i) {
+    const unsigned c = static_cast<unsigned char>(at[i]);
+    unsigned digit = c - '0';  // unsigned: anything below '0' wraps to a large value
+    if (digit > 9) {
+      digit = (c | 0x20) - 'a';  // 'A'..'F' folded onto 'a'..'f'
+      if (digit > 5) return -1;
+      digit += 10;
+    }
+    value = value << 4 | digit;
+  }
+  return value;
+}
+
+// Where the first "\u" escape of a surrogate that has no partner starts in `json`, from `from` on; npos when
+// there is none. Backslashes only occur in strings, so the escapes are found without tracking the strings.
+inline size_t find_lone_surrogate(std::string_view json, size_t from = 0) {
+  for (size_t at = json.find('\\', from); at != std::string_view::npos; at = json.find('\\', at)) {
+    if (json.size() - at < 6 || json[at + 1] != 'u') {
+      at += 2;  // another escape, "\\\\" included
+      continue;
+    }
+    const long unit = parse_hex4(json.data() + at + 2);
+    if (unit >= 0xDC00 && unit <= 0xDFFF) return at;
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+      const size_t next = at + 6;
+      const bool paired = json.size() - next >= 6 && json[next] == '\\' && json[next + 1] == 'u' &&
+                          parse_hex4(json.data() + next + 2) >= 0xDC00 && parse_hex4(json.data() + next + 2) <= 0xDFFF;
+      if (!paired) return at;
+      at = next;
+    }
+    at += 6;
+  }
+  return std::string_view::npos;
+}
+
+// `json` with each surrogate escape that has no partner replaced by "\\ufffd" (of the same length); nullopt when
+// there is none, so that the common case copies nothing.
+inline std::optional<std::string> replace_lone_surrogates(std::string_view json) {
+  size_t lone = find_lone_surrogate(json);
+  if (lone == std::string_view::npos) return std::nullopt;
+  std::string replaced(json);
+  for (; lone != std::string_view::npos; lone = find_lone_surrogate(replaced, lone + 6))
+    replaced.replace(lone, 6, "\\ufffd");
+  return replaced;
+}
+
+}  // namespace json_detail
+
 // Invalid UTF-8 counts as undecodable: the host is promised whole UTF-8 characters in every text event.
+//
+// A surrogate escape without its partner ("\udc00", or "\ud800" alone) stands for no character. RapidJSON refuses a
+// lone high one, and decodes a lone low one, even validating, to bytes that are not UTF-8; either is read here as
+// "\ufffd", the replacement character, as a UTF-8 encoder writes what it cannot encode, so that no such escape
+// costs a whole document nor lets ill-formed UTF-8 through (into a request sent upstream, for one).
 inline bool parse_json(std::string_view text, rapidjson::Document &out) {
   // Iterative: an upstream that nests a million arrays must not exhaust the stack of the thread parsing it.
-  out.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
+  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+  if (std::optional<std::string> replaced = json_detail::replace_lone_surrogates(text)) {
+    out.Parse<flags>(replaced->data(), replaced->size());  // not in situ: the document keeps its own copies
+  } else {
+    out.Parse<flags>(text.data(), text.size());
+  }
   return !out.HasParseError();
 }
 

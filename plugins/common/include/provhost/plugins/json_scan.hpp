@@ -58,20 +58,17 @@ inline char simple_escape(char e) {
   }
 }
 
-// The four hex digits of a "\u" escape at `at`, or -1; it stops reading at the first byte that is not one.
-inline long parse_hex4(const char *at) {
-  long value = 0;
-  for (int i = 0; i < 4; ++i) {
-    const unsigned c = static_cast<unsigned char>(at[i]);
-    unsigned digit = c - '0';  // unsigned: anything below '0' wraps to a large value
-    if (digit > 9) {
-      digit = (c | 0x20) - 'a';  // 'A'..'F' folded onto 'a'..'f'
-      if (digit > 5) return -1;
-      digit += 10;
-    }
-    value = value << 4 | digit;
-  }
-  return value;
+// The character a "\u" escape's `unit` stands for, `at` being just past its four digits (and `end` the end of
+// the text): a high surrogate followed by a low one's escape is one character (`at` then moves past that
+// escape); a surrogate without its partner stands for none and is read as U+FFFD, as parse_json reads it.
+template <class Char>
+inline uint32_t surrogate_pair(long unit, Char *&at, const char *end) {
+  if (unit >= 0xDC00 && unit <= 0xDFFF) return 0xFFFD;
+  if (unit < 0xD800 || unit > 0xDBFF) return static_cast<uint32_t>(unit);
+  const long low = end - at >= 6 && at[0] == '\\' && at[1] == 'u' ? parse_hex4(at + 2) : -1;
+  if (low < 0xDC00 || low > 0xDFFF) return 0xFFFD;
+  at += 6;
+  return static_cast<uint32_t>(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00));
 }
 
 // Writes `code_point` as UTF-8 from `out` on; returns where it stopped.
@@ -269,11 +266,10 @@ class JsonScanner {
         const long unit = json_detail::parse_hex4(at);
         if (unit < 0) return nullptr;
         at += 4;
-        // As RapidJSON does, a high surrogate must be the first half of a pair.
+        // A pair is skipped whole; a surrogate alone is read as U+FFFD (see parse_json).
         if (unit >= 0xD800 && unit <= 0xDBFF) {
           const long low = at[0] == '\\' && at[1] == 'u' ? json_detail::parse_hex4(at + 2) : -1;
-          if (low < 0xDC00 || low > 0xDFFF) return nullptr;
-          at += 6;
+          if (low >= 0xDC00 && low <= 0xDFFF) at += 6;
         }
       } else if (!json_detail::simple_escape(escaped)) {
         return nullptr;
@@ -284,8 +280,8 @@ class JsonScanner {
   // Decodes, in place, a string from its first escape (at `at`) to its closing quote, writing from `out` on
   // (which it leaves after the decoded text); returns the position past the quote. Writing never overtakes
   // reading: no escape is shorter than what it stands for. The text comes out UTF-8 or not at all: an escape
-  // stands for a whole character (a lone surrogate is refused), so it is enough that each run of bytes between
-  // escapes is UTF-8 in itself.
+  // stands for a whole character (a surrogate without its partner for U+FFFD, as parse_json reads it), so it is
+  // enough that each run of bytes between escapes is UTF-8 in itself.
   static char *decode_string_rest(char *at, char *&out) {
     for (;;) {
       if (*at == '"') return at + 1;
@@ -293,17 +289,10 @@ class JsonScanner {
       const char escaped = at[1];
       at += 2;
       if (escaped == 'u') {
-        long unit = json_detail::parse_hex4(at);
+        const long unit = json_detail::parse_hex4(at);
         if (unit < 0) return nullptr;
         at += 4;
-        if (unit >= 0xDC00 && unit <= 0xDFFF) return nullptr;  // the second half of a pair, alone
-        if (unit >= 0xD800 && unit <= 0xDBFF) {                // a pair is one character
-          const long low = at[0] == '\\' && at[1] == 'u' ? json_detail::parse_hex4(at + 2) : -1;
-          if (low < 0xDC00 || low > 0xDFFF) return nullptr;
-          unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-          at += 6;
-        }
-        out = json_detail::append_utf8(static_cast<uint32_t>(unit), out);
+        out = json_detail::append_utf8(json_detail::surrogate_pair(unit, at, at + 6), out);
       } else if (const char plain = json_detail::simple_escape(escaped)) {
         *out++ = plain;
       } else {
@@ -477,16 +466,10 @@ inline bool scan_string_document(std::string_view json, std::string &buffer, std
     const char escaped = at[1];
     at += 2;
     if (escaped == 'u') {
-      long unit = end - at >= 4 ? json_detail::parse_hex4(at) : -1;
-      if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF)) return false;  // no escape, or half a pair
+      const long unit = end - at >= 4 ? json_detail::parse_hex4(at) : -1;
+      if (unit < 0) return false;
       at += 4;
-      if (unit >= 0xD800 && unit <= 0xDBFF) {
-        const long low = end - at >= 6 && at[0] == '\\' && at[1] == 'u' ? json_detail::parse_hex4(at + 2) : -1;
-        if (low < 0xDC00 || low > 0xDFFF) return false;
-        unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-        at += 6;
-      }
-      out = json_detail::append_utf8(static_cast<uint32_t>(unit), out);
+      out = json_detail::append_utf8(json_detail::surrogate_pair(unit, at, end), out);
     } else if (const char plain_char = json_detail::simple_escape(escaped)) {
       *out++ = plain_char;
     } else {
