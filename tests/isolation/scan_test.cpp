@@ -28,6 +28,8 @@ const std::map<std::string, std::string> expected_reasons = {
     {"provhost-entry-exit.so", "exited with status 0 while loading"},
     {"provhost-wild-pointer.so", "crashed while loading: SIGSEGV"},
     {"provhost-constructor.so", "crashed while loading: SIGSEGV"},
+    // What a plugin forges on its worker's channel meets the loader's checks all the same.
+    {"provhost-forged-answer.so", "invalid provider name \"Evil Name\" (allowed: A-Z a-z 0-9 _ -)"},
 };
 
 std::map<std::string, std::string> rejected_in(const std::string &json_text, const fs::path &folder) {

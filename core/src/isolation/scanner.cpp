@@ -15,6 +15,7 @@
 #include <provhost/core/host_services.hpp>
 #include <provhost/core/isolation.hpp>
 #include <provhost/core/plugin_loader.hpp>
+#include <provhost/text.hpp>
 
 #include "child.hpp"
 #include "scan_cache.hpp"
@@ -180,9 +181,71 @@ class Scanner {
   std::filesystem::path worker_;
 };
 
+// A provider table that runs no session: it carries metadata read back from a worker through the
+// loader's own checks (validate_provider), so that the rules are the ones a plugin in this process
+// would meet.
+namespace metadata_only {
+ph_status PH_ABI session_open(const ph_provider *, const ph_chat_request *, const ph_session_events *, ph_session **) {
+  return PH_FAILED;
+}
+ph_status PH_ABI next_request(ph_session *, ph_http_request *) { return PH_FAILED; }
+ph_response_action PH_ABI on_response_start(ph_session *, int32_t, const ph_header *, size_t) {
+  return PH_RESPONSE_HTTP_ERROR;
+}
+ph_status PH_ABI on_body(ph_session *, ph_str) { return PH_FAILED; }
+ph_status PH_ABI on_response_end(ph_session *) { return PH_FAILED; }
+void PH_ABI session_close(ph_session *) {}
+}  // namespace metadata_only
+
+// The worker checked the plugin's metadata, but the plugin runs in that worker and may write to its
+// channel itself: what comes back (or from the cache, a file anyone could edit) is checked again.
+std::optional<std::string> recheck(ScanAnswer &answer) {
+  if (answer.abi_offered != PH_ABI_VERSION) return "the worker offered another ABI than this host's";
+  if (auto error = check_abi_answer(PH_ABI_VERSION, answer.abi_negotiated)) return error;
+  const ProviderMeta &meta = answer.meta;
+  std::vector<ph_str> models, capabilities;
+  std::vector<ph_alias> aliases;
+  for (const auto &model : meta.models) models.push_back(str(model));
+  for (const auto &capability : meta.capabilities) capabilities.push_back(str(capability));
+  for (const auto &[alias, model] : meta.aliases) aliases.push_back(ph_alias{str(alias), str(model)});
+  ph_provider_info info{};
+  info.struct_size = sizeof info;
+  info.name = str(meta.name);
+  info.version = str(meta.version);
+  info.description = str(meta.description);
+  info.url = str(meta.url);
+  info.working = meta.working ? 1 : 0;
+  info.default_model = str(meta.default_model);
+  info.models = models.data();
+  info.model_count = models.size();
+  info.aliases = aliases.data();
+  info.alias_count = aliases.size();
+  info.capabilities = capabilities.data();
+  info.capability_count = capabilities.size();
+  ph_provider provider{};
+  provider.struct_size = sizeof provider;
+  provider.info = &info;
+  provider.session_open = &metadata_only::session_open;
+  provider.next_request = &metadata_only::next_request;
+  provider.on_response_start = &metadata_only::on_response_start;
+  provider.on_body = &metadata_only::on_body;
+  provider.on_response_end = &metadata_only::on_response_end;
+  provider.session_close = &metadata_only::session_close;
+  ProviderMeta checked;
+  if (auto error = validate_provider(&provider, checked)) return error;
+  return std::nullopt;
+}
+
 PluginLoad to_load(const std::filesystem::path &file, ScanAnswer &answer) {
   PluginLoad load;
+  if (answer.loaded) {
+    if (auto error = recheck(answer)) answer = ScanAnswer{false, {}, 0, 0, *error};
+  }
   if (!answer.loaded) {
+    // A reason is one line, whoever wrote it.
+    std::replace_if(
+        answer.error.begin(), answer.error.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    if (answer.error.empty()) answer.error = "rejected without a reason";
     load.error = std::move(answer.error);
     return load;
   }

@@ -8,7 +8,9 @@
  *   function segfaults, aborts, never returns, calls exit(0);
  *   HOSTILE_WILD_POINTER: the entry returns a provider pointer into nowhere;
  *   HOSTILE_CONSTRUCTOR: the library's constructor segfaults, before any entry is called;
- *   HOSTILE_THREAD: the entry starts a thread that segfaults once a session opens.
+ *   HOSTILE_THREAD: the entry starts a thread that segfaults once a session opens;
+ *   HOSTILE_FORGED_ANSWER: the entry writes its own answer to the scanning worker's channel
+ *   (descriptor 3), naming itself "Evil\nName", and exits before the worker can answer.
  * In a session:
  *   HOSTILE_OPEN_SEGV: session_open segfaults;
  *   HOSTILE_BODY_SEGV, HOSTILE_BODY_LOOP: on_body segfaults, never returns (it logs "looping" first);
@@ -106,6 +108,39 @@ static ph_status hostile_on_body(ph_session *session, ph_str chunk) {
 }
 #endif
 
+#ifdef HOSTILE_FORGED_ANSWER
+/* The scan frame of core/src/isolation/wire.cpp, written by hand: length, type 5, loaded, the
+ * metadata's strings and lists, the ABI versions offered and answered. */
+static size_t forged_str(char *out, const char *text) {
+  uint32_t size = (uint32_t)strlen(text);
+  memcpy(out, &size, 4);
+  memcpy(out + 4, text, size);
+  return 4 + size;
+}
+
+static void forge_answer(void) {
+  char frame[256];
+  size_t at = 4;
+  uint32_t zero = 0, version = PH_ABI_VERSION;
+  frame[at++] = 5;
+  frame[at++] = 1;
+  at += forged_str(frame + at, "Evil\nName");
+  at += forged_str(frame + at, "1");
+  at += forged_str(frame + at, "");
+  at += forged_str(frame + at, "");
+  frame[at++] = 1;
+  at += forged_str(frame + at, "");
+  for (int list = 0; list < 3; ++list, at += 4) memcpy(frame + at, &zero, 4);
+  memcpy(frame + at, &version, 4);
+  memcpy(frame + at + 4, &version, 4);
+  at += 8;
+  uint32_t length = (uint32_t)(at - 4);
+  memcpy(frame, &length, 4);
+  if (write(3, frame, at) < 0) abort();
+  _exit(0);
+}
+#endif
+
 PH_EXPORT ph_status provhost_plugin_entry(ph_entry_args *args) {
   hostile_host = args->host;
 #ifdef HOSTILE_MARKER
@@ -127,6 +162,8 @@ PH_EXPORT ph_status provhost_plugin_entry(ph_entry_args *args) {
   }
 #elif defined(HOSTILE_ENTRY_EXIT)
   exit(0);
+#elif defined(HOSTILE_FORGED_ANSWER)
+  forge_answer();
 #endif
   raw_provider_init(HOSTILE_NAME);
   raw_info.working = 1;
