@@ -266,10 +266,14 @@ class WorkerLane final : public Lane {
   }
 
   bool read_bytes(char *buffer, size_t size, Clock::time_point deadline) {
+    // The answer is often there already: poll only when a read finds nothing.
     while (size > 0) {
-      if (!wait_for(POLLIN, deadline)) return false;
       ssize_t n = ::recv(socket_, buffer, size, MSG_DONTWAIT);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!wait_for(POLLIN, deadline)) return false;
+        continue;
+      }
       if (n <= 0) {
         death_ = ended_by_itself;
         return false;

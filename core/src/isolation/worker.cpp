@@ -58,15 +58,16 @@ void limit_memory(std::uint64_t bytes) {
   ::setrlimit(RLIMIT_AS, &limit);
 }
 
-// Reads one whole frame into `payload` (its type apart); false at the end of the channel.
-bool read_frame(isolation::FrameType &type, std::string &payload) {
+// Reads one whole frame into `frame`: its type, then its fields (`fields`, a view into `frame`);
+// false at the end of the channel.
+bool read_frame(std::string &frame, isolation::FrameType &type, std::string_view &fields) {
   uint32_t length = 0;
   if (!isolation::read_exactly(channel, reinterpret_cast<char *>(&length), sizeof length)) return false;
   if (length == 0 || length > isolation::max_frame_size) return false;
-  payload.resize(length);
-  if (!isolation::read_exactly(channel, payload.data(), length)) return false;
-  type = static_cast<isolation::FrameType>(payload[0]);
-  payload.erase(0, 1);
+  frame.resize(length);
+  if (!isolation::read_exactly(channel, frame.data(), length)) return false;
+  type = static_cast<isolation::FrameType>(frame[0]);
+  fields = std::string_view(frame).substr(1);
   return true;
 }
 
@@ -107,9 +108,10 @@ int scan(const WorkerArgs &args) {
 int serve_sessions(const WorkerArgs &args) {
   auto settings = std::make_shared<HostSettings>();
   isolation::FrameType type{};
-  std::string payload;
-  if (!read_frame(type, payload) || type != isolation::FrameType::settings) return 1;
-  isolation::WireReader settings_reader(payload);
+  std::string frame;
+  std::string_view fields;
+  if (!read_frame(frame, type, fields) || type != isolation::FrameType::settings) return 1;
+  isolation::WireReader settings_reader(fields);
   if (!isolation::read_settings(settings_reader, *settings)) return 1;
 
   PluginLoad loaded;
@@ -127,9 +129,9 @@ int serve_sessions(const WorkerArgs &args) {
   engine::SessionRunner runner(registry);
   engine::Batch<engine::SessionWork> work;
   engine::Batch<engine::SessionResult> results;
-  while (read_frame(type, payload)) {
+  while (read_frame(frame, type, fields)) {
     if (type != isolation::FrameType::work) break;
-    isolation::WireReader reader(payload);
+    isolation::WireReader reader(fields);
     work.clear();
     if (!isolation::read_work(reader, work)) break;
     runner.run(work, results);
