@@ -24,8 +24,8 @@ namespace {
 
 const fs::path session_dir = PROVHOST_HOSTILE_SESSION_DIR;
 
-const std::vector<std::string> hostile = {"OpenSegv", "BodySegv",   "BodyLoop", "BodyAlloc",
-                                          "BodyOpen", "BodySocket", "Calm"};
+const std::vector<std::string> hostile = {"OpenSegv",  "ThreadOpen", "BodySegv",   "BodyLoop",
+                                          "BodyAlloc", "BodyOpen",   "BodySocket", "Calm"};
 
 // Global options that put the hostile providers beside the bundled ones, all sent to the emulator.
 std::vector<std::string> with_hostile(const Upstream &upstream, const fs::path &cache,
@@ -48,6 +48,7 @@ TEST_CASE("a plugin that breaks in a session fails its chat with the cause, name
       {"BodyAlloc", "provhost: BodyAlloc: the plugin went over its memory limit of 1 GiB (killed)\n"},
       {"BodyOpen", "provhost: BodyOpen: blocked by the sandbox: openat\n"},
       {"BodySocket", "provhost: BodySocket: blocked by the sandbox: socket\n"},
+      {"ThreadOpen", "provhost: ThreadOpen: blocked by the sandbox: openat\n"},
   };
   for (const auto &[provider, message] : expected) {
     INFO(provider);

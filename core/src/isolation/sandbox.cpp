@@ -92,6 +92,8 @@ std::string enter_sandbox(int channel) {
 
   std::unique_ptr<void, decltype(&seccomp_release)> filter(seccomp_init(SCMP_ACT_TRAP), &seccomp_release);
   if (!filter) return "seccomp_init failed";
+  // Every thread of the worker, also those a plugin started while it loaded.
+  if (seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_TSYNC, 1) != 0) return "seccomp cannot cover every thread";
   auto allow = [&](int call, unsigned count = 0, const scmp_arg_cmp *args = nullptr) {
     return seccomp_rule_add_array(filter.get(), SCMP_ACT_ALLOW, call, count, args) == 0;
   };

@@ -13,6 +13,8 @@
  *   (descriptor 3), naming itself "Evil\nName", and exits before the worker can answer.
  * In a session:
  *   HOSTILE_OPEN_SEGV: session_open segfaults;
+ *   HOSTILE_THREAD_OPEN: a thread started while loading opens a file once a session opens, and
+ *   session_open waits for it (the sandbox covers threads that were there before it);
  *   HOSTILE_BODY_SEGV, HOSTILE_BODY_LOOP: on_body segfaults, never returns (it logs "looping" first);
  *   HOSTILE_BODY_ALLOC: on_body allocates and fills 2 GiB;
  *   HOSTILE_BODY_OPEN, HOSTILE_BODY_SOCKET: on_body opens a file, makes a socket.
@@ -43,7 +45,7 @@ static int *volatile nowhere = NULL;
 __attribute__((constructor)) static void hostile_constructor(void) { *nowhere = 1; }
 #endif
 
-#ifdef HOSTILE_THREAD
+#if defined(HOSTILE_THREAD) || defined(HOSTILE_THREAD_OPEN)
 static pthread_mutex_t hostile_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hostile_opened = PTHREAD_COND_INITIALIZER;
 static int hostile_session_opened = 0;
@@ -53,7 +55,16 @@ static void *hostile_thread(void *unused) {
   pthread_mutex_lock(&hostile_mutex);
   while (!hostile_session_opened) pthread_cond_wait(&hostile_opened, &hostile_mutex);
   pthread_mutex_unlock(&hostile_mutex);
+#ifdef HOSTILE_THREAD_OPEN
+  int fd = open("/etc/hostname", O_RDONLY);
+  if (fd >= 0) close(fd);
+  pthread_mutex_lock(&hostile_mutex);
+  hostile_session_opened = 2;
+  pthread_cond_broadcast(&hostile_opened);
+  pthread_mutex_unlock(&hostile_mutex);
+#else
   *nowhere = 1;
+#endif
   return NULL;
 }
 
@@ -61,9 +72,12 @@ static ph_status hostile_session_open(const ph_provider *provider, const ph_chat
                                       const ph_session_events *events, ph_session **out_session) {
   pthread_mutex_lock(&hostile_mutex);
   hostile_session_opened = 1;
-  pthread_cond_signal(&hostile_opened);
+  pthread_cond_broadcast(&hostile_opened);
+#ifdef HOSTILE_THREAD_OPEN
+  while (hostile_session_opened != 2) pthread_cond_wait(&hostile_opened, &hostile_mutex);
+#endif
   pthread_mutex_unlock(&hostile_mutex);
-  /* The thread crashes the process on its own time; this session waits for nothing. */
+  /* HOSTILE_THREAD: the thread crashes the process on its own time; this session waits for nothing. */
   return raw_session_open(provider, request, events, out_session);
 }
 #endif
@@ -167,7 +181,7 @@ PH_EXPORT ph_status provhost_plugin_entry(ph_entry_args *args) {
 #endif
   raw_provider_init(HOSTILE_NAME);
   raw_info.working = 1;
-#if defined(HOSTILE_THREAD)
+#if defined(HOSTILE_THREAD) || defined(HOSTILE_THREAD_OPEN)
   pthread_t thread;
   pthread_create(&thread, NULL, hostile_thread, NULL);
   pthread_detach(thread);
