@@ -8,7 +8,8 @@
  *   function segfaults, aborts, never returns, calls exit(0);
  *   HOSTILE_WILD_POINTER: the entry returns a provider pointer into nowhere;
  *   HOSTILE_CONSTRUCTOR: the library's constructor segfaults, before any entry is called;
- *   HOSTILE_THREAD: the entry starts a thread that segfaults once a session opens;
+ *   HOSTILE_THREAD: the entry starts a thread that segfaults once a session opens (session_open
+ *   waits for it);
  *   HOSTILE_FORGED_ANSWER: the entry writes its own answer to the scanning worker's channel
  *   (descriptor 3), naming itself "Evil\nName", and exits before the worker can answer.
  * In a session:
@@ -73,11 +74,10 @@ static ph_status hostile_session_open(const ph_provider *provider, const ph_chat
   pthread_mutex_lock(&hostile_mutex);
   hostile_session_opened = 1;
   pthread_cond_broadcast(&hostile_opened);
-#ifdef HOSTILE_THREAD_OPEN
+  /* Until the thread has done its deed: the process ends before (HOSTILE_THREAD) or the sandbox
+   * ends it (HOSTILE_THREAD_OPEN), so the outcome does not depend on timing. */
   while (hostile_session_opened != 2) pthread_cond_wait(&hostile_opened, &hostile_mutex);
-#endif
   pthread_mutex_unlock(&hostile_mutex);
-  /* HOSTILE_THREAD: the thread crashes the process on its own time; this session waits for nothing. */
   return raw_session_open(provider, request, events, out_session);
 }
 #endif
