@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <provhost/core/isolation.hpp>
 
+#ifndef PROVHOST_SANITIZED_BUILD
 extern "C" {
 void *__libc_malloc(size_t size);
 void *__libc_calloc(size_t count, size_t size);
@@ -30,5 +31,6 @@ void *realloc(void *pointer, size_t size) {
   return memory;
 }
 }
+#endif
 
 int main(int argc, char **argv) { return provhost::core::run_plugin_worker(argc, argv); }

@@ -9,6 +9,17 @@
 #include <cstdint>
 #include <filesystem>
 
+// A sanitizer's runtime (a fuzzing or sanitizer build) reserves terabytes of address space and
+// replaces malloc itself: such a worker sets no address-space limit and keeps the C library's
+// allocator as it is, so --plugin-memory is not enforced there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PROVHOST_SANITIZED_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define PROVHOST_SANITIZED_BUILD 1
+#endif
+#endif
+
 namespace provhost::core {
 
 struct IsolationOptions {
