@@ -72,6 +72,9 @@ std::shared_ptr<const core::HostSettings> host_settings(const GlobalOptions &glo
 // The plugin folders in search order: the configuration's, then the default folder.
 std::vector<std::filesystem::path> plugin_folders(const GlobalOptions &global);
 
+// Makes `registry` load plugins in worker processes unless the configuration says --isolation none.
+void isolate_plugins(core::Registry &registry, const GlobalOptions &global);
+
 // Loads the plugins of plugin_folders(), with the configuration's say in model resolution.
 void load_plugins(core::Registry &registry, const GlobalOptions &global);
 

@@ -90,6 +90,7 @@ int run_inspect(const GlobalOptions &global, const std::string &target, bool jso
   core::Registry registry(host_settings(global));
   const core::LoadedProvider *provider = nullptr;
   if (names_a_file(target)) {
+    isolate_plugins(registry, global);
     provider = registry.load_file(target);
     if (!provider) {
       std::cerr << "provhost: " << one_line(target) << " was rejected: " << one_line(registry.rejected().back().reason)

@@ -77,6 +77,7 @@ Command add_list_command(CLI::App &app, const GlobalOptions &global) {
   list->add_flag("--json", *json, "Print one JSON object");
   return {list, [&global, json] {
             core::Registry registry(host_settings(global));
+            isolate_plugins(registry, global);
             std::vector<std::filesystem::path> searched = plugin_folders(global);
             registry.load(searched);
             if (*json)

@@ -41,6 +41,9 @@ Environment:
   PROVHOST_<NAME>_<KEY>       configuration value KEY for provider NAME ([providers.NAME] in the file)
   PROVHOST_BACKOFF_SCALE=F    multiply every retry wait by F (e.g. 0.01 in tests)
   PROVHOST_API_KEY            like serve --api-key
+  PROVHOST_ISOLATION=MODE     like --isolation: process (default) or none
+  PROVHOST_PLUGIN_CACHE=DIR   like --plugin-cache: the scan cache's folder, or off
+  XDG_CACHE_HOME              the scan cache is $XDG_CACHE_HOME/provhost (~/.cache/provhost)
   PROVHOST_LOG=LEVEL          plugins' messages from LEVEL up: debug, info (default), warning, error;
                               debug also logs every state change of the engine's chats and transfers
   XDG_CONFIG_HOME, HOME       where the default configuration file is
@@ -56,7 +59,12 @@ std::vector<std::filesystem::path> plugin_folders(const GlobalOptions &global) {
   return config::plugin_folders(global.config);
 }
 
+void isolate_plugins(core::Registry &registry, const GlobalOptions &global) {
+  if (auto isolation = config::isolation_options(global.config)) registry.use_isolation(std::move(*isolation));
+}
+
 void load_plugins(core::Registry &registry, const GlobalOptions &global) {
+  isolate_plugins(registry, global);
   registry.set_preferences(config::resolution_preferences(global.config));
   registry.load(plugin_folders(global));
 }

@@ -12,6 +12,15 @@ const CLI::Validator seconds(
     },
     "");
 
+const CLI::Validator memory_size(
+    [](const std::string &text) {
+      auto bytes = parse_bytes(text);
+      return bytes && (*bytes == 0 || *bytes >= minimum_plugin_memory)
+                 ? std::string()
+                 : "expected 0 or at least 64M (bytes, or with K, M, G), got " + text;
+    },
+    "");
+
 // An option that is recorded only when given, so that a lower source's value survives otherwise.
 template <class T>
 CLI::Option *add_optional(CLI::App &command, const std::string &name, std::optional<T> &target,
@@ -36,6 +45,32 @@ void add_global_options(CLI::App &app, CommandLine &command_line) {
       ->expected(1)
       ->take_all();
   add_limit_flags(app, command_line.limits, false);
+  add_isolation_options(app, command_line);
+}
+
+void add_isolation_options(CLI::App &app, CommandLine &command_line) {
+  add_optional(app, "--isolation", command_line.isolation,
+               "Run plugin code in worker processes (process, the default) or in provhost itself (none)")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"process", "none"}));
+  add_optional(app, "--scan-timeout", command_line.scan_timeout,
+               "Seconds a plugin file may take to load for its metadata (default 5)")
+      ->type_name("SEC")
+      ->check(CLI::PositiveNumber);
+  add_optional(app, "--scan-jobs", command_line.scan_jobs, "Plugin files loaded at once, each in a worker (default 4)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 256));
+  add_optional(app, "--plugin-timeout", command_line.plugin_timeout,
+               "Seconds a plugin may take over one batch of calls before its worker is killed (default 10)")
+      ->type_name("SEC")
+      ->check(CLI::PositiveNumber);
+  add_optional(app, "--plugin-memory", command_line.plugin_memory,
+               "Memory a plugin worker may map, in bytes or with K, M, G; 0 = no limit (default 1G)")
+      ->type_name("BYTES")
+      ->check(memory_size);
+  add_optional(app, "--plugin-cache", command_line.plugin_cache,
+               "Folder of the plugin scan cache, or 'off' (default $XDG_CACHE_HOME/provhost, ~/.cache/provhost)")
+      ->type_name("DIR");
 }
 
 void add_engine_options(CLI::App &command, CommandLine &command_line) {

@@ -11,6 +11,10 @@ namespace provhost::host::config {
 // --config, --plugin-dir, --upstream: before (or, as a convenience, after) the command.
 void add_global_options(CLI::App &app, CommandLine &command_line);
 
+// --isolation, --scan-timeout, --scan-jobs, --plugin-timeout, --plugin-memory, --plugin-cache
+// (part of the global options: every command loads plugins).
+void add_isolation_options(CLI::App &app, CommandLine &command_line);
+
 // --timeout, --connect-timeout, --first-byte-timeout, --idle-timeout, --proxy.
 void add_engine_options(CLI::App &command, CommandLine &command_line);
 

@@ -25,7 +25,8 @@ constexpr std::string_view upstream_prefix = "PROVHOST_UPSTREAM_";
 // The host's own variables; every other PROVHOST_* variable is a provider value.
 bool is_host_variable(std::string_view name) {
   return name == "PROVHOST_PLUGIN_PATH" || name == "PROVHOST_LOG" || name == "PROVHOST_BACKOFF_SCALE" ||
-         name == "PROVHOST_API_KEY" || name.rfind(upstream_prefix, 0) == 0;
+         name == "PROVHOST_API_KEY" || name == "PROVHOST_ISOLATION" || name == "PROVHOST_PLUGIN_CACHE" ||
+         name.rfind(upstream_prefix, 0) == 0;
 }
 
 Source from_environment(const std::string &variable) { return {Source::Kind::environment, variable}; }
@@ -57,6 +58,12 @@ void apply_environment(const Environment &environment, Config &config,
   }
   if (auto key = variable(environment, "PROVHOST_API_KEY"))
     config.serve.api_key.set(*key, from_environment("PROVHOST_API_KEY"));
+  if (auto mode = variable(environment, "PROVHOST_ISOLATION")) {
+    if (auto error = check_isolation(*mode)) throw Error("PROVHOST_ISOLATION: " + *error);
+    config.isolation.mode.set(*mode, from_environment("PROVHOST_ISOLATION"));
+  }
+  if (auto folder = variable(environment, "PROVHOST_PLUGIN_CACHE"))
+    config.isolation.plugin_cache.set(*folder, from_environment("PROVHOST_PLUGIN_CACHE"));
 
   for (const auto &[name, value] : environment) {
     if (value.empty() || name.rfind("PROVHOST_", 0) != 0) continue;
@@ -101,6 +108,16 @@ void apply_command_line(const CommandLine &command_line, Config &config) {
     config.serve.drop_unsupported_params.set(true, from_command_line("--drop-unsupported-params"));
   }
   apply_limit_flags(command_line, config);
+  IsolationSettings &isolation = config.isolation;
+  set(isolation.mode, command_line.isolation, "--isolation");
+  set(isolation.scan_timeout, command_line.scan_timeout, "--scan-timeout");
+  set(isolation.plugin_timeout, command_line.plugin_timeout, "--plugin-timeout");
+  set(isolation.scan_jobs, command_line.scan_jobs, "--scan-jobs");
+  if (command_line.plugin_memory)
+    isolation.plugin_memory.set(parse_bytes(*command_line.plugin_memory).value_or(0),
+                                from_command_line("--plugin-memory"));
+  if (command_line.plugin_cache)
+    isolation.plugin_cache.set(*command_line.plugin_cache, from_command_line("--plugin-cache"));
 }
 
 // Seconds as the engine's milliseconds; 0 keeps the engine's default, as it always has on the
@@ -158,7 +175,32 @@ Config load(const CommandLine &command_line, const Environment &environment) {
     config.plugin_dirs.push_back({folder, from_command_line("--plugin-dir")});
   config.plugin_dirs.insert(config.plugin_dirs.end(), from_variables.begin(), from_variables.end());
   config.plugin_dirs.insert(config.plugin_dirs.end(), from_file.begin(), from_file.end());
+  if (config.isolation.plugin_cache.source.kind == Source::Kind::default_value)
+    config.isolation.plugin_cache.value = default_cache_folder(environment);
   return config;
+}
+
+std::filesystem::path default_cache_folder(const Environment &environment) {
+  // The XDG rule, as for the configuration file: an unset, empty or relative XDG_CACHE_HOME means ~/.cache.
+  auto xdg = variable(environment, "XDG_CACHE_HOME");
+  if (xdg && std::filesystem::path(*xdg).is_absolute()) return std::filesystem::path(*xdg) / "provhost";
+  if (auto home = variable(environment, "HOME")) return std::filesystem::path(*home) / ".cache" / "provhost";
+  return {};
+}
+
+std::optional<core::IsolationOptions> isolation_options(const Config &config) {
+  const IsolationSettings &settings = config.isolation;
+  if (settings.mode.value == "none") return std::nullopt;
+  auto milliseconds = [](double seconds) {
+    return std::chrono::milliseconds(std::clamp(std::llround(seconds * 1000), 1LL, static_cast<long long>(INT32_MAX)));
+  };
+  core::IsolationOptions options;
+  options.scan_timeout = milliseconds(settings.scan_timeout.value);
+  options.call_timeout = milliseconds(settings.plugin_timeout.value);
+  options.memory_limit = settings.plugin_memory.value;
+  options.scan_jobs = static_cast<unsigned>(std::clamp<std::uint64_t>(settings.scan_jobs.value, 1, 256));
+  if (settings.plugin_cache.value != "off") options.cache_dir = settings.plugin_cache.value;
+  return options;
 }
 
 bool is_secret(std::string_view name) {

@@ -14,6 +14,7 @@
 #include <optional>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/host_services.hpp>
+#include <provhost/core/isolation.hpp>
 #include <provhost/core/registry.hpp>
 #include <stdexcept>
 #include <string>
@@ -65,6 +66,17 @@ struct ServeSettings {
   Value<bool> drop_unsupported_params{false};
 };
 
+// Where plugin code runs (issue 8): in worker processes ("process") or in provhost's own ("none").
+struct IsolationSettings {
+  Value<std::string> mode{"process"};
+  Value<double> scan_timeout{5};     // seconds to load one plugin file for its metadata
+  Value<double> plugin_timeout{10};  // seconds a worker may take over one batch of session calls
+  Value<std::uint64_t> plugin_memory{std::uint64_t{1} << 30};  // a worker's address space in bytes; 0 = no limit
+  Value<std::uint64_t> scan_jobs{4};                           // plugin files scanned at once
+  // The scan cache's folder: $XDG_CACHE_HOME/provhost (~/.cache/provhost) by default; "off" = none.
+  Value<std::filesystem::path> plugin_cache;
+};
+
 // An upstream override: every request of provider `name` goes to `origin`.
 struct Upstream {
   std::string name;
@@ -107,6 +119,7 @@ struct Config {
   std::vector<Instance> instances;
   // [limits] and the --max-* flags, by key (limits.hpp); a limit not set here has its default.
   std::map<std::string, Value<std::uint64_t>> limits;
+  IsolationSettings isolation;
 };
 
 // What the command line said; unset options were not given.
@@ -122,6 +135,11 @@ struct CommandLine {
   bool quiet = false;
   bool drop_unsupported_params = false;
   std::map<std::string, std::uint64_t> limits;  // --max-* flags, by [limits] key (limits.hpp)
+  std::optional<std::string> isolation;
+  std::optional<double> scan_timeout, plugin_timeout;
+  std::optional<std::string> plugin_memory;  // BYTES, or with K, M or G
+  std::optional<std::uint64_t> scan_jobs;
+  std::optional<std::string> plugin_cache;
 };
 
 using Environment = std::map<std::string, std::string>;
@@ -155,6 +173,11 @@ core::EngineOptions engine_options(const Config &config);
 std::shared_ptr<const core::HostSettings> host_settings(const Config &config);
 std::vector<std::filesystem::path> plugin_folders(const Config &config);  // the default folder last
 core::ResolutionPreferences resolution_preferences(const Config &config);
+// The isolation limits; nullopt for --isolation none (plugins in this process).
+std::optional<core::IsolationOptions> isolation_options(const Config &config);
+
+// $XDG_CACHE_HOME/provhost, else ~/.cache/provhost; "" without either.
+std::filesystem::path default_cache_folder(const Environment &environment);
 
 // `provhost config`'s output: TOML-like text with each value's source, or JSON; secrets masked.
 std::string to_text(const Config &config);

@@ -70,6 +70,29 @@ class FileReader {
         read_models(table(node, name));
       } else if (name == "instances") {
         read_instances(node);
+      } else if (name == "isolation") {
+        std::string mode = string(node, name);
+        if (auto error = check_isolation(mode)) fail(node, *error);
+        config_.isolation.mode.set(mode, source_of(node));
+      } else if (name == "scan_timeout" || name == "plugin_timeout") {
+        auto &target = name == "scan_timeout" ? config_.isolation.scan_timeout : config_.isolation.plugin_timeout;
+        target.set(number(node, name, "a number of seconds > 0", true), source_of(node));
+      } else if (name == "scan_jobs") {
+        double jobs = number(node, name, "a whole number from 1 to 256", true);
+        if (jobs != std::floor(jobs) || jobs > 256) fail(node, name + " must be a whole number from 1 to 256");
+        config_.isolation.scan_jobs.set(static_cast<std::uint64_t>(jobs), source_of(node));
+      } else if (name == "plugin_memory") {
+        std::optional<std::uint64_t> bytes = node.is_string() ? parse_bytes(node.as_string()->get())
+                                             : node.is_integer() && node.as_integer()->get() >= 0
+                                                 ? std::optional<std::uint64_t>(node.as_integer()->get())
+                                                 : std::nullopt;
+        if (!bytes || (*bytes != 0 && *bytes < minimum_plugin_memory))
+          fail(node, "plugin_memory must be 0 or at least 64M (bytes, or a string with K, M, G)");
+        config_.isolation.plugin_memory.set(*bytes, source_of(node));
+      } else if (name == "plugin_cache") {
+        std::filesystem::path folder(string(node, name));
+        if (folder != "off" && folder.is_relative()) folder = (file_.parent_path() / folder).lexically_normal();
+        config_.isolation.plugin_cache.set(folder, source_of(node));
       } else {
         unknown(key, "");
       }

@@ -162,6 +162,13 @@ std::string to_text(const Config &config) {
   out.line("log_level", toml_string(config.log_level.value), config.log_level.source);
   out.line("backoff_scale", toml_number(config.backoff_scale.value), config.backoff_scale.source);
   out.line("provider_order", toml_strings(config.provider_order.value), config.provider_order.source);
+  const IsolationSettings &isolation = config.isolation;
+  out.line("isolation", toml_string(isolation.mode.value), isolation.mode.source);
+  out.line("scan_timeout", toml_number(isolation.scan_timeout.value), isolation.scan_timeout.source);
+  out.line("scan_jobs", std::to_string(isolation.scan_jobs.value), isolation.scan_jobs.source);
+  out.line("plugin_timeout", toml_number(isolation.plugin_timeout.value), isolation.plugin_timeout.source);
+  out.line("plugin_memory", std::to_string(isolation.plugin_memory.value), isolation.plugin_memory.source);
+  out.line("plugin_cache", toml_string(isolation.plugin_cache.value.string()), isolation.plugin_cache.source);
 
   out.header("timeouts");
   out.line("total", toml_number(config.timeouts.total.value), config.timeouts.total.source);
@@ -246,6 +253,19 @@ std::string to_json(const Config &config) {
   json_value(writer, config.backoff_scale.value, config.backoff_scale.source);
   writer.Key("provider_order");
   json_value(writer, config.provider_order.value, config.provider_order.source);
+  const IsolationSettings &isolation = config.isolation;
+  writer.Key("isolation");
+  json_value(writer, isolation.mode.value, isolation.mode.source);
+  writer.Key("scan_timeout");
+  json_value(writer, isolation.scan_timeout.value, isolation.scan_timeout.source);
+  writer.Key("scan_jobs");
+  json_value(writer, static_cast<double>(isolation.scan_jobs.value), isolation.scan_jobs.source);
+  writer.Key("plugin_timeout");
+  json_value(writer, isolation.plugin_timeout.value, isolation.plugin_timeout.source);
+  writer.Key("plugin_memory");
+  json_value(writer, static_cast<double>(isolation.plugin_memory.value), isolation.plugin_memory.source);
+  writer.Key("plugin_cache");
+  json_value(writer, isolation.plugin_cache.value.string(), isolation.plugin_cache.source);
 
   writer.Key("timeouts");
   writer.StartObject();

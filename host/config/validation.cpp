@@ -80,4 +80,27 @@ bool is_variable_name(std::string_view name) {
          std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
 }
 
+std::optional<std::uint64_t> parse_bytes(std::string_view text) {
+  constexpr std::pair<char, int> units[] = {{'K', 10}, {'M', 20}, {'G', 30}};
+  int shift = 0;
+  for (const auto &[unit, bits] : units) {
+    if (!text.empty() && (text.back() == unit || text.back() == unit + ('a' - 'A'))) {
+      shift = bits;
+      text.remove_suffix(1);
+    }
+  }
+  if (text.empty() || text.size() > 15) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return value << shift;
+}
+
+std::optional<std::string> check_isolation(std::string_view mode) {
+  if (mode == "process" || mode == "none") return std::nullopt;
+  return "isolation must be process or none, got \"" + std::string(mode) + "\"";
+}
+
 }  // namespace provhost::host::config

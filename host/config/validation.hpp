@@ -4,6 +4,7 @@
 
 #include <provhost/provhost.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,15 @@ std::optional<ph_log_level> log_level_from_name(std::string_view name);
 
 // Seconds as typed on the command line or in a variable: a number from 0 to 1e9.
 std::optional<double> parse_seconds(std::string_view text);
+
+// The least --plugin-memory other than 0 (no limit): a worker needs some to start at all.
+inline constexpr std::uint64_t minimum_plugin_memory = std::uint64_t{64} << 20;
+
+// A size in bytes as typed: digits, optionally followed by K, M or G (binary multiples).
+std::optional<std::uint64_t> parse_bytes(std::string_view text);
+
+// --isolation's values: "process" or "none"; why not, otherwise.
+std::optional<std::string> check_isolation(std::string_view mode);
 
 // What a provider's name may contain (the loader's rule): A-Z a-z 0-9 _ -, not empty.
 bool is_provider_name(std::string_view name);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <provhost/core/plugin_loader.hpp>
+#include <validation.hpp>
 
 #include "support/process.hpp"
 
@@ -493,4 +494,88 @@ TEST_CASE("the README's example file is valid and sets what it says") {
   CHECK(config.provider_values.at("PROVHOST_FREENETFLY_API_KEY").value.value == "...");
   REQUIRE(config.instances.size() == 1);
   CHECK(config.instances[0].api_key_env == "LOCAL_LLAMA_KEY");
+  CHECK(config.isolation.mode.value == "process");
+  CHECK(config.isolation.plugin_memory.value == std::uint64_t{1} << 30);
+  CHECK(config.isolation.plugin_cache.value == "/var/cache/provhost");
+}
+
+TEST_CASE("the isolation settings come from the file, the environment and the command line, in that order") {
+  SECTION("defaults: process isolation, the cache under XDG_CACHE_HOME, else ~/.cache") {
+    Config config = load({}, {{"XDG_CACHE_HOME", "/xdg-cache"}, {"HOME", "/home/u"}});
+    CHECK(config.isolation.mode.value == "process");
+    CHECK(config.isolation.plugin_cache.value == "/xdg-cache/provhost");
+    CHECK(load({}, {{"HOME", "/home/u"}}).isolation.plugin_cache.value == "/home/u/.cache/provhost");
+    std::optional<provhost::core::IsolationOptions> options = isolation_options(config);
+    REQUIRE(options);
+    CHECK(options->scan_timeout == std::chrono::seconds(5));
+    CHECK(options->call_timeout == std::chrono::seconds(10));
+    CHECK(options->memory_limit == std::uint64_t{1} << 30);
+    CHECK(options->scan_jobs == 4);
+    CHECK(options->cache_dir == "/xdg-cache/provhost");
+  }
+  const std::string file = R"(
+isolation = "none"
+scan_timeout = 2.5
+scan_jobs = 8
+plugin_timeout = 3
+plugin_memory = "256M"
+plugin_cache = "cache"
+)";
+  SECTION("the file") {
+    Config config = load_file(file);
+    CHECK(config.isolation.mode.value == "none");
+    CHECK_FALSE(isolation_options(config));
+    CHECK(config.isolation.scan_timeout.value == 2.5);
+    CHECK(config.isolation.scan_jobs.value == 8);
+    CHECK(config.isolation.plugin_timeout.value == 3);
+    CHECK(config.isolation.plugin_memory.value == std::uint64_t{256} << 20);
+    CHECK(config.isolation.plugin_cache.value.filename() == "cache");  // relative to the file
+    CHECK(config.isolation.plugin_cache.value.is_absolute());
+  }
+  SECTION("the environment over the file") {
+    Config config = load_file(file, {}, {{"PROVHOST_ISOLATION", "process"}, {"PROVHOST_PLUGIN_CACHE", "off"}});
+    CHECK(config.isolation.mode.source.describe() == "from PROVHOST_ISOLATION");
+    std::optional<provhost::core::IsolationOptions> options = isolation_options(config);
+    REQUIRE(options);
+    CHECK(options->cache_dir.empty());
+    CHECK(options->scan_timeout == std::chrono::milliseconds(2500));
+    CHECK(config.provider_values.empty());  // the host's own variables are no provider values
+  }
+  SECTION("the command line over both") {
+    CommandLine command_line;
+    command_line.isolation = "process";
+    command_line.scan_timeout = 1;
+    command_line.plugin_timeout = 4;
+    command_line.plugin_memory = "2G";
+    command_line.scan_jobs = 2;
+    command_line.plugin_cache = "/cli-cache";
+    Config config = load_file(file, command_line, {{"PROVHOST_ISOLATION", "none"}});
+    CHECK(config.isolation.mode.value == "process");
+    CHECK(config.isolation.mode.source.describe() == "from --isolation");
+    std::optional<provhost::core::IsolationOptions> options = isolation_options(config);
+    REQUIRE(options);
+    CHECK(options->scan_timeout == std::chrono::seconds(1));
+    CHECK(options->call_timeout == std::chrono::seconds(4));
+    CHECK(options->memory_limit == std::uint64_t{2} << 30);
+    CHECK(options->scan_jobs == 2);
+    CHECK(options->cache_dir == "/cli-cache");
+  }
+}
+
+TEST_CASE("bad isolation settings are one line each") {
+  CHECK(file_error("isolation = \"threads\"\n") ==
+        "error: config.toml:1:13: isolation must be process or none, got \"threads\"");
+  CHECK(file_error("plugin_memory = \"12K\"\n") ==
+        "error: config.toml:1:17: plugin_memory must be 0 or at least 64M (bytes, or a string with K, M, G)");
+  CHECK(file_error("scan_jobs = 1.5\n") == "error: config.toml:1:13: scan_jobs must be a whole number from 1 to 256");
+  CHECK(file_error("plugin_timeout = 0\n") ==
+        "error: config.toml:1:18: plugin_timeout must be a number of seconds > 0");
+  CHECK(load_error({}, {{"PROVHOST_ISOLATION", "threads"}}) ==
+        "PROVHOST_ISOLATION: isolation must be process or none, got \"threads\"");
+  CHECK(parse_bytes("1G") == std::uint64_t{1} << 30);
+  CHECK(parse_bytes("512m") == std::uint64_t{512} << 20);
+  CHECK(parse_bytes("1000") == 1000u);
+  CHECK_FALSE(parse_bytes("G"));
+  CHECK_FALSE(parse_bytes("-1"));
+  CHECK_FALSE(parse_bytes("99999999999999999G"));
 }

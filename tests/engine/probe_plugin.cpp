@@ -111,8 +111,29 @@ struct ph_session {
   void maybe_throw(std::string_view function) const {
     if (script.throw_in == function) throw std::runtime_error("probe: thrown on purpose");
   }
-  void text(std::string_view piece) const {
-    if (!piece.empty()) events->text(events, str(piece));
+  // The body passed on as text, in whole characters as the ABI asks: a character cut between two
+  // chunks waits in `partial` for the rest.
+  std::string partial;
+  void text(std::string_view piece) {
+    std::string whole = partial + std::string(piece);
+    size_t start = whole.size();
+    while (start > 0 && whole.size() - start < 4 && (static_cast<unsigned char>(whole[start - 1]) & 0xC0) == 0x80) {
+      --start;
+    }
+    size_t keep = 0;
+    if (start > 0) {
+      auto lead = static_cast<unsigned char>(whole[start - 1]);
+      size_t length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+      if (whole.size() - (start - 1) < length) keep = whole.size() - (start - 1);
+    }
+    partial = whole.substr(whole.size() - keep);
+    whole.resize(whole.size() - keep);
+    if (!whole.empty()) events->text(events, str(whole));
+  }
+  // The end of the body: a character still cut short goes out as it is (the host shows U+FFFD).
+  void flush_text() {
+    if (!partial.empty()) events->text(events, str(partial));
+    partial.clear();
   }
 };
 
@@ -120,7 +141,7 @@ namespace {
 
 ph_status session_open(const ph_provider *, const ph_chat_request *request, const ph_session_events *events,
                        ph_session **out) {
-  auto *session = new ph_session{read_script(view(request->options_json)), events, {}, {}};
+  auto *session = new ph_session{read_script(view(request->options_json)), events, {}, {}, false, false, 0, {}};
   session->journal("open");
   if (session->script.throw_in == "session_open") {
     delete session;
@@ -173,6 +194,7 @@ ph_status on_body(ph_session *session, ph_str chunk) {
   size_t limit = session->script.done_after;
   if (limit && session->seen + bytes.size() >= limit) {
     session->text(bytes.substr(0, limit - session->seen));
+    session->flush_text();
     session->answered = true;
     session->events->finish(session->events);
     return PH_DONE;
@@ -186,6 +208,7 @@ ph_status on_response_end(ph_session *session) {
   session->journal("end");
   session->maybe_throw("on_response_end");
   session->answered = true;
+  session->flush_text();
   if (session->script.finish) session->events->finish(session->events);
   return PH_OK;
 }

@@ -7,7 +7,8 @@
 //   transfer.*            a transfer's states, libcurl's callbacks (they only record) and options
 //   decisions.*           retry, fallback, deadline and failure judgements, as pure functions
 //   deadlines.*           every named deadline in one min-heap
-//   session_backend.hpp   the interface to plugin sessions; in_process_backend.cpp runs them
+//   session_backend.hpp   the interface to plugin sessions; in_process_backend.cpp runs them here,
+//                         ../isolation/process_backend.cpp in worker processes
 //   curl_pool.*           the multi handle and the pool of easy handles, return codes checked
 //   answer_shaper.*       stop strings, max_tokens and usage, the same for every provider
 //   engine_errors.*       how errors are built
@@ -21,6 +22,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "../isolation/process_backend.hpp"
 #include "answer_shaper.hpp"
 #include "engine_impl.hpp"
 #include "engine_log.hpp"
@@ -30,7 +32,11 @@ namespace provhost::core {
 Engine::Impl::Impl(const Registry &registry, EngineOptions options) : registry(registry), options(std::move(options)) {
   mailbox->pool = &pool;
   enable_debug(this->options.log_transitions);
-  backend = make_in_process_backend(registry, [this] { pool.wake(); });
+  // Providers scanned out of process have no plugin code here: their sessions run in workers too.
+  if (const IsolationOptions *isolation = registry.isolation())
+    backend = make_process_backend(registry, *isolation, [this] { pool.wake(); });
+  else
+    backend = make_in_process_backend(registry, [this] { pool.wake(); });
 }
 
 Engine::Impl::~Impl() {

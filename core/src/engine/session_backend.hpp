@@ -3,8 +3,9 @@
 // request, a response's start, body bytes, its end, close) to a SessionBackend, which runs it on
 // its own thread and posts the results back, waking the engine. Work and results are plain data,
 // copied in and out (no pointer into libcurl's buffers survives a call), so that a backend in
-// another process can implement the same interface. InProcessBackend (in_process_backend.cpp) is
-// the one implementation: a plugin thread in this process.
+// another process can implement the same interface. InProcessBackend (in_process_backend.cpp) runs
+// them on a plugin thread in this process; ProcessBackend (../isolation/process_backend.cpp) in a
+// worker process per provider.
 #pragma once
 
 #include <cstdint>

@@ -21,6 +21,13 @@ struct Registry::State {
   std::map<platform::FileIdentity, const LoadedProvider *> files_seen;
   std::shared_ptr<const HostSettings> settings;
   ResolutionPreferences preferences;
+  std::optional<IsolationOptions> isolation;
+
+  // The slot for `file`'s outcome when it was not seen before (by any path), else nullptr; a file
+  // that cannot be looked at is rejected.
+  const LoadedProvider **first_sight(const std::filesystem::path &file);
+  // Takes one file's outcome: the provider registered, or the file rejected with its reason.
+  const LoadedProvider *take(const std::filesystem::path &file, PluginLoad load, Registry &registry);
 };
 
 Registry::Registry(std::shared_ptr<const HostSettings> settings) : state_(std::make_unique<State>()) {
@@ -33,9 +40,37 @@ Registry::~Registry() {
 }
 
 void Registry::load(const std::vector<std::filesystem::path> &folders) {
-  for (const auto &folder : folders) {
-    for (const auto &file : plugin_files(folder)) load_file(file);
+  if (!state_->isolation) {
+    for (const auto &folder : folders) {
+      for (const auto &file : plugin_files(folder)) load_file(file);
+    }
+    return;
   }
+  // Out of process, the files are scanned together (in parallel, through the cache), then taken
+  // in order, so that load order and duplicate names come out as in this process.
+  std::vector<std::filesystem::path> files;
+  std::vector<const LoadedProvider **> outcomes;
+  for (const auto &folder : folders) {
+    for (const auto &file : plugin_files(folder)) {
+      if (const LoadedProvider **outcome = state_->first_sight(file)) {
+        files.push_back(file);
+        outcomes.push_back(outcome);
+      }
+    }
+  }
+  std::vector<PluginLoad> loads = scan_plugins(files, *state_->isolation);
+  for (size_t i = 0; i < files.size(); ++i) *outcomes[i] = state_->take(files[i], std::move(loads[i]), *this);
+}
+
+const LoadedProvider **Registry::State::first_sight(const std::filesystem::path &file) {
+  std::string error;
+  std::optional<platform::FileIdentity> identity = platform::file_identity(file, error);
+  if (!identity) {
+    rejected.push_back({file, "cannot read the file: " + error});
+    return nullptr;
+  }
+  auto [seen, first_time] = files_seen.try_emplace(*identity, nullptr);
+  return first_time ? &seen->second : nullptr;
 }
 
 const LoadedProvider *Registry::load_file(const std::filesystem::path &file) {
@@ -47,18 +82,22 @@ const LoadedProvider *Registry::load_file(const std::filesystem::path &file) {
   }
   auto [seen, first_time] = state_->files_seen.try_emplace(*identity, nullptr);
   if (!first_time) return seen->second;
-
-  PluginLoad load = load_plugin(file, state_->settings);
-  if (!load.provider) {
-    state_->rejected.push_back({file, load.error});
-    return nullptr;
-  }
-  if (auto error = add(std::move(load.provider))) {
-    state_->rejected.push_back({file, *error});
-    return nullptr;
-  }
-  seen->second = state_->providers.back().get();
+  PluginLoad load = state_->isolation ? std::move(scan_plugins({file}, *state_->isolation).front())
+                                      : load_plugin(file, state_->settings);
+  seen->second = state_->take(file, std::move(load), *this);
   return seen->second;
+}
+
+const LoadedProvider *Registry::State::take(const std::filesystem::path &file, PluginLoad load, Registry &registry) {
+  if (!load.provider) {
+    rejected.push_back({file, load.error});
+    return nullptr;
+  }
+  if (auto error = registry.add(std::move(load.provider))) {
+    rejected.push_back({file, *error});
+    return nullptr;
+  }
+  return providers.back().get();
 }
 
 std::optional<std::string> Registry::add(std::unique_ptr<LoadedProvider> provider) {
@@ -68,6 +107,12 @@ std::optional<std::string> Registry::add(std::unique_ptr<LoadedProvider> provide
   state_->providers.push_back(std::move(provider));
   return std::nullopt;
 }
+
+void Registry::use_isolation(IsolationOptions options) { state_->isolation = std::move(options); }
+
+const IsolationOptions *Registry::isolation() const { return state_->isolation ? &*state_->isolation : nullptr; }
+
+const std::shared_ptr<const HostSettings> &Registry::settings() const { return state_->settings; }
 
 void Registry::set_preferences(ResolutionPreferences preferences) { state_->preferences = std::move(preferences); }
 

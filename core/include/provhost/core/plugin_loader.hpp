@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "provhost/core/host_services.hpp"
+#include "provhost/core/isolation.hpp"
 #include "provhost/core/registry.hpp"
 
 namespace provhost::core {
@@ -51,5 +52,12 @@ struct PluginLoad {
 };
 // `settings` are what the plugin's host services answer (null: the defaults).
 PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const HostSettings> settings = nullptr);
+
+// Loads each file in a worker process of its own (a few at a time, each within the scan timeout)
+// unless the scan cache has its answer; one PluginLoad per file, in order. A provider that loaded
+// this way has metadata only (no `abi`, no `library`). A file that crashed, hung or exited is
+// rejected with how ("crashed while loading: SIGSEGV", "did not finish loading in 5 s", "exited
+// with status 0 while loading"). Implemented in core/src/isolation/scanner.cpp.
+std::vector<PluginLoad> scan_plugins(const std::vector<std::filesystem::path> &files, const IsolationOptions &options);
 
 }  // namespace provhost::core

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <provhost/core/error.hpp>
+#include <provhost/core/isolation.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,7 +35,8 @@ struct ProviderMeta {
   bool has_capability(std::string_view capability) const;
 };
 
-// One provider plugin that loaded and passed validation.
+// One provider plugin that loaded and passed validation. Scanned in a worker process (see
+// Registry::use_isolation), it has metadata only: `abi` and `library` are null.
 struct LoadedProvider {
   ProviderMeta meta;
   std::filesystem::path file;
@@ -93,6 +95,14 @@ class Registry {
   // Registers a provider that is already loaded (load_file's last step; tests use it directly).
   // nullopt, or why it was refused: another provider already has its name.
   std::optional<std::string> add(std::unique_ptr<LoadedProvider> provider);
+
+  // From now on, plugin files are loaded in worker processes (scanned, with the cache), never in
+  // this one, and engines on this registry run sessions in workers too (ProcessBackend).
+  void use_isolation(IsolationOptions options);
+  // The options of use_isolation(); nullptr when plugins are loaded in this process.
+  const IsolationOptions *isolation() const;
+  // What every plugin's host services answer.
+  const std::shared_ptr<const HostSettings> &settings() const;
 
   // Applies to every later resolve().
   void set_preferences(ResolutionPreferences preferences);

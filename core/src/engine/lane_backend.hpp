@@ -1,0 +1,101 @@
+// lane_backend.hpp: what both session backends share. Sessions are routed by provider to a Lane,
+// a thread of the host with an inbox of work; the engine's thread only queues and, once per
+// submit, hands each lane its queue with one lock and one wake-up. A lane turns work into results
+// its own way (InProcessBackend: plugin code right there; ProcessBackend: a worker process over a
+// socket) and posts them to the backend's outbox, waking the engine when that was empty.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "session_backend.hpp"
+
+namespace provhost::core::engine {
+
+// Where a lane posts results: the backend's outbox.
+struct Outbox {
+  std::mutex mutex;
+  Batch<SessionResult> results;
+  std::function<void()> wake;
+
+  // Moves `produced` into the outbox; wakes the engine when nothing was waiting.
+  void post(Batch<SessionResult> &produced);
+};
+
+class Lane {
+ public:
+  explicit Lane(Outbox &outbox) : outbox_(outbox) {}
+  virtual ~Lane() = default;
+  Lane(const Lane &) = delete;
+  Lane &operator=(const Lane &) = delete;
+
+  // Queues `item` on the engine's side; flush() hands the queue over with one lock and one wake.
+  void queue(SessionWork &item);
+  void flush();
+  bool has_queued = false;  // the engine's thread only
+
+  // Ends the lane: a derived class's destructor calls it, since the thread calls its functions.
+  void stop();
+
+ protected:
+  // Starts the thread; the derived constructor calls it last.
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+  // Turns a batch of work into results, on the lane's thread.
+  virtual void process(Batch<SessionWork> &working, Batch<SessionResult> &produced) = 0;
+  // On the lane's thread, once the last batch is done.
+  virtual void finish() = 0;
+  // On stop(), from the stopping thread, before waiting for the lane's: a lane that may be waiting
+  // on something else than its inbox makes that wait end.
+  virtual void interrupt() {}
+  bool stopping() {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+  }
+  Outbox &outbox_;
+
+ private:
+  void run();
+
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  Batch<SessionWork> queued_;  // the engine's thread only
+  Batch<SessionWork> inbox_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Routes each session to its provider's lane, made on first use by `make_lane`.
+class LaneBackend : public SessionBackend {
+ public:
+  using MakeLane = std::function<std::unique_ptr<Lane>(const std::string &provider, Outbox &outbox)>;
+  // `answer_close_at_once`: a close is answered by the backend when it is submitted, not when the
+  // lane gets to it, so that ending a chat never waits on plugin code (a lane in another process
+  // cleans up on its own).
+  LaneBackend(std::function<void()> wake, MakeLane make_lane, bool answer_close_at_once);
+  ~LaneBackend() override { shutdown(); }
+
+  void submit(Batch<SessionWork> &work) override;
+  void collect(Batch<SessionResult> &results) override;
+  void shutdown() override;
+
+ private:
+  void post_closed(SessionId session);
+  Lane &lane_for(const std::string &provider);
+
+  Outbox outbox_;
+  MakeLane make_lane_;
+  bool answer_close_at_once_;
+  std::unordered_map<std::string, std::unique_ptr<Lane>> lanes_;  // by provider name
+  std::unordered_map<SessionId, Lane *> routes_;                  // open sessions
+  std::vector<Lane *> flushing_;                                  // the lanes given work by this submit
+};
+
+}  // namespace provhost::core::engine

@@ -1,0 +1,21 @@
+// sandbox.hpp: the seccomp filter a session worker runs under once its plugin is loaded. Plugins
+// do no I/O by design, so the worker may use memory, time, threads, its own channel and stderr,
+// and nothing else: no files, no sockets, no exec. A forbidden system call ends the worker with a
+// fatal frame naming the call ("blocked by the sandbox: openat").
+#pragma once
+
+#include <string>
+
+namespace provhost::core::isolation {
+
+// Installs the filter on this process; "" when it is in place, else why the kernel refused it.
+std::string enter_sandbox(int channel);
+
+// The name of system call `number` on this machine ("openat"), or "system call N".
+std::string syscall_name(int number);
+
+// Writes the fatal frame for `cause` (and `value`) to `channel` and ends the process at once; safe
+// in a signal handler and in an allocator that failed.
+[[noreturn]] void die_with(int channel, uint8_t cause, uint32_t value);
+
+}  // namespace provhost::core::isolation

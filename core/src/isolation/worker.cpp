@@ -1,0 +1,183 @@
+// The plugin worker process (provhost-plugin-worker): loads one plugin file and either answers its
+// metadata (scan) or runs its sessions (session), talking to the host over file descriptor 3.
+// Session work is run by the same SessionRunner the in-process backend uses.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <new>
+#include <provhost/core/host_services.hpp>
+#include <provhost/core/isolation.hpp>
+#include <provhost/core/plugin_loader.hpp>
+#include <string>
+
+#include "../engine/session_runner.hpp"
+#include "../platform.hpp"
+#include "child.hpp"
+#include "sandbox.hpp"
+#include "wire.hpp"
+
+namespace provhost::core {
+namespace {
+
+constexpr int channel = 3;
+
+struct WorkerArgs {
+  std::string mode;
+  std::filesystem::path file;
+  std::uint64_t memory = 0;
+  bool sandbox = true;
+  ph_log_level log_level = PH_LOG_INFO;
+};
+
+bool parse(int argc, char **argv, WorkerArgs &args) {
+  if (argc < 3) return false;
+  args.mode = argv[1];
+  args.file = argv[2];
+  for (int i = 3; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--memory" && i + 1 < argc) {
+      args.memory = std::stoull(argv[++i]);
+    } else if (arg == "--log-level" && i + 1 < argc) {
+      args.log_level = static_cast<ph_log_level>(std::stoi(argv[++i]));
+    } else if (arg == "--no-sandbox") {
+      args.sandbox = false;
+    } else {
+      return false;
+    }
+  }
+  return args.mode == "scan" || args.mode == "session";
+}
+
+void limit_memory(std::uint64_t bytes) {
+#ifdef PROVHOST_SANITIZED_BUILD
+  bytes = 0;
+#endif
+  if (bytes == 0) return;
+  rlimit limit{bytes, bytes};
+  ::setrlimit(RLIMIT_AS, &limit);
+}
+
+// Reads one whole frame into `frame`: its type, then its fields (`fields`, a view into `frame`);
+// false at the end of the channel.
+bool read_frame(std::string &frame, isolation::FrameType &type, std::string_view &fields) {
+  uint32_t length = 0;
+  if (!isolation::read_exactly(channel, reinterpret_cast<char *>(&length), sizeof length)) return false;
+  if (length == 0 || length > isolation::max_frame_size) return false;
+  frame.resize(length);
+  if (!isolation::read_exactly(channel, frame.data(), length)) return false;
+  type = static_cast<isolation::FrameType>(frame[0]);
+  fields = std::string_view(frame).substr(1);
+  return true;
+}
+
+isolation::ScanAnswer load(const WorkerArgs &args, std::shared_ptr<const HostSettings> settings, PluginLoad &load) {
+  load = load_plugin(args.file, std::move(settings));
+  isolation::ScanAnswer answer;
+  if (!load.provider) {
+    answer.error = load.error;
+    return answer;
+  }
+  answer.loaded = true;
+  answer.meta = load.provider->meta;
+  answer.abi_offered = load.provider->abi_offered;
+  answer.abi_negotiated = load.provider->abi_negotiated;
+  return answer;
+}
+
+// What the host services need before the sandbox closes the door: OpenSSL's digests initialise
+// themselves (and may read their configuration) on first use.
+void warm_up_host_services() {
+  uint8_t digest[64];
+  for (const char *algorithm : {"md5", "sha1", "sha256"}) compute_digest(algorithm, "", digest);
+}
+
+int scan(const WorkerArgs &args) {
+  auto settings = std::make_shared<HostSettings>();
+  settings->log_level = args.log_level;
+  PluginLoad loaded;
+  isolation::ScanAnswer answer = load(args, settings, loaded);
+  std::string frame;
+  isolation::WireWriter w(frame);
+  isolation::write_scan(w, answer);
+  isolation::write_all(channel, frame.data(), frame.size());
+  // No unloading: the answer is out, and a plugin's deinit or destructors must not get a say.
+  ::_exit(0);
+}
+
+int serve_sessions(const WorkerArgs &args) {
+  auto settings = std::make_shared<HostSettings>();
+  isolation::FrameType type{};
+  std::string frame;
+  std::string_view fields;
+  if (!read_frame(frame, type, fields) || type != isolation::FrameType::settings) return 1;
+  isolation::WireReader settings_reader(fields);
+  if (!isolation::read_settings(settings_reader, *settings)) return 1;
+
+  PluginLoad loaded;
+  isolation::ScanAnswer answer = load(args, settings, loaded);
+  Registry registry(settings);
+  if (loaded.provider) registry.add(std::move(loaded.provider));
+  warm_up_host_services();
+  std::string sandbox_error = args.sandbox ? isolation::enter_sandbox(channel) : "";
+
+  std::string out;
+  isolation::WireWriter w(out);
+  isolation::write_hello(w, answer, args.sandbox && sandbox_error.empty(), sandbox_error);
+  if (!isolation::write_all(channel, out.data(), out.size()) || !answer.loaded) ::_exit(0);
+
+  engine::SessionRunner runner(registry);
+  engine::Batch<engine::SessionWork> work;
+  engine::Batch<engine::SessionResult> results;
+  while (read_frame(frame, type, fields)) {
+    if (type != isolation::FrameType::work) break;
+    isolation::WireReader reader(fields);
+    work.clear();
+    if (!isolation::read_work(reader, work)) break;
+    runner.run(work, results);
+    out.clear();
+    isolation::write_results(w, results);
+    results.clear();
+    if (!isolation::write_all(channel, out.data(), out.size())) break;
+  }
+  // The host is gone or done: the process ends, and the plugin's sessions with it.
+  ::_exit(0);
+}
+
+void out_of_memory_handler() { worker_out_of_memory(); }
+
+}  // namespace
+
+std::filesystem::path default_worker_path() {
+  std::optional<std::filesystem::path> executable = platform::executable_path();
+  std::filesystem::path folder = executable ? executable->parent_path() : std::filesystem::path(".");
+  return folder / "provhost-plugin-worker";
+}
+
+void worker_out_of_memory() {
+  isolation::die_with(channel, static_cast<uint8_t>(isolation::FatalCause::out_of_memory), 0);
+}
+
+int run_plugin_worker(int argc, char **argv) {
+  WorkerArgs args;
+  try {
+    if (!parse(argc, argv, args)) {
+      std::cerr << "provhost-plugin-worker: started by provhost only (scan|session FILE [--memory BYTES] "
+                   "[--log-level N] [--no-sandbox], with its channel on descriptor 3)\n";
+      return 2;
+    }
+  } catch (const std::exception &) {
+    std::cerr << "provhost-plugin-worker: bad argument\n";
+    return 2;
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::set_new_handler(&out_of_memory_handler);
+  limit_memory(args.memory);
+  return args.mode == "scan" ? scan(args) : serve_sessions(args);
+}
+
+}  // namespace provhost::core

@@ -1,0 +1,157 @@
+// The wire format between the host and its plugin workers: what one side writes the other reads
+// back exactly, and whatever a worker sends that is not exactly a frame is refused, never trusted.
+#include "isolation/wire.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+using namespace provhost::core;
+using namespace provhost::core::isolation;
+
+namespace {
+
+// The payload of the one frame in `bytes` (after its length and type).
+std::string_view payload(const std::string &bytes, FrameType type) {
+  uint32_t length = 0;
+  REQUIRE(bytes.size() > 5);
+  std::memcpy(&length, bytes.data(), 4);
+  REQUIRE(length == bytes.size() - 4);
+  REQUIRE(static_cast<FrameType>(bytes[4]) == type);
+  return std::string_view(bytes).substr(5);
+}
+
+}  // namespace
+
+TEST_CASE("a batch of work reads back as written") {
+  engine::Batch<engine::SessionWork> work, back;
+  engine::SessionWork &open = work.add();
+  open.kind = engine::SessionWork::Kind::open;
+  open.session = 7;
+  open.provider = "Koala";
+  open.model = "gpt-4o-mini";
+  open.spec.messages = {{"system", "be brief"}, {"user", "Hi \xF0\x9F\xA6\x8A"}};
+  open.spec.stream = false;
+  open.spec.options_json = R"({"temperature":0.5})";
+  engine::SessionWork &start = work.add();
+  start.kind = engine::SessionWork::Kind::response_start;
+  start.session = 7;
+  start.status = 200;
+  start.headers = {{"content-type", "text/event-stream"}};
+  start.bytes = std::string("data: \0x\n\n", 10);
+  std::string bytes;
+  WireWriter w(bytes);
+  write_work(w, work);
+  WireReader r(payload(bytes, FrameType::work));
+  REQUIRE(read_work(r, back));
+  REQUIRE(back.size() == 2);
+  CHECK(back[0].kind == engine::SessionWork::Kind::open);
+  CHECK(back[0].session == 7);
+  CHECK(back[0].provider == "Koala");
+  CHECK(back[0].spec.messages.size() == 2);
+  CHECK(back[0].spec.messages[1].content == "Hi \xF0\x9F\xA6\x8A");
+  CHECK_FALSE(back[0].spec.stream);
+  CHECK(back[0].spec.options_json == R"({"temperature":0.5})");
+  CHECK(back[1].status == 200);
+  CHECK(back[1].headers == start.headers);
+  CHECK(back[1].bytes == start.bytes);
+}
+
+TEST_CASE("results read back as written") {
+  engine::Batch<engine::SessionResult> results, back;
+  engine::SessionResult &request = results.add();
+  request.kind = engine::SessionResult::Kind::request;
+  request.session = 3;
+  request.warnings = {"careful"};
+  request.text = "partial";
+  request.request.method = "POST";
+  request.request.url = "https://example.invalid/v1";
+  request.request.headers = {{"a", "b"}};
+  request.request.body = "{}";
+  request.request.timeout_ms = 1234;
+  request.request.retry.max_attempts = 3;
+  engine::SessionResult &failed = results.add();
+  failed.kind = engine::SessionResult::Kind::failed;
+  failed.session = 3;
+  failed.error = make_error(ErrorKind::upstream, "Koala", "it said no");
+  std::string bytes;
+  WireWriter w(bytes);
+  write_results(w, results);
+  WireReader r(payload(bytes, FrameType::results));
+  REQUIRE(read_results(r, back));
+  REQUIRE(back.size() == 2);
+  CHECK(back[0].warnings == std::vector<std::string>{"careful"});
+  CHECK(back[0].text == "partial");
+  CHECK(back[0].request.url == "https://example.invalid/v1");
+  CHECK(back[0].request.timeout_ms == 1234);
+  CHECK(back[0].request.retry.max_attempts == 3);
+  CHECK(back[1].error.kind == ErrorKind::upstream);
+  CHECK(back[1].error.detail == "it said no");
+}
+
+TEST_CASE("a worker's frame that is cut short, too long or out of range is refused") {
+  engine::Batch<engine::SessionResult> results, back;
+  engine::SessionResult &action = results.add();
+  action.kind = engine::SessionResult::Kind::action;
+  action.session = 1;
+  action.action = PH_RESPONSE_READ;
+  std::string bytes;
+  WireWriter w(bytes);
+  write_results(w, results);
+  std::string whole(payload(bytes, FrameType::results));
+
+  for (size_t cut = 0; cut < whole.size(); ++cut) {
+    WireReader r(std::string_view(whole).substr(0, cut));
+    back.clear();
+    CHECK_FALSE(read_results(r, back));
+  }
+  WireReader longer(whole + "x");
+  back.clear();
+  CHECK_FALSE(read_results(longer, back));
+
+  std::string bad_action = whole;
+  uint32_t action_value = 99;
+  // The action follows the count (4), kind (1), session (8), warnings count (4) and text (4).
+  std::memcpy(bad_action.data() + 21, &action_value, 4);
+  WireReader r_action(bad_action);
+  back.clear();
+  CHECK_FALSE(read_results(r_action, back));
+
+  std::string bad_kind = whole;
+  bad_kind[4] = 42;
+  WireReader r_kind(bad_kind);
+  back.clear();
+  CHECK_FALSE(read_results(r_kind, back));
+
+  // A count no frame could hold is refused before anything is allocated for it.
+  std::string huge_count = whole;
+  uint32_t count = 0xFFFFFFFF;
+  std::memcpy(huge_count.data(), &count, 4);
+  WireReader r_count(huge_count);
+  back.clear();
+  CHECK_FALSE(read_results(r_count, back));
+}
+
+TEST_CASE("a scan answer reads back as written, loaded or not") {
+  ScanAnswer loaded;
+  loaded.loaded = true;
+  loaded.meta.name = "Koala";
+  loaded.meta.models = {"a", "b"};
+  loaded.meta.aliases = {{"x", "a"}};
+  loaded.abi_offered = PH_ABI_VERSION;
+  loaded.abi_negotiated = PH_ABI_VERSION;
+  ScanAnswer rejected;
+  rejected.error = "the plugin refused to load: no";
+  for (const ScanAnswer *answer : {&loaded, &rejected}) {
+    std::string bytes;
+    WireWriter w(bytes);
+    write_scan(w, *answer);
+    WireReader r(payload(bytes, FrameType::scan));
+    ScanAnswer back;
+    REQUIRE(read_scan(r, back));
+    CHECK(back.loaded == answer->loaded);
+    CHECK(back.meta.name == answer->meta.name);
+    CHECK(back.meta.models == answer->meta.models);
+    CHECK(back.meta.aliases == answer->meta.aliases);
+    CHECK(back.error == answer->error);
+  }
+}
