@@ -96,6 +96,17 @@ void apply_command_line(const CommandLine &command_line, Config &config) {
   set(config.serve.shutdown_timeout, command_line.shutdown_timeout, "--shutdown-timeout");
   set(config.serve.max_body, command_line.max_body, "--max-body");
   if (command_line.quiet) config.serve.quiet.set(true, from_command_line("--quiet"));
+  set(config.serve.max_header_bytes, command_line.max_header_bytes, "--max-header-bytes");
+  set(config.serve.max_connections, command_line.max_connections, "--max-connections");
+  set(config.serve.max_stream_backlog, command_line.max_stream_backlog, "--max-stream-backlog");
+  auto set_list = [](auto &target, const std::vector<std::string> &given, const char *option, auto check) {
+    if (given.empty()) return;
+    for (const auto &item : given)
+      if (auto error = check(item)) throw Error(std::string(option) + ": " + *error);
+    target.set(given, from_command_line(option));
+  };
+  set_list(config.serve.cors_origins, command_line.cors_origins, "--cors-origin", check_cors_origin);
+  set_list(config.serve.allowed_hosts, command_line.allowed_hosts, "--allowed-host", check_allowed_host);
 }
 
 // Seconds as the engine's milliseconds; 0 keeps the engine's default, as it always has on the

@@ -62,6 +62,12 @@ struct ServeSettings {
   Value<double> shutdown_timeout{30};
   Value<std::uint64_t> max_body{4 * 1024 * 1024};
   Value<bool> quiet{false};
+  // Hardening against hostile clients (serve/include/provhost/serve/cross_site.hpp, server.hpp).
+  Value<std::uint64_t> max_header_bytes{16 * 1024};
+  Value<std::uint64_t> max_connections{1024};
+  Value<std::uint64_t> max_stream_backlog{1024 * 1024};
+  Value<std::vector<std::string>> cors_origins;   // "*" or origins; replaced, not joined, by a higher source
+  Value<std::vector<std::string>> allowed_hosts;  // Host names besides the loopback ones
 };
 
 // An upstream override: every request of provider `name` goes to `origin`.
@@ -117,6 +123,8 @@ struct CommandLine {
   std::optional<double> client_timeout, shutdown_timeout;
   std::optional<std::uint64_t> max_body;
   bool quiet = false;
+  std::optional<std::uint64_t> max_header_bytes, max_connections, max_stream_backlog;
+  std::vector<std::string> cors_origins, allowed_hosts;
 };
 
 using Environment = std::map<std::string, std::string>;

@@ -170,6 +170,11 @@ std::string to_text(const Config &config) {
   out.line("shutdown_timeout", toml_number(serve.shutdown_timeout.value), serve.shutdown_timeout.source);
   out.line("max_body", std::to_string(serve.max_body.value), serve.max_body.source);
   out.line("quiet", serve.quiet.value ? "true" : "false", serve.quiet.source);
+  out.line("max_header_bytes", std::to_string(serve.max_header_bytes.value), serve.max_header_bytes.source);
+  out.line("max_connections", std::to_string(serve.max_connections.value), serve.max_connections.source);
+  out.line("max_stream_backlog", std::to_string(serve.max_stream_backlog.value), serve.max_stream_backlog.source);
+  out.line("cors_origins", toml_strings(serve.cors_origins.value), serve.cors_origins.source);
+  out.line("allowed_hosts", toml_strings(serve.allowed_hosts.value), serve.allowed_hosts.source);
 
   for (const auto &[provider, entries] : values_by_provider(config)) {
     out.header("providers." + toml_key(provider));
@@ -273,6 +278,21 @@ std::string to_json(const Config &config) {
   writer.Key("source");
   json_string(writer, source_name(serve.quiet.source));
   writer.EndObject();
+  for (const auto &[name, value] :
+       {std::pair{"max_header_bytes", &serve.max_header_bytes}, std::pair{"max_connections", &serve.max_connections},
+        std::pair{"max_stream_backlog", &serve.max_stream_backlog}}) {
+    writer.Key(name);
+    writer.StartObject();
+    writer.Key("value");
+    writer.Uint64(value->value);
+    writer.Key("source");
+    json_string(writer, source_name(value->source));
+    writer.EndObject();
+  }
+  writer.Key("cors_origins");
+  json_value(writer, serve.cors_origins.value, serve.cors_origins.source);
+  writer.Key("allowed_hosts");
+  json_value(writer, serve.allowed_hosts.value, serve.allowed_hosts.source);
   writer.EndObject();
 
   writer.Key("providers");

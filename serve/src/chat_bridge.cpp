@@ -87,7 +87,7 @@ void ChatBridge::start(const SubmitChat &submit, core::ChatSpec spec) {
   inbox_ = std::make_shared<ChatInbox>(stream_ ? settings_.max_stream_backlog : SIZE_MAX);
   update_log_fields(*connection);
   auto sink = std::make_shared<Sink>(weak_from_this(), inbox_, connection->executor(), settings_.warnings,
-                                     connection->peer(), identity_.id);
+                                     connection->peer(), connection->request_id());
   try {
     chat_ = submit(std::move(spec), std::move(sink));
   } catch (const std::exception &e) {

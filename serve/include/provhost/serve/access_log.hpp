@@ -24,8 +24,8 @@ std::string printable(std::string_view text, std::size_t limit = 200);
 // Free text of a log line: control bytes, DEL and backslash as \xNN; the rest as it is.
 std::string escaped(std::string_view text);
 
-// "provhost serve: METHOD PATH STATUS PROVIDER MODEL 1.2ms[ NOTE]\n", PROVIDER and MODEL from the
-// exchange's first two log fields.
+// "provhost serve: METHOD PATH STATUS PROVIDER MODEL 1.2ms REQUEST_ID[ NOTE]\n", PROVIDER and
+// MODEL from the exchange's first two log fields.
 std::string access_line(const ExchangeSummary &summary);
 
 // "provhost serve: warning: PEER ID PROVIDER: MESSAGE\n"
