@@ -44,7 +44,8 @@ HttpConnection::HttpConnection(tcp::socket socket, HttpLimits limits, std::share
       timer_(socket_.get_executor()),
       limits_(limits),
       service_(std::move(service)),
-      peer_(peer_of(socket_)) {}
+      peer_(peer_of(socket_)),
+      client_timeout_(limits_.client_timeout) {}
 
 HttpConnection::~HttpConnection() {
   release_responder();
@@ -264,7 +265,7 @@ void HttpConnection::on_stream_written(error_code ec) {
 }
 
 void HttpConnection::finish_exchange() {
-  report();
+  report(cut_note_);
   responder_.reset();
   stream_ = Stream::none;
   stream_serializer_.reset();
@@ -293,6 +294,22 @@ void HttpConnection::abort(std::string_view why) {
     report(why);
   }
   close();
+}
+
+void HttpConnection::cut(std::string_view why) {
+  if (phase_ != Phase::answering || stream_ != Stream::open || !responder_) return abort(why);
+  std::string words = responder_->last_words(why);
+  release_responder();
+  cut_note_ = why;
+  keep_alive_ = false;
+  client_timeout_ = std::min<std::chrono::milliseconds>(linger_limit, limits_.client_timeout);
+  pending_ += words;
+  end_stream();
+  if (writing_) {
+    arm_deadline();  // the write in flight gets only the grace
+  } else {
+    flush();
+  }
 }
 
 void HttpConnection::report(std::string_view note) {
@@ -338,7 +355,7 @@ void HttpConnection::release_responder() {
 }
 
 // One deadline covers whatever the connection is waiting on the client for: a request, or a write.
-void HttpConnection::arm_deadline() { arm_deadline(limits_.client_timeout); }
+void HttpConnection::arm_deadline() { arm_deadline(client_timeout_); }
 
 void HttpConnection::arm_deadline(std::chrono::milliseconds timeout) {
   timer_.expires_after(timeout);

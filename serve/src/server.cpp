@@ -164,7 +164,7 @@ void ServerState::shutdown() {
 }
 
 void ServerState::cut_all() {
-  for (auto &connection : open_connections()) connection->abort("shutdown");
+  for (auto &connection : open_connections()) connection->cut("shutdown");
 }
 
 void ServerState::stop_if_drained() {

@@ -794,3 +794,52 @@ TEST_CASE("a body with bytes after its JSON value is a 400 over the wire too") {
   CHECK(error_code_of(r) == "invalid_json");
   CHECK(server.engine.specs().empty());
 }
+
+TEST_CASE("a streaming client slower than its chat gets every byte: the chat is held, not the client cut") {
+  auto options = test_options();
+  options.max_stream_backlog = 64 * 1024;
+  RunningServer server(options);
+  const std::string piece(16 * 1024, 'z');
+  constexpr std::size_t pieces = 256;  // 4 MiB: 64 times the backlog
+  // The burst begins once the chat has been handed to the server: with the real engine no text
+  // comes before the upstream's answer, long after.
+  server.engine.set_script({.texts = {piece}, .hold_after_first_text = true, .repeat_times = pieces});
+  Client client(server.port());
+  // Small enough that the socket cannot absorb the burst, not so small that TCP stalls on it.
+  client.shrink_receive_buffer(64 * 1024);
+  client.send_request("POST", "/v1/chat/completions", hello_stream_body);
+  REQUIRE(client.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+  server.engine.release();
+  std::string text = stream_text(client.read_rest());
+  CHECK(text.size() == pieces * piece.size());
+  CHECK(text.find_first_not_of('z') == std::string::npos);
+  CHECK(server.engine.holds() > 0);
+  CHECK(server.engine.cancellations() == 0);
+}
+
+TEST_CASE("a stream cut at the shutdown deadline ends with an error event and [DONE]") {
+  CapturedLog log;
+  auto options = test_options();
+  options.shutdown_timeout = 100ms;
+  options.access_log = true;
+  options.log = log.writer();
+  RunningServer server(options);
+  server.engine.set_script({.texts = {"before", " never"}, .hold_after_first_text = true});
+  Client streaming(server.port());
+  streaming.send_request("POST", "/v1/chat/completions", hello_stream_body);
+  REQUIRE(streaming.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+  server.shutdown();
+  auto events = sse_data(streaming.read_rest());
+  REQUIRE(events.size() >= 3);
+  CHECK(events.back() == "[DONE]");
+  auto error = parse(events[events.size() - 2]);
+  REQUIRE(error.HasMember("error"));
+  CHECK(str(error["error"]["code"]) == "server_shutting_down");
+  CHECK(streaming.closed_by_server());
+  CHECK(server.stops_within(10s));
+  CHECK(server.engine.wait_for_cancellations(1));
+  REQUIRE(log.wait_for_lines(1));
+  CHECK_THAT(log.lines().back(), Catch::EndsWith(" shutdown\n"));
+}

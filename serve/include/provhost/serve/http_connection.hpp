@@ -63,6 +63,12 @@ class Responder {
   // The exchange ended without its answer (the client left, timed out or lagged, or the server cut
   // it): whatever produces the answer should stop.
   virtual void on_abort() = 0;
+  // The bytes that end a stream the server cuts for `why` ("shutdown", say), so that the client
+  // learns it was cut; "" for none.
+  virtual std::string last_words(std::string_view why) {
+    (void)why;
+    return {};
+  }
 };
 
 class HttpConnection;
@@ -97,6 +103,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void drain();
   // Ends the connection now, mid-answer or not; a cut answer is logged with `why`.
   void abort(std::string_view why);
+  // Like abort, but a stream under way first gets its responder's last words, when the client
+  // takes them within a short grace (a client that reads nothing gets nothing).
+  void cut(std::string_view why);
 
   // "ADDRESS:PORT" of the client, or "-".
   const std::string &peer() const { return peer_; }
@@ -125,6 +134,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void end_stream();
   void flush();
   bool writing() const { return writing_; }
+  // Stream bytes not yet taken by the client's socket.
+  std::size_t unsent_bytes() const { return pending_.size() + (writing_ ? in_flight_.size() : 0); }
 
  private:
   enum class Phase { reading, answering, closing, closed };
@@ -181,6 +192,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::optional<StreamHeader> stream_header_;
   std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
   std::string pending_, in_flight_;
+  std::string cut_note_;                      // why the stream is being cut; "" while it is not
+  std::chrono::milliseconds client_timeout_;  // the limit's, shortened to a grace once a stream is cut
 };
 
 }  // namespace provhost::serve
