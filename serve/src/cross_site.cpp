@@ -49,7 +49,7 @@ std::string host_name_of(std::string_view authority) {
   return lower(name);
 }
 
-CrossSitePolicy::CrossSitePolicy(const boost::asio::ip::address &listen_address, CrossSiteOptions options)
+CrossSitePolicy::CrossSitePolicy(const boost::asio::ip::address &listen_address, const CrossSiteOptions &options)
     : enforced_(true), check_host_name_(listen_address.is_loopback()) {
   for (const auto &origin : options.cors_origins) {
     if (origin == "*") any_origin_ = true;

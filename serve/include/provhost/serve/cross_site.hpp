@@ -39,7 +39,7 @@ class CrossSitePolicy {
  public:
   // `listen_address` decides whether Host is checked: only on loopback, where nobody but this
   // machine's browsers can reach the server and every legitimate Host is known.
-  CrossSitePolicy(const boost::asio::ip::address &listen_address, CrossSiteOptions options);
+  CrossSitePolicy(const boost::asio::ip::address &listen_address, const CrossSiteOptions &options);
   // Lets everything through (no Host or Origin checks): for servers not exposed to browsers.
   CrossSitePolicy() = default;
 
