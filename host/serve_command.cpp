@@ -39,6 +39,10 @@ int run_serve(const GlobalOptions &global) {
   server_options.client_timeout = milliseconds(settings.client_timeout.value);
   server_options.shutdown_timeout = milliseconds(settings.shutdown_timeout.value);
   server_options.max_body_bytes = static_cast<std::size_t>(settings.max_body.value);
+  server_options.max_header_bytes = static_cast<std::size_t>(settings.max_header_bytes.value);
+  server_options.max_connections = static_cast<std::size_t>(settings.max_connections.value);
+  server_options.max_stream_backlog = static_cast<std::size_t>(settings.max_stream_backlog.value);
+  server_options.cross_site = {settings.cors_origins.value, settings.allowed_hosts.value};
   server_options.access_log = !settings.quiet.value;
   server_options.drop_unsupported_params = settings.drop_unsupported_params.value;
 

@@ -118,6 +118,30 @@ void add_serve_options(CLI::App &serve, CommandLine &command_line) {
   serve.add_flag("--drop-unsupported-params", command_line.drop_unsupported_params,
                  "Ignore request parameters no provider delivers (n > 1, logprobs, tools, ...) with a warning in "
                  "the log, instead of answering 400 unsupported_parameter");
+  add_optional(serve, "--max-header-bytes", command_line.max_header_bytes,
+               "Largest request header accepted, in bytes (default 16384)")
+      ->type_name("BYTES")
+      ->check(CLI::PositiveNumber);
+  add_optional(serve, "--max-connections", command_line.max_connections,
+               "Client connections open at once; beyond it a new one gets a 503 (default 1024)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  add_optional(serve, "--max-stream-backlog", command_line.max_stream_backlog,
+               "Bytes of answer a streaming client may lag behind before it is cut (default 1048576)")
+      ->type_name("BYTES")
+      ->check(CLI::PositiveNumber);
+  serve
+      .add_option("--cors-origin", command_line.cors_origins,
+                  "Let web pages from ORIGIN (https://host[:port], or * for any) call the API (repeatable)")
+      ->type_name("ORIGIN")
+      ->expected(1)
+      ->take_all();
+  serve
+      .add_option("--allowed-host", command_line.allowed_hosts,
+                  "Answer requests for Host NAME too when listening on loopback (repeatable)")
+      ->type_name("NAME")
+      ->expected(1)
+      ->take_all();
 }
 
 }  // namespace provhost::host::config

@@ -118,6 +118,17 @@ void apply_command_line(const CommandLine &command_line, Config &config) {
                                 from_command_line("--plugin-memory"));
   if (command_line.plugin_cache)
     isolation.plugin_cache.set(*command_line.plugin_cache, from_command_line("--plugin-cache"));
+  set(config.serve.max_header_bytes, command_line.max_header_bytes, "--max-header-bytes");
+  set(config.serve.max_connections, command_line.max_connections, "--max-connections");
+  set(config.serve.max_stream_backlog, command_line.max_stream_backlog, "--max-stream-backlog");
+  auto set_list = [](auto &target, const std::vector<std::string> &given, const char *option, auto check) {
+    if (given.empty()) return;
+    for (const auto &item : given)
+      if (auto error = check(item)) throw Error(std::string(option) + ": " + *error);
+    target.set(given, from_command_line(option));
+  };
+  set_list(config.serve.cors_origins, command_line.cors_origins, "--cors-origin", check_cors_origin);
+  set_list(config.serve.allowed_hosts, command_line.allowed_hosts, "--allowed-host", check_allowed_host);
 }
 
 // Seconds as the engine's milliseconds; 0 keeps the engine's default, as it always has on the

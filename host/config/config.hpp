@@ -64,6 +64,12 @@ struct ServeSettings {
   Value<std::uint64_t> max_body{4 * 1024 * 1024};
   Value<bool> quiet{false};
   Value<bool> drop_unsupported_params{false};
+  // Hardening against hostile clients (serve/include/provhost/serve/cross_site.hpp, server.hpp).
+  Value<std::uint64_t> max_header_bytes{16 * 1024};
+  Value<std::uint64_t> max_connections{1024};
+  Value<std::uint64_t> max_stream_backlog{1024 * 1024};
+  Value<std::vector<std::string>> cors_origins;   // "*" or origins; replaced, not joined, by a higher source
+  Value<std::vector<std::string>> allowed_hosts;  // Host names besides the loopback ones
 };
 
 // Where plugin code runs (issue 8): in worker processes ("process") or in provhost's own ("none").
@@ -140,6 +146,8 @@ struct CommandLine {
   std::optional<std::string> plugin_memory;  // BYTES, or with K, M or G
   std::optional<std::uint64_t> scan_jobs;
   std::optional<std::string> plugin_cache;
+  std::optional<std::uint64_t> max_header_bytes, max_connections, max_stream_backlog;
+  std::vector<std::string> cors_origins, allowed_hosts;
 };
 
 using Environment = std::map<std::string, std::string>;

@@ -213,6 +213,21 @@ class FileReader {
         if (!node.is_boolean()) fail(node, full + " must be true or false");
         (name == "quiet" ? settings.quiet : settings.drop_unsupported_params)
             .set(node.as_boolean()->get(), source_of(node));
+      } else if (name == "max_header_bytes" || name == "max_connections" || name == "max_stream_backlog") {
+        const auto *count = node.as_integer();
+        if (!count || count->get() <= 0) fail(node, full + " must be a whole number > 0");
+        auto &target = name == "max_header_bytes"  ? settings.max_header_bytes
+                       : name == "max_connections" ? settings.max_connections
+                                                   : settings.max_stream_backlog;
+        target.set(static_cast<std::uint64_t>(count->get()), source_of(node));
+      } else if (name == "cors_origins" || name == "allowed_hosts") {
+        const bool origins = name == "cors_origins";
+        std::vector<std::string> items = strings(node, full);
+        for (std::size_t i = 0; i < items.size(); ++i) {
+          if (auto error = origins ? check_cors_origin(items[i]) : check_allowed_host(items[i]))
+            fail(*node.as_array()->get(i), full + ": " + *error);
+        }
+        (origins ? settings.cors_origins : settings.allowed_hosts).set(std::move(items), source_of(node));
       } else {
         unknown(key, "serve");
       }

@@ -194,6 +194,11 @@ std::string to_text(const Config &config) {
   out.line("quiet", serve.quiet.value ? "true" : "false", serve.quiet.source);
   out.line("drop_unsupported_params", serve.drop_unsupported_params.value ? "true" : "false",
            serve.drop_unsupported_params.source);
+  out.line("max_header_bytes", std::to_string(serve.max_header_bytes.value), serve.max_header_bytes.source);
+  out.line("max_connections", std::to_string(serve.max_connections.value), serve.max_connections.source);
+  out.line("max_stream_backlog", std::to_string(serve.max_stream_backlog.value), serve.max_stream_backlog.source);
+  out.line("cors_origins", toml_strings(serve.cors_origins.value), serve.cors_origins.source);
+  out.line("allowed_hosts", toml_strings(serve.allowed_hosts.value), serve.allowed_hosts.source);
 
   for (const auto &[provider, entries] : values_by_provider(config)) {
     out.header("providers." + toml_key(provider));
@@ -321,6 +326,21 @@ std::string to_json(const Config &config) {
     json_string(writer, source_name(flag->source));
     writer.EndObject();
   }
+  for (const auto &[name, value] :
+       {std::pair{"max_header_bytes", &serve.max_header_bytes}, std::pair{"max_connections", &serve.max_connections},
+        std::pair{"max_stream_backlog", &serve.max_stream_backlog}}) {
+    writer.Key(name);
+    writer.StartObject();
+    writer.Key("value");
+    writer.Uint64(value->value);
+    writer.Key("source");
+    json_string(writer, source_name(value->source));
+    writer.EndObject();
+  }
+  writer.Key("cors_origins");
+  json_value(writer, serve.cors_origins.value, serve.cors_origins.source);
+  writer.Key("allowed_hosts");
+  json_value(writer, serve.allowed_hosts.value, serve.allowed_hosts.source);
   writer.EndObject();
 
   writer.Key("providers");

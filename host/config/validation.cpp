@@ -41,6 +41,47 @@ std::optional<std::string> check_listen(std::string_view listen) {
   return std::nullopt;
 }
 
+namespace {
+
+bool is_host_character(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+}
+
+bool is_bracketed_ipv6(std::string_view host) {
+  if (host.size() < 3 || host.front() != '[' || host.back() != ']') return false;
+  return std::all_of(host.begin() + 1, host.end() - 1, [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+  });
+}
+
+}  // namespace
+
+std::optional<std::string> check_allowed_host(std::string_view host) {
+  if (host.empty() || !(is_bracketed_ipv6(host) || std::all_of(host.begin(), host.end(), is_host_character)))
+    return "expected a host name without a port (letters, digits, '.', '-', '_') or [IPv6], got \"" +
+           std::string(host) + "\"";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_cors_origin(std::string_view origin) {
+  if (origin == "*") return std::nullopt;
+  std::string_view rest;
+  if (origin.rfind("http://", 0) == 0)
+    rest = origin.substr(7);
+  else if (origin.rfind("https://", 0) == 0)
+    rest = origin.substr(8);
+  std::string_view host = rest, port;
+  if (auto colon = rest.rfind(':');
+      colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  if (rest.empty() || check_allowed_host(host) || (rest.size() != host.size() && !is_port(port)))
+    return "expected \"*\" or an origin such as https://chat.example.com or http://localhost:3000 (no path), got \"" +
+           std::string(origin) + "\"";
+  return std::nullopt;
+}
+
 std::optional<std::string> check_base_url(std::string_view url) {
   std::string_view rest;
   if (url.rfind("http://", 0) == 0)

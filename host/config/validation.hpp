@@ -18,6 +18,14 @@ std::optional<std::string> check_proxy(std::string_view proxy);
 // HOST:PORT, [IPv6]:PORT or :PORT, the port from 0 to 65535 (the host is resolved by serve).
 std::optional<std::string> check_listen(std::string_view listen);
 
+// A browser origin serve may answer across sites: "*", or http:// or https:// with a host and an
+// optional port, nothing after it ("https://chat.example.com", "http://localhost:3000").
+std::optional<std::string> check_cors_origin(std::string_view origin);
+
+// A host name (letters, digits, '.', '-', '_') or a bracketed IPv6 address, without a port: a
+// name a Host header may give when serve listens on loopback.
+std::optional<std::string> check_allowed_host(std::string_view host);
+
 // An http:// or https:// URL with a host (a path is allowed: an API's base).
 std::optional<std::string> check_base_url(std::string_view url);
 

@@ -34,7 +34,7 @@ std::string access_line(const ExchangeSummary &summary) {
     return i < summary.log_fields.size() ? std::string_view(summary.log_fields[i]) : std::string_view();
   };
   std::string line;
-  line.reserve(96 + summary.path.size() + summary.note.size());
+  line.reserve(96 + summary.path.size() + summary.request_id.size() + summary.note.size());
   line += "provhost serve: ";
   append_printable(line, summary.method);
   line.push_back(' ');
@@ -50,7 +50,8 @@ std::string access_line(const ExchangeSummary &summary) {
   auto written = std::to_chars(ms, ms + sizeof ms, std::chrono::duration<double, std::milli>(summary.elapsed).count(),
                                std::chars_format::fixed, 1);
   line.append(ms, written.ec == std::errc() ? written.ptr : ms);
-  line += "ms";
+  line += "ms ";
+  append_printable(line, summary.request_id);
   if (!summary.note.empty()) {
     line.push_back(' ');
     line += summary.note;

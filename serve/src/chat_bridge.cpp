@@ -30,6 +30,12 @@ class ChatBridge::Sink : public core::ChatSink {
       if (inbox.overflowed) return false;
       if (inbox.text.size() + text.size() <= inbox.text_limit) {
         inbox.text.append(text);
+        // Under the inbox's lock, as every hold and release is, so that they reach the engine in
+        // the order they were decided in (the engine's own lock is never held around a sink call).
+        if (!inbox.held && inbox.text.size() > inbox.hold_above) {
+          inbox.held = true;
+          if (inbox.chat) inbox.chat->hold_output(true);
+        }
         return false;
       }
       inbox.overflowed = true;
@@ -101,12 +107,16 @@ ChatBridge::ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIde
 
 void ChatBridge::start(const SubmitChat &submit, core::ChatSpec spec) {
   auto connection = connection_while_chatting_;
-  inbox_ = std::make_shared<ChatInbox>(stream_ ? settings_.max_stream_backlog : SIZE_MAX);
+  inbox_ = stream_ ? std::make_shared<ChatInbox>(settings_.max_stream_backlog, settings_.max_stream_backlog / 4)
+                   : std::make_shared<ChatInbox>(SIZE_MAX, SIZE_MAX);
   update_log_fields(*connection);
   auto sink = std::make_shared<Sink>(weak_from_this(), inbox_, connection->executor(), settings_.warnings,
-                                     settings_.metrics, connection->peer(), identity_.id);
+                                     settings_.metrics, connection->peer(), connection->request_id());
   try {
     chat_ = submit(std::move(spec), std::move(sink));
+    std::lock_guard lock(inbox_->mutex);
+    inbox_->chat = chat_;
+    if (inbox_->held) chat_->hold_output(true);
   } catch (const std::exception &e) {
     end_chat();
     respond_error(*connection,
@@ -126,7 +136,8 @@ void ChatBridge::on_inbox(const std::shared_ptr<ChatInbox> &inbox) {
     std::lock_guard lock(inbox->mutex);
     overflowed = inbox->overflowed;
   }
-  if (overflowed) connection->abort("client too slow");
+  if (overflowed) return connection->cut("client too slow");
+  regulate(*connection);
 }
 
 void ChatBridge::on_writable() {
@@ -149,12 +160,33 @@ void ChatBridge::take_inbox(HttpConnection &connection) {
     done = inbox_->done;
     overflowed = inbox_->overflowed;
   }
-  if (overflowed) return connection.abort("client too slow");
+  if (overflowed) return connection.cut("client too slow");
   if (started) chat_started(connection, started->first, started->second);
   if (!text.empty()) chat_text(connection, text);
   if (error) return chat_failed(connection, *error);
   if (done) return chat_done(connection);
   connection.flush();
+  regulate(connection);
+}
+
+void ChatBridge::regulate(HttpConnection &connection) {
+  if (!stream_ || !chat_ || !inbox_) return;
+  // Between the two marks the state stays, so that a client reading at about the upstream's pace
+  // does not toggle the transfer at every write.
+  std::lock_guard lock(inbox_->mutex);
+  const std::size_t waiting = connection.unsent_bytes() + inbox_->text.size();
+  const bool hold = !inbox_->held && waiting > inbox_->hold_above;
+  const bool release = inbox_->held && waiting <= inbox_->hold_above / 4;
+  if (!hold && !release) return;
+  inbox_->held = hold;
+  chat_->hold_output(hold);
+}
+
+std::string ChatBridge::last_words(std::string_view why) {
+  std::string words = error_event({503, "The answer was cut: " + std::string(why) + ".", "server_error", "",
+                                   why == "shutdown" ? "server_shutting_down" : "stream_cut"});
+  words += done_event;
+  return words;
 }
 
 void ChatBridge::chat_started(HttpConnection &connection, const std::string &provider, const std::string &model) {

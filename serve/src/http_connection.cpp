@@ -2,6 +2,7 @@
 #include <boost/beast/core/buffers_cat.hpp>
 #include <cstdint>
 #include <provhost/serve/http_connection.hpp>
+#include <provhost/serve/ids.hpp>
 #include <provhost/text.hpp>
 #include <utility>
 
@@ -43,7 +44,8 @@ HttpConnection::HttpConnection(tcp::socket socket, HttpLimits limits, std::share
       timer_(socket_.get_executor()),
       limits_(limits),
       service_(std::move(service)),
-      peer_(peer_of(socket_)) {}
+      peer_(peer_of(socket_)),
+      client_timeout_(limits_.client_timeout) {}
 
 HttpConnection::~HttpConnection() {
   release_responder();
@@ -53,6 +55,15 @@ HttpConnection::~HttpConnection() {
 void HttpConnection::start() {
   service_->on_connection_open(*this);
   read_request();
+}
+
+void HttpConnection::start_refused(http::status status, std::string body, std::string_view content_type) {
+  service_->on_connection_open(*this);
+  keep_alive_ = false;
+  exchange_start_ = Clock::now();
+  method_ = "-";
+  path_ = "-";
+  respond(status, std::move(body), content_type);
 }
 
 void HttpConnection::drain() {
@@ -65,6 +76,11 @@ void HttpConnection::read_request() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
   parser_->body_limit(limits_.max_body_bytes);
+  // Until a header arrives, a timed-out request is logged with what is known: nothing.
+  exchange_start_ = Clock::now();
+  method_ = "-";
+  path_ = "-";
+  request_id_.clear();
   arm_deadline();
   http::async_read_header(socket_, buffer_, *parser_,
                           [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
@@ -77,11 +93,17 @@ void HttpConnection::on_header(error_code ec) {
   path_ = "-";
   status_ = 0;
   log_fields_.clear();
-  if (ec) return on_read_error(ec);
+  response_headers_.clear();
+  if (ec) {
+    if (request_id_.empty()) request_id_ = request_id_for({});
+    return on_read_error(ec);
+  }
   const auto &request = parser_->get();
   std::string_view target = std_view(request.target());
   method_ = std_view(request.method_string());
   path_ = target.substr(0, target.find('?'));
+  head_ = request.method() == http::verb::head;
+  request_id_ = request_id_for(std_view(request["X-Request-Id"]));
   if (request.count(http::field::transfer_encoding) > 0) {
     // Whatever follows this header cannot be trusted to be the next request: answer, then close.
     keep_alive_ = false;
@@ -94,6 +116,7 @@ void HttpConnection::on_header(error_code ec) {
                                            chunked_only ? RequestProblem::length_required : RequestProblem::malformed,
                                            "unsupported Transfer-Encoding");
   }
+  if (!service_->on_request_header(shared_from_this(), request)) return;
   if (beast::iequals(request[http::field::expect], "100-continue")) {
     net::async_write(socket_, net::buffer(continue_response), [self = shared_from_this()](error_code ec, std::size_t) {
       if (ec) return self->close();
@@ -160,14 +183,24 @@ void HttpConnection::on_watch(error_code ec, std::size_t n) {
 
 void HttpConnection::respond(http::status status, std::string body, std::string_view content_type,
                              std::string_view allow) {
+  // Answered from its header: a body it announced is never read, so nothing after it on this
+  // connection could be told apart from that body.
+  if (phase_ == Phase::reading && parser_ && !parser_->is_done()) keep_alive_ = false;
   phase_ = Phase::answering;
   status_ = static_cast<int>(status);
   response_.emplace(status, 11);
-  response_->set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+  if (!content_type.empty()) {
+    response_->set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+  }
   if (!allow.empty()) response_->set(http::field::allow, beast::string_view(allow.data(), allow.size()));
   response_->keep_alive(keep_alive_);
+  set_response_headers(*response_);
   response_->body() = std::move(body);
   response_->prepare_payload();
+  // RFC 9110 8.6: no Content-Length on a 204.
+  if (status == http::status::no_content) response_->erase(http::field::content_length);
+  // A HEAD answer says how long the GET answer's body is, and sends none.
+  if (head_) response_->body().clear();
   writing_ = true;
   arm_deadline();
   http::async_write(socket_, *response_, [self = shared_from_this()](error_code ec, std::size_t) {
@@ -185,6 +218,7 @@ void HttpConnection::start_stream(StreamHeader header) {
   status_ = static_cast<int>(header.result_int());
   header.keep_alive(keep_alive_);
   header.chunked(chunked_);
+  set_response_headers(header);
   stream_header_.emplace(std::move(header));
   stream_serializer_.emplace(*stream_header_);
   writing_ = true;
@@ -231,7 +265,7 @@ void HttpConnection::on_stream_written(error_code ec) {
 }
 
 void HttpConnection::finish_exchange() {
-  report();
+  report(cut_note_);
   responder_.reset();
   stream_ = Stream::none;
   stream_serializer_.reset();
@@ -262,8 +296,29 @@ void HttpConnection::abort(std::string_view why) {
   close();
 }
 
+void HttpConnection::cut(std::string_view why) {
+  if (phase_ != Phase::answering || stream_ != Stream::open || !responder_) return abort(why);
+  std::string words = responder_->last_words(why);
+  release_responder();
+  cut_note_ = why;
+  keep_alive_ = false;
+  client_timeout_ = std::min<std::chrono::milliseconds>(linger_limit, limits_.client_timeout);
+  pending_ += words;
+  end_stream();
+  if (writing_) {
+    arm_deadline();  // the write in flight gets only the grace
+  } else {
+    flush();
+  }
+}
+
 void HttpConnection::report(std::string_view note) {
-  service_->on_exchange_end({method_, path_, status_, Clock::now() - exchange_start_, log_fields_, note});
+  service_->on_exchange_end({method_, path_, status_, Clock::now() - exchange_start_, log_fields_, note, request_id_});
+}
+
+void HttpConnection::set_response_headers(http::fields &fields) const {
+  if (!request_id_.empty()) fields.set("X-Request-Id", request_id_);
+  for (const auto &[name, value] : response_headers_) fields.insert(name, value);
 }
 
 // After the last response: stop sending, then read what the client still sends until it closes,
@@ -300,15 +355,24 @@ void HttpConnection::release_responder() {
 }
 
 // One deadline covers whatever the connection is waiting on the client for: a request, or a write.
-void HttpConnection::arm_deadline() { arm_deadline(limits_.client_timeout); }
+void HttpConnection::arm_deadline() { arm_deadline(client_timeout_); }
 
 void HttpConnection::arm_deadline(std::chrono::milliseconds timeout) {
   timer_.expires_after(timeout);
   timer_.async_wait([self = shared_from_this()](error_code ec) {
-    if (ec) return;
-    if (self->phase_ == Phase::answering) return self->abort("client timed out");
-    self->close();
+    if (!ec) self->on_deadline();
   });
+}
+
+void HttpConnection::on_deadline() {
+  if (phase_ == Phase::answering) return abort("client timed out");
+  // A request begun and never finished is logged; an idle keep-alive connection closing is not.
+  if (phase_ == Phase::reading && parser_ && parser_->got_some()) {
+    status_ = 408;
+    if (request_id_.empty()) request_id_ = request_id_for({});
+    report("client timed out");
+  }
+  close();
 }
 
 void HttpConnection::disarm_deadline() { timer_.cancel(); }

@@ -1,14 +1,17 @@
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <optional>
 #include <provhost/core/request_options.hpp>
+#include <provhost/serve/access_log.hpp>
 #include <provhost/serve/answer_format.hpp>
+#include <provhost/serve/ids.hpp>
 #include <provhost/serve/openai.hpp>
-#include <random>
 
 #include "openai_json.hpp"
 
@@ -219,15 +222,6 @@ std::optional<ApiError> read_optional_string(const rapidjson::Value &body, const
   return std::nullopt;
 }
 
-std::string random_suffix(std::size_t length) {
-  static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
-  std::string out(length, ' ');
-  for (auto &c : out) c = alphabet[pick(generator)];
-  return out;
-}
-
 // The fields every chat.completion and chat.completion.chunk starts with.
 void write_identity(Writer &w, const CompletionIdentity &identity, std::string_view object) {
   write_key(w, "id");
@@ -324,14 +318,58 @@ void write_error_object(Writer &w, const ApiError &error) {
   w.EndObject();
 }
 
+// The first key that appears twice in one object, anywhere in `root`. Walked with a stack of its
+// own, since a body may nest a million deep.
+std::optional<std::string> duplicate_key(const rapidjson::Value &root) {
+  std::vector<const rapidjson::Value *> pending{&root};
+  std::vector<std::string_view> keys;
+  while (!pending.empty()) {
+    const rapidjson::Value &value = *pending.back();
+    pending.pop_back();
+    if (value.IsArray()) {
+      for (const auto &item : value.GetArray()) {
+        if (item.IsObject() || item.IsArray()) pending.push_back(&item);
+      }
+    } else if (value.IsObject()) {
+      keys.clear();
+      for (const auto &member : value.GetObject()) {
+        keys.push_back(view_of(member.name));
+        if (member.value.IsObject() || member.value.IsArray()) pending.push_back(&member.value);
+      }
+      std::sort(keys.begin(), keys.end());
+      if (auto twice = std::adjacent_find(keys.begin(), keys.end()); twice != keys.end()) return std::string(*twice);
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> parse_body(std::string_view body, rapidjson::Document &doc) {
+  rapidjson::MemoryStream bytes(body.data(), body.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
   // Iterative: a client's body nested a million deep must not exhaust the I/O thread's stack.
-  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  // Stopping after the value lets what follows it be checked: RapidJSON would take a NUL byte
+  // for the end of the input and ignore what comes after.
+  doc.ParseStream<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag |
+                  rapidjson::kParseStopWhenDoneFlag>(stream);
   if (doc.HasParseError()) {
     return invalid_request(
         "The request body is not valid JSON: " + std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
             " (at byte " + std::to_string(doc.GetErrorOffset()) + ").",
         "", "invalid_json");
+  }
+  std::size_t end = stream.Tell();
+  while (end < body.size() && (body[end] == ' ' || body[end] == '\t' || body[end] == '\n' || body[end] == '\r')) ++end;
+  if (end != body.size()) {
+    return invalid_request(
+        "The request body is not valid JSON: unexpected bytes after the value (at byte " + std::to_string(end) + ").",
+        "", "invalid_json");
+  }
+  // JavaScript and Python keep a repeated key's last value, RapidJSON its first: a body that two
+  // parsers would read differently is refused rather than guessed at.
+  if (auto key = duplicate_key(doc)) {
+    return invalid_request(
+        "The request body repeats the key \"" + printable(*key) + "\" in one object; send each key once.",
+        printable(*key), "duplicate_key");
   }
   if (!doc.IsObject()) return wrong_type("body", "an object", doc);
   return std::nullopt;
@@ -418,7 +456,7 @@ std::string error_json(const ApiError &error) {
 }
 
 CompletionIdentity new_identity(std::string model, int64_t created) {
-  return CompletionIdentity{"chatcmpl-" + random_suffix(24), created, std::move(model), {}};
+  return CompletionIdentity{"chatcmpl-" + random_token(24), created, std::move(model), {}};
 }
 
 std::string completion_json(const CompletionIdentity &identity, std::string_view content,

@@ -21,7 +21,6 @@ void write_string(Writer &w, std::string_view s);
 void write_key(Writer &w, std::string_view key);
 void write_string_or_null(Writer &w, std::string_view s);
 void write_error_object(Writer &w, const ApiError &error);  // {"error": {...}}
-std::string random_suffix(std::size_t length);              // letters and digits, for ids
 
 std::string_view view_of(const rapidjson::Value &v);  // a string value
 ApiError invalid_request(std::string message, std::string param, std::string code = {});

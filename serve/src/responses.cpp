@@ -1,4 +1,5 @@
 #include <provhost/core/request_options.hpp>
+#include <provhost/serve/ids.hpp>
 #include <provhost/serve/responses.hpp>
 
 #include "openai_json.hpp"
@@ -61,7 +62,7 @@ enum class Status { in_progress, completed, incomplete, failed };
 
 class ResponsesFormat final : public AnswerFormat {
  public:
-  ResponsesFormat() : response_id_("resp_" + random_suffix(24)), message_id_("msg_" + random_suffix(24)) {}
+  ResponsesFormat() : response_id_("resp_" + random_token(24)), message_id_("msg_" + random_token(24)) {}
 
   const char *endpoint() const override { return "responses"; }
 

@@ -1,6 +1,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdio>
 #include <optional>
 #include <provhost/serve/handlers.hpp>
 #include <provhost/serve/http_connection.hpp>
@@ -26,7 +27,8 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
   ServerState(net::io_context &io, ServerOptions options, SubmitChat submit, Catalog catalog)
       : io(io),
         options(std::move(options)),
-        router(routes(std::move(submit), std::move(catalog)), this->options.api_key),
+        router(routes(std::move(submit), std::move(catalog)), this->options.api_key,
+               CrossSitePolicy(this->options.listen.address(), this->options.cross_site)),
         acceptor(io),
         shutdown_timer(io),
         accept_retry(io) {}
@@ -36,9 +38,9 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
                                        metrics};
     return {
         {http::verb::post, "/v1/chat/completions",
-         chat_completions_handler(submit, chat_settings, options.drop_unsupported_params)},
+         chat_completions_handler(submit, chat_settings, options.drop_unsupported_params), true, true},
         {http::verb::post, "/v1/responses",
-         responses_handler(std::move(submit), chat_settings, options.drop_unsupported_params)},
+         responses_handler(std::move(submit), chat_settings, options.drop_unsupported_params), true, true},
         {http::verb::get, "/v1/models", models_handler(std::move(catalog.models_json))},
         {http::verb::get, "/v1/providers", providers_handler(std::move(catalog.providers_json))},
         {http::verb::get, "/metrics", metrics_handler(metrics)},
@@ -46,6 +48,10 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
         {http::verb::get, "/health/ready",
          health_ready_handler([this] { return draining; }, catalog.any_working_provider), false},
     };
+  }
+
+  bool on_request_header(const std::shared_ptr<HttpConnection> &connection, const HttpRequest &header) override {
+    return router.screen(connection, header);
   }
 
   void on_request(const std::shared_ptr<HttpConnection> &connection, HttpRequest request) override {
@@ -95,25 +101,46 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
   tcp::acceptor acceptor;
   net::steady_timer shutdown_timer;
   net::steady_timer accept_retry;
+  std::chrono::milliseconds accept_backoff{0};  // > 0 while accept fails
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::function<void()> on_stopped;
   std::unordered_set<HttpConnection *> connections;
   bool stopped = false;
 };
 
+// Beyond this wait, a failing accept (out of descriptors) is retried no less often.
+constexpr std::chrono::milliseconds longest_accept_backoff{1000};
+
 void ServerState::accept() {
   acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
     if (self->draining || ec == net::error::operation_aborted) return;
     if (!ec) {
+      if (self->accept_backoff.count() > 0) {
+        self->accept_backoff = {};
+        std::fprintf(stderr, "provhost serve: accepting connections again\n");
+      }
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<HttpConnection>(std::move(socket), limits_of(self->options), self)->start();
+      auto connection = std::make_shared<HttpConnection>(std::move(socket), limits_of(self->options), self);
+      if (self->connections.size() >= self->options.max_connections) {
+        connection->start_refused(http::status::service_unavailable,
+                                  error_json({503, "The server has too many connections open; try again later.",
+                                              "server_error", "", "too_many_connections"}),
+                                  "application/json");
+      } else {
+        connection->start();
+      }
       return self->accept();
     }
     // Out of file descriptors, say: the connections already open go on, new ones wait in the
-    // backlog until a retry a moment later (retrying at once would spin).
-    std::fprintf(stderr, "provhost serve: accept: %s\n", ec.message().c_str());
-    self->accept_retry.expires_after(std::chrono::milliseconds(100));
+    // backlog until a retry (retrying at once would spin). Said once, not at every retry.
+    if (self->accept_backoff.count() == 0) {
+      std::fprintf(stderr, "provhost serve: accept: %s; retrying until it works\n", ec.message().c_str());
+      self->accept_backoff = std::chrono::milliseconds(50);
+    } else {
+      self->accept_backoff = std::min(self->accept_backoff * 2, longest_accept_backoff);
+    }
+    self->accept_retry.expires_after(self->accept_backoff);
     self->accept_retry.async_wait([self](error_code ec) {
       if (!ec && !self->draining) self->accept();
     });
@@ -144,7 +171,7 @@ void ServerState::shutdown() {
 }
 
 void ServerState::cut_all() {
-  for (auto &connection : open_connections()) connection->abort("shutdown");
+  for (auto &connection : open_connections()) connection->cut("shutdown");
 }
 
 void ServerState::stop_if_drained() {

@@ -579,3 +579,43 @@ TEST_CASE("bad isolation settings are one line each") {
   CHECK_FALSE(parse_bytes("-1"));
   CHECK_FALSE(parse_bytes("99999999999999999G"));
 }
+
+TEST_CASE("serve's hardening limits and cross-site lists come from the file, the command line replacing them") {
+  const std::string file = R"([serve]
+max_header_bytes = 2048
+max_connections = 10
+max_stream_backlog = 4096
+cors_origins = ["https://app.example", "http://localhost:3000"]
+allowed_hosts = ["my.box", "[fd00::1]"]
+)";
+  Config from_file = load_file(file);
+  CHECK(from_file.serve.max_header_bytes.value == 2048);
+  CHECK(from_file.serve.max_connections.value == 10);
+  CHECK(from_file.serve.max_stream_backlog.value == 4096);
+  CHECK(from_file.serve.cors_origins.value == std::vector<std::string>{"https://app.example", "http://localhost:3000"});
+  CHECK(from_file.serve.allowed_hosts.value == std::vector<std::string>{"my.box", "[fd00::1]"});
+
+  CommandLine command_line;
+  command_line.max_connections = 3;
+  command_line.cors_origins = {"*"};
+  Config both = load_file(file, command_line);
+  CHECK(both.serve.max_connections.value == 3);
+  CHECK(both.serve.max_connections.source.describe() == "from --max-connections");
+  CHECK(both.serve.cors_origins.value == std::vector<std::string>{"*"});
+  CHECK(both.serve.allowed_hosts.value.size() == 2);
+
+  Config defaults = load({}, {});
+  CHECK(defaults.serve.max_header_bytes.value == 16384);
+  CHECK(defaults.serve.max_connections.value == 1024);
+  CHECK(defaults.serve.cors_origins.value.empty());
+
+  CHECK(file_error("[serve]\nmax_connections = 0") ==
+        "error: config.toml:2:19: serve.max_connections must be a whole number > 0");
+  CHECK_THAT(file_error("[serve]\ncors_origins = [\"https://app.example/path\"]"),
+             Catch::StartsWith("error: config.toml:2:17: serve.cors_origins: expected \"*\" or an origin"));
+  CHECK_THAT(file_error("[serve]\nallowed_hosts = [\"my.box:80\"]"),
+             Catch::StartsWith("error: config.toml:2:18: serve.allowed_hosts: expected a host name without a port"));
+  CommandLine bad;
+  bad.allowed_hosts = {"a b"};
+  CHECK_THROWS_WITH(load(bad, {}), Catch::StartsWith("--allowed-host: expected a host name"));
+}

@@ -36,6 +36,7 @@ struct RecordingSink final : ChatSink {
 
 struct CountingHandle final : ChatHandle {
   void cancel() override { ++cancels; }
+  void hold_output(bool) override {}
   int cancels = 0;
 };
 

@@ -601,3 +601,29 @@ TEST_CASE("with PROVHOST_LOG=debug every state transition of a chat and its tran
                            "chat 1: closing -> done",
                        });
 }
+
+TEST_CASE("a chat's output held by its caller pauses its transfer, without counting as stalled, until released") {
+  EngineOptions options;
+  options.timeouts.idle_ms = 300;
+  Harness harness(options);
+  provhost::emulator::Config config = harness.upstream.config();
+  config.chunks = 8000;
+  config.write_size = 64 * 1024;
+  harness.upstream.configure(config);
+  std::string expected = harness.upstream.answer_body("ylokh");
+  REQUIRE(expected.size() > 16 * 64 * 1024);  // far more than a held transfer buffers
+  std::shared_ptr<ChatHandle> handle;
+  auto held = harness.start(ask("Probe"), &handle);
+  handle->hold_output(true);
+  // Another chat runs to its end meanwhile: the loop goes on, the held one does not.
+  auto other = harness.chat(ask("Probe"));
+  CHECK(other->events().back() == "done");
+  CHECK(other->text().size() == expected.size());
+  CHECK(held->ends() == 0);
+  CHECK(held->text().size() < expected.size() / 2);
+  handle->hold_output(false);
+  REQUIRE(held->wait_end());
+  CHECK(held->events().back() == "done");
+  CHECK(held->text().size() == expected.size());
+  CHECK(held->text() == expected);
+}

@@ -8,22 +8,22 @@
 using namespace provhost::serve;
 using namespace std::chrono_literals;
 
-TEST_CASE("an access line names the method, path, status, provider, model and time, then the note") {
+TEST_CASE("an access line names the method, path, status, provider, model, time and request id, then the note") {
   const std::vector<std::string> fields = {"Koala", "gpt-4o-mini"};
-  ExchangeSummary summary{"POST", "/v1/chat/completions", 200, 1500us, fields, {}};
-  CHECK(access_line(summary) == "provhost serve: POST /v1/chat/completions 200 Koala gpt-4o-mini 1.5ms\n");
+  ExchangeSummary summary{"POST", "/v1/chat/completions", 200, 1500us, fields, {}, "req_1"};
+  CHECK(access_line(summary) == "provhost serve: POST /v1/chat/completions 200 Koala gpt-4o-mini 1.5ms req_1\n");
   summary.status = 499;
   summary.note = "client closed";
   CHECK(access_line(summary) ==
-        "provhost serve: POST /v1/chat/completions 499 Koala gpt-4o-mini 1.5ms client closed\n");
+        "provhost serve: POST /v1/chat/completions 499 Koala gpt-4o-mini 1.5ms req_1 client closed\n");
 }
 
 TEST_CASE("missing log fields are dashes and what the client sent is made printable") {
   const std::vector<std::string> fields = {"Pro vider\n"};
-  ExchangeSummary summary{"G\x01T", "/a b\r\nprovhost serve: forged", 404, 0us, fields, {}};
-  CHECK(access_line(summary) == "provhost serve: G?T /a?b??provhost?serve:?forged 404 Pro?vider? - 0.0ms\n");
-  ExchangeSummary empty{"", "", 0, 0us, {}, {}};
-  CHECK(access_line(empty) == "provhost serve: - - 0 - - 0.0ms\n");
+  ExchangeSummary summary{"G\x01T", "/a b\r\nprovhost serve: forged", 404, 0us, fields, {}, "id\n1"};
+  CHECK(access_line(summary) == "provhost serve: G?T /a?b??provhost?serve:?forged 404 Pro?vider? - 0.0ms id?1\n");
+  ExchangeSummary empty{"", "", 0, 0us, {}, {}, {}};
+  CHECK(access_line(empty) == "provhost serve: - - 0 - - 0.0ms -\n");
 }
 
 TEST_CASE("printable keeps printable ASCII, cuts at the limit and turns empty into a dash") {

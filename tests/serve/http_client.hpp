@@ -83,6 +83,14 @@ class Client {
     return to_response(parser.release());
   }
 
+  // The answer to a HEAD request: its headers announce a body that is not sent.
+  Response read_head_response() {
+    http::response_parser<http::string_body> parser;
+    parser.skip(true);
+    http::read(socket_, buffer_, parser);
+    return to_response(parser.release());
+  }
+
   // Reads only the status line and headers; the body can follow with read_some_body().
   Response read_header() {
     stream_parser_.emplace();

@@ -77,6 +77,10 @@ class TestService : public HttpService {
             },
             "k") {}
 
+  bool on_request_header(const std::shared_ptr<HttpConnection> &connection, const HttpRequest &header) override {
+    return router_.screen(connection, header);
+  }
+
   void on_request(const std::shared_ptr<HttpConnection> &connection, HttpRequest request) override {
     router_.dispatch(connection, request);
   }
@@ -154,11 +158,11 @@ TEST_CASE("the route table answers an unknown path with 404 and a known one with
   CHECK(fetch(listener.port(), "GET", "/nothing").status == 404);
   auto wrong = fetch(listener.port(), "PUT", "/stream");
   CHECK(wrong.status == 405);
-  CHECK(wrong.header("allow") == "GET");
+  CHECK(wrong.header("allow") == "GET, HEAD, OPTIONS");
   auto both = fetch(listener.port(), "DELETE", "/items", {}, "Authorization: Bearer k\r\n");
   CHECK(both.status == 405);
-  CHECK(both.header("allow") == "GET, POST");
-  CHECK_THAT(both.body, Catch::Contains("use GET, POST."));
+  CHECK(both.header("allow") == "GET, HEAD, POST, OPTIONS");
+  CHECK_THAT(both.body, Catch::Contains("use GET, HEAD, POST, OPTIONS."));
 }
 
 TEST_CASE("the route's flag decides whether the key is needed; a path with a keyed route hides its methods") {

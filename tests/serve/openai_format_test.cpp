@@ -345,3 +345,28 @@ TEST_CASE("the model list names each model once, then every Provider/model") {
   };
   CHECK(ids == expected);
 }
+
+TEST_CASE("bytes after the JSON value are a 400, a NUL byte and what follows it included") {
+  const std::string body = R"({"messages": [{"role": "user", "content": "Hi"}]})";
+  auto trailing = parse_error(body + std::string("\0garbage", 8));
+  CHECK(trailing.status == 400);
+  CHECK(trailing.code == "invalid_json");
+  CHECK_THAT(trailing.message, Catch::Contains("after the value (at byte " + std::to_string(body.size()) + ")"));
+  CHECK(parse_error(body + " {}").code == "invalid_json");
+  CHECK(parse_ok(body + " \r\n\t").messages.size() == 1);
+}
+
+TEST_CASE("a key given twice in one object is a 400 naming it, at any depth") {
+  auto top = parse_error(R"({"model": "a", "messages": [{"role": "user", "content": "Hi"}], "model": "b"})");
+  CHECK(top.status == 400);
+  CHECK(top.code == "duplicate_key");
+  CHECK(top.param == "model");
+  auto nested = parse_error(R"({"messages": [{"role": "user", "content": "Hi", "role": "system"}]})");
+  CHECK(nested.code == "duplicate_key");
+  CHECK(nested.param == "role");
+  auto deep =
+      parse_error(R"({"messages": [{"role": "user", "content": "Hi"}], "x": [[{"k": 1, "j": {"q": 1, "q": 2}}]]})");
+  CHECK(deep.param == "q");
+  CHECK(parse_ok(R"({"messages": [{"role": "user", "content": "Hi"}], "a": {"role": 1}, "b": [{"role": 2}]})")
+            .messages.size() == 1);
+}

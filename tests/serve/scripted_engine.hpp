@@ -1,7 +1,8 @@
 // scripted_engine.hpp: a stand-in for core::Engine behind the server in the serve tests. Chats run
 // on its own thread, as the engine's do, and follow a script: a provider and model, texts, then
 // done or an error; a chat may also hold after its first text until the test releases it or the
-// server cancels it. Records every spec it was given and every cancellation.
+// server cancels it. A repeating chat honours hold_output (backpressure) as the engine does: it
+// sends nothing while held. Records every spec it was given, every cancellation and every hold.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -29,6 +30,8 @@ struct Script {
   std::optional<core::ChatError> error_after_text = {};              // fails after the texts
   bool hold_after_first_text = false;                                // waits for release() or cancel
   bool repeat_until_cancelled = false;                               // sends texts[0] again and again until cancelled
+  std::size_t repeat_times = 0;                                      // else sends texts[0] this often, then done;
+                                                                     // with hold_after_first_text, once released
   std::vector<std::pair<std::string, std::string>> warnings = {};    // provider, message: sent first, as retries are
   core::AnswerSummary summary = {core::FinishReason::stop, {9, 3}};  // heard just before on_done
 };
@@ -73,6 +76,12 @@ class ScriptedEngine {
     return cancellations_;
   }
 
+  // How often the server held a chat's output.
+  std::size_t holds() const {
+    std::lock_guard lock(mutex_);
+    return holds_;
+  }
+
   // Held chats send the rest of their texts and finish.
   void release() {
     boost::asio::post(io_, [this] {
@@ -80,6 +89,10 @@ class ScriptedEngine {
       held_chats_.clear();
       for (auto &chat : chats) {
         if (chat->ended) continue;
+        if (chat->script.repeat_times > 0) {
+          repeat(chat, false);
+          continue;
+        }
         for (std::size_t i = 1; i < chat->script.texts.size(); ++i) chat->sink->on_text(chat->script.texts[i]);
         finish(*chat);
       }
@@ -91,7 +104,22 @@ class ScriptedEngine {
     ScriptedEngine *engine = nullptr;
     Script script;
     std::shared_ptr<core::ChatSink> sink;
-    bool ended = false;  // touched on the engine thread only
+    bool ended = false;    // touched on the engine thread only
+    bool held = false;     // likewise
+    bool waiting = false;  // a repeating chat stopped by a hold, to go on when released
+    std::size_t repeated = 0;
+
+    void hold_output(bool hold) override {
+      boost::asio::post(engine->io_, [self = shared_from_this(), hold] {
+        self->held = hold;
+        if (hold) {
+          std::lock_guard lock(self->engine->mutex_);
+          ++self->engine->holds_;
+        } else if (std::exchange(self->waiting, false)) {
+          self->engine->repeat(self, false);
+        }
+      });
+    }
 
     void cancel() override {
       boost::asio::post(engine->io_, [self = shared_from_this()] {
@@ -127,10 +155,13 @@ class ScriptedEngine {
     if (chat->ended) return;
     for (const auto &[provider, message] : script.warnings) chat->sink->on_warning(provider, message);
     if (script.error_before_text) return fail(*chat, *script.error_before_text);
-    if (script.repeat_until_cancelled) return repeat(chat, true);
+    if (script.repeat_until_cancelled || (script.repeat_times > 0 && !script.hold_after_first_text)) {
+      return repeat(chat, true);
+    }
     if (!script.texts.empty()) chat->sink->on_start(script.provider, script.model);
     if (script.hold_after_first_text) {
       if (!script.texts.empty()) chat->sink->on_text(script.texts[0]);
+      chat->repeated = 1;
       held_chats_.push_back(chat);
       std::lock_guard lock(mutex_);
       ++held_;
@@ -141,10 +172,16 @@ class ScriptedEngine {
     finish(*chat);
   }
 
-  // One text at a time through the loop, so a cancellation gets in between.
+  // One text at a time through the loop, so a cancellation or a hold gets in between.
   void repeat(const std::shared_ptr<Chat> &chat, bool first) {
     if (chat->ended) return;
+    if (chat->held) {
+      chat->waiting = true;
+      return;
+    }
     if (first) chat->sink->on_start(chat->script.provider, chat->script.model);
+    if (!chat->script.repeat_until_cancelled && chat->repeated == chat->script.repeat_times) return finish(*chat);
+    ++chat->repeated;
     chat->sink->on_text(chat->script.texts.at(0));
     boost::asio::post(io_, [this, chat] { repeat(chat, false); });
   }
@@ -173,6 +210,7 @@ class ScriptedEngine {
   std::vector<core::ChatSpec> specs_;
   std::size_t cancellations_ = 0;
   std::size_t held_ = 0;
+  std::size_t holds_ = 0;
 
   std::thread thread_;  // last: starts once everything above exists
 };

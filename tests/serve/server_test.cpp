@@ -260,7 +260,7 @@ TEST_CASE("an unknown path is a 404 and a wrong method a 405 naming the allowed 
   CHECK(error_code_of(missing) == "unknown_url");
   auto wrong = fetch(server.port(), "GET", "/v1/chat/completions");
   CHECK(wrong.status == 405);
-  CHECK(wrong.header("allow") == "POST");
+  CHECK(wrong.header("allow") == "POST, OPTIONS");
   CHECK(fetch(server.port(), "DELETE", "/v1/models").status == 405);
 }
 
@@ -273,7 +273,7 @@ TEST_CASE("a body over the limit is a 413, also when announced with Expect: 100-
 
   Client client(server.port());
   client.send(
-      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
       "Content-Length: 5000000\r\nExpect: 100-continue\r\n\r\n");
   auto r = client.read_response();
   CHECK(r.status == 413);
@@ -284,8 +284,9 @@ TEST_CASE("a body over the limit is a 413, also when announced with Expect: 100-
 TEST_CASE("Expect: 100-continue gets a 100 before the body is sent") {
   RunningServer server;
   Client client(server.port());
-  client.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-              std::to_string(hello_body.size()) + "\r\nExpect: 100-continue\r\n\r\n");
+  client.send(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(hello_body.size()) + "\r\nExpect: 100-continue\r\n\r\n");
   CHECK(client.read_header().status == 100);
   client.send(hello_body);
   auto r = client.read_response();
@@ -338,8 +339,8 @@ TEST_CASE("one connection carries several requests, pipelined ones included") {
   std::string two_requests;
   for (int i = 0; i < 2; ++i) {
     two_requests +=
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(hello_body.size()) +
-        "\r\n\r\n" + hello_body;
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(hello_body.size()) + "\r\n\r\n" + hello_body;
   }
   client.send(two_requests);
   for (int i = 0; i < 2; ++i) {
@@ -353,8 +354,8 @@ TEST_CASE("one connection carries several requests, pipelined ones included") {
 TEST_CASE("an HTTP/1.0 client gets its stream unchunked, ended by closing the connection") {
   RunningServer server;
   Client client(server.port());
-  client.send("POST /v1/chat/completions HTTP/1.0\r\nContent-Length: " + std::to_string(hello_stream_body.size()) +
-              "\r\n\r\n" + hello_stream_body);
+  client.send("POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: " +
+              std::to_string(hello_stream_body.size()) + "\r\n\r\n" + hello_stream_body);
   auto r = client.read_response();
   CHECK(r.status == 200);
   CHECK(r.header("transfer-encoding").empty());
@@ -401,7 +402,9 @@ TEST_CASE("an idle connection and a request that never completes are closed afte
   RunningServer server(options);
   Client idle(server.port());
   Client partial(server.port());
-  partial.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"mess");
+  partial.send(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n{\"mess");
   CHECK(idle.closed_by_server());
   CHECK(partial.drain_until_closed());
   CHECK(server.engine.specs().empty());
@@ -519,7 +522,9 @@ TEST_CASE("a chat's retries and fallbacks are logged, one escaped line each nami
   client.send_request("POST", "/v1/chat/completions", hello_body);
   auto r = client.read_response();
   REQUIRE(r.status == 200);
-  const std::string id = str(parse(r.body)["id"]);
+  // The request id, as the answer's X-Request-Id and the access log give it.
+  const std::string id = r.header("x-request-id");
+  REQUIRE_FALSE(id.empty());
 
   auto warnings = log.lines_containing("provhost serve: warning: ");
   REQUIRE(warnings.size() == 2);
@@ -571,7 +576,7 @@ TEST_CASE("the access log has one line per request, without query strings, and n
   CHECK(lines[0].rfind("provhost serve: GET /health 200 - - ", 0) == 0);
   CHECK(lines[1].rfind("provhost serve: GET /nowhere 404 - - ", 0) == 0);
   CHECK(lines[2].rfind("provhost serve: POST /v1/chat/completions 200 Scripted scripted-1 ", 0) == 0);
-  CHECK_THAT(lines[2], Catch::EndsWith("ms client closed\n"));
+  CHECK_THAT(lines[2], Catch::Matches(".*ms req_[A-Za-z0-9]{24} client closed\n"));
   for (const auto &line : lines) CHECK(line.find("secret") == std::string::npos);
 }
 
@@ -619,4 +624,291 @@ TEST_CASE("/health/ready is 200 with a working provider, 503 without one; /healt
   CHECK(not_ready.status == 503);
   CHECK(str(parse(not_ready.body)["status"]) == "no working provider");
   CHECK(fetch(server.port(), "GET", "/health", "").status == 200);
+}
+
+namespace {
+
+std::string chat_header(std::string_view content_length, std::string_view extra_headers = {}) {
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+         std::string(extra_headers) + "Content-Length: " + std::string(content_length) + "\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("a request without the key is a 401 from its header alone, and its connection closes") {
+  auto options = test_options();
+  options.api_key = "sk-test-key";
+  RunningServer server(options);
+  auto headers = GENERATE(std::string(), std::string("Authorization: Bearer sk-wrong\r\n"));
+  INFO(headers);
+  Client client(server.port());
+  // 4,000,000 bytes announced, none sent: only an answer from the header can arrive.
+  client.send(chat_header("4000000", headers));
+  Response r = client.read_response();
+  CHECK(r.status == 401);
+  CHECK(error_code_of(r) == "invalid_api_key");
+  CHECK(r.header("connection") == "close");
+  CHECK(client.closed_by_server());
+  CHECK(server.engine.specs().empty());
+}
+
+TEST_CASE("a body announced over the limit is a 413 before any of it is sent") {
+  auto options = test_options();
+  options.max_body_bytes = 1000;
+  RunningServer server(options);
+  Client client(server.port());
+  client.send(chat_header("1001"));
+  Response r = client.read_response();
+  CHECK(r.status == 413);
+  CHECK(client.closed_by_server());
+}
+
+TEST_CASE("a request answered from its header alone keeps the connection when it announced no body") {
+  RunningServer server;
+  Client client(server.port());
+  client.send_request("GET", "/nowhere");
+  CHECK(client.read_response().status == 404);
+  client.send_request("GET", "/health");
+  CHECK(client.read_response().status == 200);
+}
+
+TEST_CASE("a cross-site POST is refused before it reaches the engine") {
+  RunningServer server;
+  const std::string port = std::to_string(server.port());
+  SECTION("an Origin other than the server's own is a 403") {
+    Response r =
+        fetch(server.port(), "POST", "/v1/chat/completions", hello_body, "Origin: http://attacker.example\r\n");
+    CHECK(r.status == 403);
+    CHECK(error_code_of(r) == "origin_not_allowed");
+    CHECK(r.header("access-control-allow-origin").empty());
+    CHECK(fetch(server.port(), "GET", "/health", "", "Origin: null\r\n").status == 403);
+  }
+  SECTION("a text/plain body, which a page may send without a preflight, is a 415") {
+    Client client(server.port());
+    client.send(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: " +
+        std::to_string(hello_body.size()) + "\r\n\r\n" + hello_body);
+    Response r = client.read_response();
+    CHECK(r.status == 415);
+    CHECK(error_code_of(r) == "unsupported_media_type");
+  }
+  SECTION("DNS rebinding: a Host that is not this machine's is refused") {
+    Client client(server.port());
+    client.send("POST /v1/chat/completions HTTP/1.1\r\nHost: attacker.example:" + port +
+                "\r\nOrigin: http://attacker.example:" + port +
+                "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(hello_body.size()) +
+                "\r\n\r\n" + hello_body);
+    Response r = client.read_response();
+    CHECK(r.status == 421);
+    CHECK(error_code_of(r) == "invalid_host");
+  }
+  SECTION("a missing or doubled Host is a 400") {
+    Client missing(server.port());
+    missing.send("GET /health HTTP/1.1\r\n\r\n");
+    CHECK(missing.read_response().status == 400);
+    Client doubled(server.port());
+    doubled.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: attacker.example\r\n\r\n");
+    CHECK(doubled.read_response().status == 400);
+  }
+  CHECK(server.engine.specs().empty());
+}
+
+TEST_CASE("the server's own names, its own origin and a JSON charset are accepted") {
+  auto options = test_options();
+  options.cross_site.allowed_hosts = {"my.box"};
+  RunningServer server(options);
+  const std::string port = std::to_string(server.port());
+  for (const std::string &host :
+       std::vector<std::string>{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port, "LOCALHOST", "My.Box:80"}) {
+    INFO(host);
+    Client client(server.port());
+    client.send("GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+    CHECK(client.read_response().status == 200);
+  }
+  Client client(server.port());
+  client.send("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost:" + port + "\r\nOrigin: http://localhost:" + port +
+              "\r\nContent-Type: Application/JSON; charset=utf-8\r\nContent-Length: " +
+              std::to_string(hello_body.size()) + "\r\n\r\n" + hello_body);
+  Response r = client.read_response();
+  CHECK(r.status == 200);
+  CHECK(r.header("access-control-allow-origin").empty());
+}
+
+TEST_CASE("a listed CORS origin gets its preflight answered without the key, and its answers readable") {
+  auto options = test_options();
+  options.api_key = "sk-test-key";
+  options.cross_site.cors_origins = {"https://app.example"};
+  RunningServer server(options);
+  Client client(server.port());
+  client.send(
+      "OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://app.example\r\n"
+      "Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization, content-type\r\n\r\n");
+  Response preflight = client.read_response();
+  CHECK(preflight.status == 204);
+  CHECK(preflight.header("access-control-allow-origin") == "https://app.example");
+  CHECK_THAT(preflight.header("access-control-allow-methods"), Catch::Contains("POST"));
+  CHECK(preflight.header("access-control-allow-headers") == "authorization, content-type, x-request-id");
+  CHECK(preflight.header("access-control-max-age") == "7200");
+  CHECK(preflight.header("content-length").empty());
+
+  client.send_request("POST", "/v1/chat/completions", hello_body,
+                      "Origin: https://app.example\r\nAuthorization: Bearer sk-test-key\r\n");
+  Response answer = client.read_response();
+  CHECK(answer.status == 200);
+  CHECK(answer.header("access-control-allow-origin") == "https://app.example");
+  CHECK(answer.header("vary") == "Origin");
+  CHECK_THAT(answer.header("access-control-expose-headers"), Catch::Contains("x-request-id"));
+  // An error is readable by the page too, so it can tell the user why.
+  Response unauthorised = fetch(server.port(), "GET", "/v1/models", "", "Origin: https://app.example\r\n");
+  CHECK(unauthorised.status == 401);
+  CHECK(unauthorised.header("access-control-allow-origin") == "https://app.example");
+
+  Client other(server.port());
+  other.send(
+      "OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://other.example\r\n"
+      "Access-Control-Request-Method: POST\r\n\r\n");
+  CHECK(other.read_response().status == 403);
+  CHECK(server.engine.specs().size() == 1);
+}
+
+TEST_CASE("a CORS origin of * lets any page call, and says so with a wildcard") {
+  auto options = test_options();
+  options.cross_site.cors_origins = {"*"};
+  RunningServer server(options);
+  Response r = fetch(server.port(), "POST", "/v1/chat/completions", hello_body, "Origin: http://anywhere.example\r\n");
+  CHECK(r.status == 200);
+  CHECK(r.header("access-control-allow-origin") == "*");
+}
+
+TEST_CASE("every answer carries the request id, the client's when it sent a sane one, and the log names it") {
+  CapturedLog log;
+  auto options = test_options();
+  options.access_log = true;
+  options.log = log.writer();
+  RunningServer server(options);
+  CHECK(fetch(server.port(), "GET", "/health", "", "X-Request-Id: trace-42\r\n").header("x-request-id") == "trace-42");
+  auto made_up = fetch(server.port(), "GET", "/nowhere", "", "X-Request-Id: has space\r\n").header("x-request-id");
+  CHECK(made_up.rfind("req_", 0) == 0);
+  CHECK(made_up.size() == 28);
+  Client streaming(server.port());
+  streaming.send_request("POST", "/v1/chat/completions", hello_stream_body, "X-Request-Id: stream-7\r\n");
+  CHECK(streaming.read_header().header("x-request-id") == "stream-7");
+  streaming.read_rest();
+  REQUIRE(log.wait_for_lines(3));
+  CHECK(log.lines_containing(" trace-42\n").size() == 1);
+  CHECK(log.lines_containing(" " + made_up + "\n").size() == 1);
+  CHECK(log.lines_containing(" stream-7\n").size() == 1);
+}
+
+TEST_CASE("HEAD is answered wherever GET is, with the GET's headers and no body") {
+  RunningServer server;
+  Response get = fetch(server.port(), "GET", "/health");
+  Client client(server.port());
+  client.send("HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  Response head = client.read_head_response();
+  CHECK(head.status == 200);
+  CHECK(head.header("content-length") == std::to_string(get.body.size()));
+  CHECK(head.body.empty());
+  // Had a body been sent, it would be read as the start of this answer.
+  client.send_request("GET", "/v1/models");
+  CHECK(client.read_response().status == 200);
+  CHECK_THAT(fetch(server.port(), "DELETE", "/health").header("allow"), Catch::Contains("GET, HEAD"));
+}
+
+TEST_CASE("beyond --max-connections a new client gets a 503 at once, and those already in are served") {
+  auto options = test_options();
+  options.max_connections = 2;
+  RunningServer server(options);
+  Client first(server.port()), second(server.port());
+  // An answer on each proves the server has taken both in.
+  for (Client *client : {&first, &second}) {
+    client->send_request("GET", "/health");
+    REQUIRE(client->read_response().status == 200);
+  }
+  Client third(server.port());
+  Response refused = third.read_response();
+  CHECK(refused.status == 503);
+  CHECK(error_code_of(refused) == "too_many_connections");
+  CHECK(third.closed_by_server());
+  first.send_request("POST", "/v1/chat/completions", hello_body);
+  CHECK(first.read_response().status == 200);
+}
+
+TEST_CASE("a request that times out while it is read leaves an access-log line") {
+  CapturedLog log;
+  auto options = test_options();
+  options.access_log = true;
+  options.log = log.writer();
+  options.client_timeout = 200ms;
+  RunningServer server(options);
+  Client header_only(server.port());
+  header_only.send(chat_header("100") + "{\"mess");
+  CHECK(header_only.drain_until_closed());
+  Client half_header(server.port());
+  half_header.send("GET /heal");
+  CHECK(half_header.drain_until_closed());
+  REQUIRE(log.wait_for_lines(2));
+  CHECK(log.lines_containing("provhost serve: POST /v1/chat/completions 408 - - ").size() == 1);
+  CHECK(log.lines_containing("provhost serve: - - 408 - - ").size() == 1);
+  CHECK(log.lines_containing(" client timed out\n").size() == 2);
+}
+
+TEST_CASE("a body with bytes after its JSON value is a 400 over the wire too") {
+  RunningServer server;
+  Client client(server.port());
+  const std::string body = hello_body + std::string("\0{\"messages\": []}", 17);
+  client.send(chat_header(std::to_string(body.size())) + body);
+  Response r = client.read_response();
+  CHECK(r.status == 400);
+  CHECK(error_code_of(r) == "invalid_json");
+  CHECK(server.engine.specs().empty());
+}
+
+TEST_CASE("a streaming client slower than its chat gets every byte: the chat is held, not the client cut") {
+  auto options = test_options();
+  options.max_stream_backlog = 64 * 1024;
+  RunningServer server(options);
+  const std::string piece(16 * 1024, 'z');
+  constexpr std::size_t pieces = 256;  // 4 MiB: 64 times the backlog
+  // The burst begins once the chat has been handed to the server: with the real engine no text
+  // comes before the upstream's answer, long after.
+  server.engine.set_script({.texts = {piece}, .hold_after_first_text = true, .repeat_times = pieces});
+  Client client(server.port());
+  // Small enough that the socket cannot absorb the burst, not so small that TCP stalls on it.
+  client.shrink_receive_buffer(64 * 1024);
+  client.send_request("POST", "/v1/chat/completions", hello_stream_body);
+  REQUIRE(client.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+  server.engine.release();
+  std::string text = stream_text(client.read_rest());
+  CHECK(text.size() == pieces * piece.size());
+  CHECK(text.find_first_not_of('z') == std::string::npos);
+  CHECK(server.engine.holds() > 0);
+  CHECK(server.engine.cancellations() == 0);
+}
+
+TEST_CASE("a stream cut at the shutdown deadline ends with an error event and [DONE]") {
+  CapturedLog log;
+  auto options = test_options();
+  options.shutdown_timeout = 100ms;
+  options.access_log = true;
+  options.log = log.writer();
+  RunningServer server(options);
+  server.engine.set_script({.texts = {"before", " never"}, .hold_after_first_text = true});
+  Client streaming(server.port());
+  streaming.send_request("POST", "/v1/chat/completions", hello_stream_body);
+  REQUIRE(streaming.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+  server.shutdown();
+  auto events = sse_data(streaming.read_rest());
+  REQUIRE(events.size() >= 3);
+  CHECK(events.back() == "[DONE]");
+  auto error = parse(events[events.size() - 2]);
+  REQUIRE(error.HasMember("error"));
+  CHECK(str(error["error"]["code"]) == "server_shutting_down");
+  CHECK(streaming.closed_by_server());
+  CHECK(server.stops_within(10s));
+  CHECK(server.engine.wait_for_cancellations(1));
+  REQUIRE(log.wait_for_lines(1));
+  CHECK_THAT(log.lines().back(), Catch::EndsWith(" shutdown\n"));
 }

@@ -46,6 +46,7 @@ struct Chat {
   std::shared_ptr<ChatSink> sink;
   std::atomic<bool> cancel_requested{false};
   ChatState state = ChatState::queued;
+  bool output_held = false;  // the caller's backpressure: body bytes wait in the transfer
 
   std::vector<Resolution> candidates;
   size_t next_candidate = 0;

@@ -97,14 +97,24 @@ void Engine::Impl::loop(bool until_idle) {
 bool Engine::Impl::take_mail() {
   std::vector<std::shared_ptr<Chat>> arrived;
   std::vector<uint64_t> cancelled;
+  std::vector<std::pair<uint64_t, bool>> holds;
   bool stop = false;
   {
     std::lock_guard lock(mailbox->mutex);
     arrived.swap(mailbox->incoming);
     cancelled.swap(mailbox->cancelled);
+    holds.swap(mailbox->holds);
     stop = mailbox->stop;
   }
   for (auto &chat : arrived) start(std::move(chat));
+  for (auto [id, held] : holds) {
+    auto found = chats.find(id);
+    if (found == chats.end()) continue;
+    Chat &chat = *found->second;
+    chat.output_held = held;
+    // Released: what waited in the transfer's buffer goes on at the next look.
+    if (!held && chat.transfer) chat.transfer->touch();
+  }
   for (uint64_t id : cancelled) {
     auto found = chats.find(id);
     if (found != chats.end() && found->second->state != ChatState::closing) {

@@ -36,6 +36,7 @@ struct Engine::Impl {
     std::mutex mutex;
     std::vector<std::shared_ptr<Chat>> incoming;
     std::vector<uint64_t> cancelled;
+    std::vector<std::pair<uint64_t, bool>> holds;  // chat id, held
     bool stop = false;
     const CurlPool *pool = nullptr;
 
@@ -53,6 +54,13 @@ struct Engine::Impl {
       if (!chat || chat->cancel_requested.exchange(true)) return;
       std::lock_guard lock(mailbox_->mutex);
       mailbox_->cancelled.push_back(chat->id);
+      mailbox_->wake();
+    }
+    void hold_output(bool held) override {
+      std::shared_ptr<Chat> chat = chat_.lock();
+      if (!chat) return;
+      std::lock_guard lock(mailbox_->mutex);
+      mailbox_->holds.emplace_back(chat->id, held);
       mailbox_->wake();
     }
 

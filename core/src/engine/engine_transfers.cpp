@@ -76,7 +76,8 @@ void Engine::Impl::advance(Transfer &t) {
     case TransferState::awaiting_action:
       return;
     case TransferState::reading:
-      if (may_hand_on_body(t.buffer.size(), t.bodies_in_flight)) hand_on_body(chat, t);
+      // Held, the buffer fills and libcurl pauses the transfer (transfer.cpp's on_write).
+      if (!chat.output_held && may_hand_on_body(t.buffer.size(), t.bodies_in_flight)) hand_on_body(chat, t);
       if (t.curl_done && t.bodies_in_flight == 0 && t.buffer.empty()) {
         if (t.result != CURLE_OK) return transport_failed(chat, t);
         transition(t, TransferState::settling);

@@ -24,7 +24,8 @@ RouteHandler chat_endpoint(ParseChat parse, MakeFormat make_format, SubmitChat s
       if (settings.warnings) {
         std::string names;
         for (const auto &name : chat.unsupported) names += (names.empty() ? "" : ", ") + name;
-        settings.warnings(warning_line(connection->peer(), "-", "", "ignored unsupported parameters: " + names));
+        settings.warnings(
+            warning_line(connection->peer(), connection->request_id(), "", "ignored unsupported parameters: " + names));
       }
     }
     auto bridge = std::make_shared<ChatBridge>(connection, new_identity(chat.spec.model, std::time(nullptr)),

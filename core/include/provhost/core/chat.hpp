@@ -91,6 +91,11 @@ class ChatHandle {
  public:
   virtual ~ChatHandle() = default;
   virtual void cancel() = 0;
+  // Backpressure from a reader slower than the upstream: while held, the chat's answer stops
+  // reaching the sink (what the plugin has already been given still arrives), the upstream's bytes
+  // wait in a bounded buffer and then in the kernel (the transfer is paused, curl_easy_pause, and
+  // the idle timeout does not count the pause). Releasing it resumes where it stopped. Thread-safe.
+  virtual void hold_output(bool held) = 0;
 };
 
 // 0 means no limit of our own (for connect: libcurl's default).

@@ -24,8 +24,8 @@ std::string printable(std::string_view text, std::size_t limit = 200);
 // Free text of a log line: control bytes, DEL and backslash as \xNN, ill-formed UTF-8 as U+FFFD (provhost::one_line).
 std::string escaped(std::string_view text);
 
-// "provhost serve: METHOD PATH STATUS PROVIDER MODEL 1.2ms[ NOTE]\n", PROVIDER and MODEL from the
-// exchange's first two log fields.
+// "provhost serve: METHOD PATH STATUS PROVIDER MODEL 1.2ms REQUEST_ID[ NOTE]\n", PROVIDER and
+// MODEL from the exchange's first two log fields.
 std::string access_line(const ExchangeSummary &summary);
 
 // "provhost serve: warning: PEER ID PROVIDER: MESSAGE\n"

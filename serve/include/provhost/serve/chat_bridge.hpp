@@ -4,6 +4,13 @@
 // takes from the inbox into OpenAI's answer: one chat.completion, or server-sent events that start
 // (status 200) only with the first text, so an error before it still gets its real status and
 // fallback stays invisible to the client.
+//
+// Backpressure: when a streaming client reads slower than the upstream sends, what waits for it
+// (in the inbox and the connection) grows; past a quarter of the backlog limit the chat's output is
+// held (ChatHandle::hold_output: the engine pauses the upstream transfer), by the sink on the
+// engine's thread as soon as the inbox passes the mark, or by the bridge when the connection holds
+// the rest; the bridge releases it once the client has taken what waited. The backlog limit is a last resort (a cut
+// with an error event); a client that reads nothing is dropped by the connection's write timeout.
 #pragma once
 
 #include <chrono>
@@ -32,7 +39,7 @@ using SubmitChat =
 // still writing wait here and are merged into one delta, so a fast upstream costs the io thread one
 // wake-up per write, not one per token, and a slow client is noticed here.
 struct ChatInbox {
-  explicit ChatInbox(std::size_t text_limit) : text_limit(text_limit) {}
+  ChatInbox(std::size_t text_limit, std::size_t hold_above) : text_limit(text_limit), hold_above(hold_above) {}
 
   std::mutex mutex;
   const std::size_t text_limit;  // text that may wait for the client before it counts as too slow
@@ -43,6 +50,11 @@ struct ChatInbox {
   bool done = false;
   std::optional<core::ChatError> error;
   bool overflowed = false;
+  // Backpressure: the mark to hold the chat's output at; the chat, once submit() has returned (a
+  // hold decided before is applied then); whether its output is held.
+  const std::size_t hold_above;
+  std::shared_ptr<core::ChatHandle> chat;
+  bool held = false;
 };
 
 class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBridge> {
@@ -65,6 +77,7 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
     count_finished(499);  // nginx's "client closed request": the client went away (or was dropped)
     end_chat(true);
   }
+  std::string last_words(std::string_view why) override;
 
  private:
   class Sink;
@@ -79,6 +92,8 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
   void update_log_fields(HttpConnection &connection);
   // The chat is over for the client: counted once, with the status it got.
   void count_finished(int status);
+  // Holds or releases the chat's output by what waits for the client.
+  void regulate(HttpConnection &connection);
   // Cancelling closes the chat's upstream transfer at once; a chat that has ended needs nothing.
   void end_chat(bool cancel = false);
 

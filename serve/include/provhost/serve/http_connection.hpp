@@ -1,7 +1,9 @@
 // http_connection.hpp: one client connection of the server, at the level of HTTP only.
 //
 // It reads requests one after the other (header and body limits, Expect: 100-continue, a client
-// timeout), hands each to its HttpService, and writes the answer the service gives: a whole
+// timeout), lets its HttpService screen each request's header before the body is read (so that a
+// request refused for its key, origin or size costs no more than its header), hands the whole
+// request to the service, and writes the answer the service gives: a whole
 // response, or a stream (a status line, then bytes as they come, chunked for HTTP/1.1 clients and
 // ended by closing for HTTP/1.0 ones). It keeps the connection alive between requests, notices a
 // client that hangs up or stops reading, and closes gracefully. What the requests mean (routes,
@@ -34,7 +36,6 @@ struct HttpLimits {
   std::chrono::milliseconds client_timeout{30'000};
 };
 
-// Why a request could not be read; the service words the answer.
 // Why a request could not be read. length_required: a body framed by Transfer-Encoding rather than
 // Content-Length. Chunked request bodies may end in trailer fields that no header limit bounds (and
 // that Beast's parser throws on past 64 KiB), and any other coding leaves the body's end unknown,
@@ -49,6 +50,7 @@ struct ExchangeSummary {
   std::chrono::steady_clock::duration elapsed{};
   std::span<const std::string> log_fields;  // what the service attached to the exchange
   std::string_view note;                    // why it was cut short; "" when it was answered
+  std::string_view request_id;              // printable (ids.hpp), sent back as X-Request-Id
 };
 
 // Works on an answer that outlives the call that began it (a chat, say). Called on the
@@ -61,6 +63,12 @@ class Responder {
   // The exchange ended without its answer (the client left, timed out or lagged, or the server cut
   // it): whatever produces the answer should stop.
   virtual void on_abort() = 0;
+  // The bytes that end a stream the server cuts for `why` ("shutdown", say), so that the client
+  // learns it was cut; "" for none.
+  virtual std::string last_words(std::string_view why) {
+    (void)why;
+    return {};
+  }
 };
 
 class HttpConnection;
@@ -68,6 +76,10 @@ class HttpConnection;
 class HttpService {
  public:
   virtual ~HttpService() = default;
+  // The header has arrived, the body not yet: answer now (and return false), or let the body be
+  // read. A request answered here closes its connection when it announced a body, since that body
+  // is never read.
+  virtual bool on_request_header(const std::shared_ptr<HttpConnection> &connection, const HttpRequest &header) = 0;
   virtual void on_request(const std::shared_ptr<HttpConnection> &connection, HttpRequest request) = 0;
   // The request could not be read; the connection closes after the answer.
   virtual void on_unreadable_request(const std::shared_ptr<HttpConnection> &connection, RequestProblem problem,
@@ -85,19 +97,30 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   HttpConnection &operator=(const HttpConnection &) = delete;
 
   void start();
+  // Answers at once, without reading a request, then closes: for a server that is full.
+  void start_refused(http::status status, std::string body, std::string_view content_type);
   // The server is shutting down: an idle connection closes now, a busy one after its answer.
   void drain();
   // Ends the connection now, mid-answer or not; a cut answer is logged with `why`.
   void abort(std::string_view why);
+  // Like abort, but a stream under way first gets its responder's last words, when the client
+  // takes them within a short grace (a client that reads nothing gets nothing).
+  void cut(std::string_view why);
 
   // "ADDRESS:PORT" of the client, or "-".
   const std::string &peer() const { return peer_; }
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
+  // The current exchange's id: the client's X-Request-Id, or one made up (ids.hpp).
+  const std::string &request_id() const { return request_id_; }
 
   // Answering the current request. The service calls these from on_request (or later, on the
   // connection's executor).
   void set_responder(std::shared_ptr<Responder> responder) { responder_ = std::move(responder); }
   void set_log_fields(std::vector<std::string> fields) { log_fields_ = std::move(fields); }
+  // A header for the current exchange's answer, whole or streamed (CORS, say).
+  void add_response_header(std::string name, std::string value) {
+    response_headers_.emplace_back(std::move(name), std::move(value));
+  }
   // While an answer is prepared the client sends nothing, so a finished read means it hung up; a
   // pipelined next request stays buffered for the parser.
   void watch_for_hangup();
@@ -111,6 +134,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void end_stream();
   void flush();
   bool writing() const { return writing_; }
+  // Stream bytes not yet taken by the client's socket.
+  std::size_t unsent_bytes() const { return pending_.size() + (writing_ ? in_flight_.size() : 0); }
 
  private:
   enum class Phase { reading, answering, closing, closed };
@@ -122,6 +147,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void read_body();
   void on_read_error(boost::system::error_code ec);
   void on_request();
+  void on_deadline();
+  void set_response_headers(http::fields &fields) const;
   void on_watch(boost::system::error_code ec, std::size_t n);
   void on_stream_written(boost::system::error_code ec);
   void finish_exchange();
@@ -149,8 +176,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   // The exchange under way.
   std::chrono::steady_clock::time_point exchange_start_;
-  std::string method_, path_;
+  std::string method_, path_, request_id_;
+  bool head_ = false;  // a HEAD request: the answer's headers only
   int status_ = 0;
+  std::vector<std::pair<std::string, std::string>> response_headers_;
   std::vector<std::string> log_fields_;
   std::shared_ptr<Responder> responder_;
 
@@ -163,6 +192,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::optional<StreamHeader> stream_header_;
   std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
   std::string pending_, in_flight_;
+  std::string cut_note_;                      // why the stream is being cut; "" while it is not
+  std::chrono::milliseconds client_timeout_;  // the limit's, shortened to a grace once a stream is cut
 };
 
 }  // namespace provhost::serve

@@ -5,9 +5,11 @@
 // The parts: HttpConnection (HTTP only), Router (the route table), the handlers (one per
 // endpoint), ChatBridge (a chat's answer as JSON or server-sent events) and the access log.
 //
-// Limits: request headers and body sizes (431, 413), a client timeout for reading a request, for an
-// idle keep-alive connection and for every write (a client that stops reading is dropped and its
-// chat cancelled), and a bound on what a streaming client may lag behind.
+// Limits: request headers and body sizes (431, 413, both known before the body is read), open
+// connections (503 at once beyond it), a client timeout for reading a request, for an idle
+// keep-alive connection and for every write (a client that stops reading is dropped and its chat
+// cancelled), and a bound on what a streaming client may lag behind. Host, Origin and CORS are
+// checked as cross_site.hpp says, the key and Content-Type before the body too (router.hpp).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -18,6 +20,7 @@
 #include <memory>
 #include <provhost/serve/access_log.hpp>
 #include <provhost/serve/chat_bridge.hpp>
+#include <provhost/serve/cross_site.hpp>
 #include <string>
 
 namespace provhost::serve {
@@ -27,6 +30,8 @@ struct ServerOptions {
   std::string api_key;  // "" = no authentication
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_connections = 1024;  // open client connections; beyond it a new one gets a 503
+  CrossSiteOptions cross_site;
   std::chrono::milliseconds client_timeout{30'000};
   std::size_t max_stream_backlog = 1024 * 1024;  // bytes of events a slow client may lag behind
   std::chrono::milliseconds shutdown_timeout{30'000};
