@@ -39,9 +39,12 @@ function(provhost_add_plugin name)
       "LINKER:-undefined,error")
   else()
     set(exports "${sdk_cmake_dir}/provhost-plugin.map")
-    target_link_options(${target} PRIVATE
-      "LINKER:--version-script=${exports}"
-      "LINKER:--no-undefined")
+    target_link_options(${target} PRIVATE "LINKER:--version-script=${exports}")
+    # A sanitized plugin (-fsanitize=... in the compiler flags) calls into a runtime that only the
+    # executable loading it links, so its undefined symbols are expected there and nowhere else.
+    if(NOT "${CMAKE_C_FLAGS} ${CMAKE_CXX_FLAGS}" MATCHES "-fsanitize=")
+      target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+    endif()
   endif()
   set_target_properties(${target} PROPERTIES LINK_DEPENDS "${exports}")
   if(arg_OUTPUT_DIRECTORY)

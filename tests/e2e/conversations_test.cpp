@@ -50,7 +50,8 @@ std::vector<Conversation> conversations() {
 std::vector<std::string> contents(const Messages &messages, std::initializer_list<const char *> roles) {
   std::vector<std::string> out;
   for (const auto &[role, content] : messages) {
-    if (std::find_if(roles.begin(), roles.end(), [&](const char *r) { return role == r; }) != roles.end()) {
+    // Captured by name: clang before 16 cannot capture a structured binding (the sanitized build uses clang).
+    if (std::find_if(roles.begin(), roles.end(), [&role = role](const char *r) { return role == r; }) != roles.end()) {
       out.push_back(content);
     }
   }
