@@ -39,6 +39,13 @@ using namespace provhost::serve;
 
 class Service : public HttpService {
  public:
+  // As serve's router does for a missing key: some requests are answered from the header alone,
+  // before their body is read (the connection then closes when a body was announced).
+  bool on_request_header(const std::shared_ptr<HttpConnection> &connection, const HttpRequest &header) override {
+    if (header.target() != "/early") return true;
+    connection->respond(http::status::unauthorized, "early", "text/plain");
+    return false;
+  }
   void on_request(const std::shared_ptr<HttpConnection> &connection, HttpRequest request) override {
     if (request.target() == "/stream") {
       StreamHeader header(http::status::ok, 11);
@@ -72,7 +79,8 @@ class Service : public HttpService {
 };
 
 bool expected_status(unsigned status) {
-  return status == 100 || status == 200 || status == 400 || status == 411 || status == 413 || status == 431;
+  return status == 100 || status == 200 || status == 400 || status == 401 || status == 411 || status == 413 ||
+         status == 431;
 }
 
 // The responses in what the client read, in order; a response cut short is a violation.

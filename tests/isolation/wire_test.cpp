@@ -104,7 +104,8 @@ TEST_CASE("a worker's frame that is cut short, too long or out of range is refus
     back.clear();
     CHECK_FALSE(read_results(r, back));
   }
-  WireReader longer(whole + "x");
+  const std::string longer_bytes = whole + "x";  // the reader only looks at the bytes: they must outlive it
+  WireReader longer(longer_bytes);
   back.clear();
   CHECK_FALSE(read_results(longer, back));
 

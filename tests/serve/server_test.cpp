@@ -492,9 +492,9 @@ TEST_CASE("an unsupported parameter is a 400 naming it, or with --drop-unsupport
     RunningServer server;
     auto r = fetch(server.port(), "POST", "/v1/chat/completions", body);
     CHECK(r.status == 400);
-    auto error = parse(r.body)["error"].GetObject();
-    CHECK(str(error["param"]) == "n");
-    CHECK(str(error["code"]) == "unsupported_parameter");
+    auto doc = parse(r.body);
+    CHECK(str(doc["error"]["param"]) == "n");
+    CHECK(str(doc["error"]["code"]) == "unsupported_parameter");
     CHECK(server.engine.specs().empty());
   }
   CapturedLog log;

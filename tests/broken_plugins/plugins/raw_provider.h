@@ -3,8 +3,9 @@
  * the broken plugins to break one thing each. Include it once, from the plugin's only source file.
  *
  * Its session sends one OpenAI-style request to /v1/chat/completions (the emulator answers it as
- * Ylokh) and passes the answer's bytes on as text, unparsed; RAW_ON_BODY, when defined before the
- * include, replaces on_body.
+ * Ylokh) and passes the answer's bytes on as text, unparsed, in whole UTF-8 characters as the ABI
+ * asks (a character cut between two chunks waits for the rest); RAW_ON_BODY, when defined before
+ * the include, replaces on_body.
  */
 #ifndef RAW_PROVIDER_H
 #define RAW_PROVIDER_H
@@ -24,6 +25,8 @@ struct ph_session {
   const ph_session_events *events;
   int sent;
   ph_header headers[1];
+  char partial[4]; /* the start of a character cut short at the end of the last chunk */
+  size_t partial_size;
 };
 
 static ph_status raw_session_open(const ph_provider *provider, const ph_chat_request *request,
@@ -60,14 +63,54 @@ static ph_response_action raw_on_response_start(ph_session *session, int32_t sta
 }
 
 #ifndef RAW_ON_BODY
+/* How many bytes at the end of data[0..size) begin a character that is not complete yet. */
+static size_t raw_cut_character(const char *data, size_t size) {
+  size_t back = 0;
+  while (back < size && back < 3 && ((unsigned char)data[size - 1 - back] & 0xC0) == 0x80) ++back;
+  if (back == size) return 0;
+  unsigned char lead = (unsigned char)data[size - 1 - back];
+  size_t length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  return back + 1 < length ? back + 1 : 0;
+}
+
 static ph_status raw_on_body(ph_session *session, ph_str chunk) {
-  session->events->text(session->events, chunk);
+  char joined[8];
+  size_t used = 0;
+  /* First complete the character the last chunk cut, from the front of this one. */
+  while (session->partial_size > 0 && used < chunk.size) {
+    memcpy(joined, session->partial, session->partial_size);
+    size_t take = chunk.size - used < 4 - session->partial_size ? chunk.size - used : 4 - session->partial_size;
+    memcpy(joined + session->partial_size, chunk.data + used, take);
+    size_t total = session->partial_size + take;
+    size_t still_cut = raw_cut_character(joined, total);
+    if (still_cut == total) { /* not complete yet: keep waiting */
+      memcpy(session->partial, joined, total);
+      session->partial_size = total;
+      return PH_OK;
+    }
+    size_t whole = total - still_cut; /* the completed character, with the rest of `take` */
+    ph_str text = {joined, whole};
+    session->events->text(session->events, text);
+    used += take - still_cut;
+    session->partial_size = 0;
+  }
+  size_t cut = raw_cut_character(chunk.data + used, chunk.size - used);
+  if (chunk.size - used - cut > 0) {
+    ph_str text = {chunk.data + used, chunk.size - used - cut};
+    session->events->text(session->events, text);
+  }
+  memcpy(session->partial, chunk.data + chunk.size - cut, cut);
+  session->partial_size = cut;
   return PH_OK;
 }
 #define RAW_ON_BODY raw_on_body
 #endif
 
 static ph_status raw_on_response_end(ph_session *session) {
+  if (session->partial_size > 0) { /* a body that ends inside a character: sent as it is */
+    ph_str text = {session->partial, session->partial_size};
+    session->events->text(session->events, text);
+  }
   session->events->finish(session->events);
   return PH_OK;
 }
