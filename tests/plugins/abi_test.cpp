@@ -70,8 +70,8 @@ TEST_CASE("Each bundled plugin refuses a host of another major version, with a r
 }
 
 TEST_CASE("Each bundled plugin's metadata is well formed") {
-  const std::set<std::string> known = {"stream",       "no_stream",        "message_history",   "system_message",
-                                       "param:stop",   "param:max_tokens", "param:temperature", "param:top_p"};
+  const std::set<std::string> known = {"stream",     "no_stream",        "message_history",   "system_message",
+                                       "param:stop", "param:max_tokens", "param:temperature", "param:top_p"};
   for (const BundledProvider &bundled : provhost::bundled::providers) {
     INFO(bundled.name);
     FakeHost host;

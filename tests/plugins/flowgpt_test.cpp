@@ -35,7 +35,8 @@ TEST_CASE("FlowGpt describes itself as not working, with its models and aliases"
                                                          "llama2-13b", "mythalion-13b", "pygmalion-13b",
                                                          "chronos-hermes-13b", "Mixtral-8x7B", "Dolphin-2.6-8x7B"});
   CHECK(flow.plugin.aliases() == Pairs{{"gemini", "google-gemini"}, {"gemini-pro", "google-gemini"}});
-  CHECK(flow.plugin.capabilities() == std::vector<std::string>{"stream", "message_history", "system_message", "param:temperature"});
+  CHECK(flow.plugin.capabilities() ==
+        std::vector<std::string>{"stream", "message_history", "system_message", "param:temperature"});
 }
 
 TEST_CASE("FlowGpt signs its request with MD5 of timestamp, nonce and the null token") {

@@ -32,9 +32,9 @@ TEST_CASE("Ylokh describes itself as not working, streaming and not") {
   CHECK(ylokh.plugin.url() == "https://chat.ylokh.xyz");
   CHECK(ylokh.plugin.info().working == 0);
   CHECK(ylokh.plugin.default_model() == "gpt-3.5-turbo");
-  CHECK(ylokh.plugin.capabilities() ==
-        std::vector<std::string>{"stream", "no_stream", "message_history", "system_message", "param:stop",
-                                 "param:max_tokens", "param:temperature", "param:top_p"});
+  CHECK(ylokh.plugin.capabilities() == std::vector<std::string>{"stream", "no_stream", "message_history",
+                                                                "system_message", "param:stop", "param:max_tokens",
+                                                                "param:temperature", "param:top_p"});
 }
 
 TEST_CASE("Ylokh posts to the chat API with the site as origin and a 120 s timeout") {

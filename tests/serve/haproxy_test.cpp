@@ -61,7 +61,7 @@ class HaProxy : public test::MachineServer {
           "global\n  maxconn 4000\n"
           "defaults\n  mode http\n  timeout connect 2s\n  timeout client 60s\n"
           "  timeout server 60s\n  retries 3\n  retry-on conn-failure empty-response 503\n"
-                           "  option redispatch\n  option http-server-close\n"
+          "  option redispatch\n  option http-server-close\n"
           "frontend provhost\n  bind 127.0.0.1:" +
           std::to_string(port) +
           "\n  default_backend serve\n"

@@ -35,7 +35,8 @@ struct ModelEntry {
 };
 
 // Each model of a working provider once under its own name (owned by the first working provider
-// listing it), then every model once per provider as "Provider/model": the ids a request can reach. A provider that lists no models counts its default one.
+// listing it), then every model once per provider as "Provider/model": the ids a request can reach. A provider that
+// lists no models counts its default one.
 std::vector<ModelEntry> model_catalogue(const std::vector<std::unique_ptr<LoadedProvider>> &providers);
 
 }  // namespace provhost::core

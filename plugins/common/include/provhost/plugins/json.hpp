@@ -83,8 +83,9 @@ inline std::optional<std::string> replace_lone_surrogates(std::string_view json)
 inline bool parse_json(std::string_view text, rapidjson::Document &out) {
   // Iterative: an upstream that nests a million arrays must not exhaust the stack of the thread parsing it.
   constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-  if (std::optional<std::string> replaced = json_detail::replace_lone_surrogates(text)) {
-    out.Parse<flags>(replaced->data(), replaced->size());  // not in situ: the document keeps its own copies
+  if (const std::optional<std::string> replaced = json_detail::replace_lone_surrogates(text)) {
+    const std::string &copy = *replaced;
+    out.Parse<flags>(copy.data(), copy.size());  // not in situ: the document keeps its own copies
   } else {
     out.Parse<flags>(text.data(), text.size());
   }
