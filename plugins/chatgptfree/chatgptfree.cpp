@@ -1,6 +1,7 @@
 // ChatgptFree: a WordPress chat widget. A nonce scraped from the home page (cached per provider) authorises
 // a form POST to admin-ajax.php; the answer is either an SSE-like stream of delta chunks ended by
 // `data: [DONE]` or one buffered JSON object {"data": "..."}. See README.md.
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 #include <optional>
@@ -151,9 +152,11 @@ std::string cookie_header(const std::string &options_json) {
     const std::string name(as_view(cookie.name));
     if (!cookie.value.IsString()) throw ProviderError(Failure::bad_request, "the cookie " + name + " is not a string");
     const std::string pair = name + "=" + std::string(as_view(cookie.value));
-    // A line break would smuggle a header of its own into the request.
-    if (pair.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
-      throw ProviderError(Failure::bad_request, "the cookie " + name + " contains a line break or NUL");
+    // A header value is visible characters, spaces and tabs (RFC 9110, 5.5): a line break would
+    // smuggle a header of its own into the request, and other control characters are not HTTP.
+    auto control = [](char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f; };
+    if (std::any_of(pair.begin(), pair.end(), control))
+      throw ProviderError(Failure::bad_request, "the cookie " + name + " contains a control character");
     if (!header.empty()) header += "; ";
     header += pair;
   }

@@ -148,7 +148,8 @@ TEST_CASE("ChatgptFree sends the caller's cookies with both steps") {
 TEST_CASE("ChatgptFree refuses cookies it cannot send") {
   ChatgptFree free;
   for (const char *options :
-       {R"({"cookies": ["a=1"]})", R"({"cookies": {"a": 1}})", R"({"cookies": {"a": "1\r\nX-Injected: y"}})"}) {
+       {R"({"cookies": ["a=1"]})", R"({"cookies": {"a": 1}})", R"({"cookies": {"a": "1\r\nX-Injected: y"}})",
+        R"({"cookies": {"a": "1\u007f"}})", R"({"cookies": {"a": "\u0001"}})"}) {
     INFO(options);
     Chat chat = single_user();
     chat.options_json = options;
