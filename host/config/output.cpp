@@ -108,6 +108,15 @@ void json_value(Writer &writer, std::uint64_t value, const Source &source) {
   writer.EndObject();
 }
 
+void json_value(Writer &writer, bool value, const Source &source) {
+  writer.StartObject();
+  writer.Key("value");
+  writer.Bool(value);
+  writer.Key("source");
+  json_string(writer, source_name(source));
+  writer.EndObject();
+}
+
 void json_value(Writer &writer, double value, const Source &source) {
   writer.StartObject();
   writer.Key("value");
@@ -301,46 +310,23 @@ std::string to_json(const Config &config) {
   const ServeSettings &serve = config.serve;
   writer.Key("serve");
   writer.StartObject();
-  writer.Key("listen");
-  json_value(writer, serve.listen.value, serve.listen.source);
+  auto member = [&writer](const char *key, const auto &setting) {
+    writer.Key(key);
+    json_value(writer, setting.value, setting.source);
+  };
+  member("listen", serve.listen);
   writer.Key("api_key");
   json_value(writer, masked(serve.api_key.value, true), serve.api_key.source);
-  writer.Key("client_timeout");
-  json_value(writer, serve.client_timeout.value, serve.client_timeout.source);
-  writer.Key("shutdown_timeout");
-  json_value(writer, serve.shutdown_timeout.value, serve.shutdown_timeout.source);
-  writer.Key("max_body");
-  writer.StartObject();
-  writer.Key("value");
-  writer.Uint64(serve.max_body.value);
-  writer.Key("source");
-  json_string(writer, source_name(serve.max_body.source));
-  writer.EndObject();
-  for (const auto &[key, flag] :
-       {std::pair{"quiet", &serve.quiet}, std::pair{"drop_unsupported_params", &serve.drop_unsupported_params}}) {
-    writer.Key(key);
-    writer.StartObject();
-    writer.Key("value");
-    writer.Bool(flag->value);
-    writer.Key("source");
-    json_string(writer, source_name(flag->source));
-    writer.EndObject();
-  }
-  for (const auto &[name, value] :
-       {std::pair{"max_header_bytes", &serve.max_header_bytes}, std::pair{"max_connections", &serve.max_connections},
-        std::pair{"max_stream_backlog", &serve.max_stream_backlog}}) {
-    writer.Key(name);
-    writer.StartObject();
-    writer.Key("value");
-    writer.Uint64(value->value);
-    writer.Key("source");
-    json_string(writer, source_name(value->source));
-    writer.EndObject();
-  }
-  writer.Key("cors_origins");
-  json_value(writer, serve.cors_origins.value, serve.cors_origins.source);
-  writer.Key("allowed_hosts");
-  json_value(writer, serve.allowed_hosts.value, serve.allowed_hosts.source);
+  member("client_timeout", serve.client_timeout);
+  member("shutdown_timeout", serve.shutdown_timeout);
+  member("max_body", serve.max_body);
+  member("quiet", serve.quiet);
+  member("drop_unsupported_params", serve.drop_unsupported_params);
+  member("max_header_bytes", serve.max_header_bytes);
+  member("max_connections", serve.max_connections);
+  member("max_stream_backlog", serve.max_stream_backlog);
+  member("cors_origins", serve.cors_origins);
+  member("allowed_hosts", serve.allowed_hosts);
   writer.EndObject();
 
   writer.Key("providers");
