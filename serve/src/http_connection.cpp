@@ -92,6 +92,8 @@ void HttpConnection::on_header(error_code ec) {
   method_ = "-";
   path_ = "-";
   status_ = 0;
+  // Per request: an unreadable request after a HEAD is answered with its body.
+  head_ = false;
   log_fields_.clear();
   response_headers_.clear();
   if (ec) {

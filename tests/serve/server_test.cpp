@@ -815,6 +815,18 @@ TEST_CASE("HEAD is answered wherever GET is, with the GET's headers and no body"
   CHECK_THAT(fetch(server.port(), "DELETE", "/health").header("allow"), Catch::Contains("GET, HEAD"));
 }
 
+TEST_CASE("an unreadable request after a HEAD gets its error body: HEAD is a property of one request") {
+  RunningServer server;
+  Client client(server.port());
+  client.send("HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  REQUIRE(client.read_head_response().status == 200);
+  client.send("NOT A REQUEST\r\n\r\n");
+  Response unreadable = client.read_response();
+  CHECK(unreadable.status == 400);
+  CHECK(unreadable.header("content-length") == std::to_string(unreadable.body.size()));
+  CHECK_FALSE(unreadable.body.empty());
+}
+
 TEST_CASE("beyond --max-connections a new client gets a 503 at once, and those already in are served") {
   auto options = test_options();
   options.max_connections = 2;
