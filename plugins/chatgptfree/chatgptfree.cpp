@@ -31,7 +31,7 @@ ProviderInfo chatgptfree_info() {
   info.default_model = "gpt-4o-mini-2024-07-18";
   info.models = {info.default_model};
   info.aliases = {{"gpt-4o-mini", info.default_model}};
-  info.capabilities = {"stream", "message_history", "system_message"};
+  info.capabilities = {capability::stream, capability::message_history, capability::system_message};
   return info;
 }
 

@@ -30,7 +30,8 @@ ProviderInfo flowgpt_info() {
                  "claude-v1",          "claude-v2",    "llama2-13b",      "mythalion-13b", "pygmalion-13b",
                  "chronos-hermes-13b", "Mixtral-8x7B", "Dolphin-2.6-8x7B"};
   info.aliases = {{"gemini", "google-gemini"}, {"gemini-pro", "google-gemini"}};
-  info.capabilities = {"stream", "message_history", "system_message", "param:temperature"};
+  info.capabilities = {capability::stream, capability::message_history, capability::system_message,
+                       capability::param_temperature};
   return info;
 }
 

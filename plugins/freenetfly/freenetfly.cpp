@@ -22,7 +22,7 @@ ProviderInfo freenetfly_info() {
   info.working = true;
   info.default_model = "gpt-3.5-turbo";
   info.models = {"gpt-3.5-turbo", "gpt-4"};
-  info.capabilities = {"stream", "message_history", "system_message"};
+  info.capabilities = {capability::stream, capability::message_history, capability::system_message};
   return info;
 }
 

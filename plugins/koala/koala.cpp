@@ -22,7 +22,7 @@ ProviderInfo koala_info() {
   info.working = true;
   info.default_model = "gpt-4o-mini";
   info.models = {info.default_model};
-  info.capabilities = {"stream", "message_history"};
+  info.capabilities = {capability::stream, capability::message_history};
   return info;
 }
 

@@ -28,8 +28,9 @@ ProviderInfo ylokh_info() {
   info.default_model = "gpt-3.5-turbo";
   info.models = {info.default_model};
   // The upstream is an OpenAI-style API: every request parameter is forwarded and honoured there.
-  info.capabilities = {"stream",     "no_stream",        "message_history",   "system_message",
-                       "param:stop", "param:max_tokens", "param:temperature", "param:top_p"};
+  info.capabilities = {
+      capability::stream,     capability::no_stream,        capability::message_history,   capability::system_message,
+      capability::param_stop, capability::param_max_tokens, capability::param_temperature, capability::param_top_p};
   return info;
 }
 

@@ -108,6 +108,19 @@ TEST_CASE("a model name with a slash goes to a provider that accepts it") {
   CHECK(p.resolve("", "meta-llama/Llama-2") == Pairs{{"Open", "meta-llama/Llama-2"}});
 }
 
+// The rules sdk/README.md gives plugin authors whose model ids contain '/'.
+TEST_CASE("a model id with a slash: a loaded provider's name before it wins, and doubling the name reaches it") {
+  Providers p;
+  p.add(meta("Groq", true, "meta-llama/Llama-3", {"meta-llama/Llama-3", "Groq/x"}));
+  CHECK(p.resolve("", "meta-llama/Llama-3") == Pairs{{"Groq", "meta-llama/Llama-3"}});
+  CHECK(p.resolve("", "Groq/meta-llama/Llama-3") == Pairs{{"Groq", "meta-llama/Llama-3"}});
+  CHECK(p.resolve("Groq", "meta-llama/Llama-3") == Pairs{{"Groq", "meta-llama/Llama-3"}});
+  CHECK(p.resolve("", "Groq/Groq/x") == Pairs{{"Groq", "Groq/x"}});
+  CHECK(p.registry.resolve("", "Groq/x").kind == ResolveResult::Kind::model_not_found);
+  p.add(meta("meta-llama", true, "m", {"m"}));  // now "meta-llama/" names this provider
+  CHECK(p.registry.resolve("", "meta-llama/Llama-3").kind == ResolveResult::Kind::model_not_found);
+}
+
 TEST_CASE("without a provider, only working providers that list the model are eligible, in load order") {
   Providers p;
   CHECK(p.resolve("", "shared") == Pairs{{"Alpha", "shared"}, {"Gamma", "shared"}});

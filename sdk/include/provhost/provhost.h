@@ -352,4 +352,20 @@ static inline uint32_t ph_negotiate_version(uint32_t offered, uint32_t built) {
 }
 #endif
 
+/* ---------------------------------------------------------------------------------------------
+ * Capability strings (ph_provider_info.capabilities), named so that a typo is a compile error
+ * rather than a capability the host silently does not know.
+ * ------------------------------------------------------------------------------------------- */
+
+#define PH_CAP_STREAM "stream"                   /* answers as the text is produced */
+#define PH_CAP_NO_STREAM "no_stream"             /* can also answer in one piece when stream = 0 */
+#define PH_CAP_MESSAGE_HISTORY "message_history" /* sends earlier messages, not only the last */
+#define PH_CAP_SYSTEM_MESSAGE "system_message"   /* honours "system" messages */
+/* "param:NAME": the upstream honours options_json's NAME. The host still cuts every answer at `stop`,
+ * and counts `max_tokens` itself for a provider without PH_CAP_PARAM_MAX_TOKENS. */
+#define PH_CAP_PARAM_TEMPERATURE "param:temperature"
+#define PH_CAP_PARAM_TOP_P "param:top_p"
+#define PH_CAP_PARAM_MAX_TOKENS "param:max_tokens"
+#define PH_CAP_PARAM_STOP "param:stop"
+
 #endif /* PROVHOST_H */

@@ -89,6 +89,18 @@ class ProviderError : public std::runtime_error {
   Failure failure_;
 };
 
+// The capability strings of provhost.h (PH_CAP_...), for ProviderInfo::capabilities.
+namespace capability {
+inline constexpr const char *stream = PH_CAP_STREAM;
+inline constexpr const char *no_stream = PH_CAP_NO_STREAM;
+inline constexpr const char *message_history = PH_CAP_MESSAGE_HISTORY;
+inline constexpr const char *system_message = PH_CAP_SYSTEM_MESSAGE;
+inline constexpr const char *param_temperature = PH_CAP_PARAM_TEMPERATURE;
+inline constexpr const char *param_top_p = PH_CAP_PARAM_TOP_P;
+inline constexpr const char *param_max_tokens = PH_CAP_PARAM_MAX_TOKENS;
+inline constexpr const char *param_stop = PH_CAP_PARAM_STOP;
+}  // namespace capability
+
 struct ProviderInfo {
   std::string name;
   std::string version = "1.0.0";
@@ -98,7 +110,7 @@ struct ProviderInfo {
   std::string default_model;
   std::vector<std::string> models;
   std::vector<std::pair<std::string, std::string>> aliases;  // alias -> model
-  std::vector<std::string> capabilities;
+  std::vector<std::string> capabilities;                     // capability::stream, ...
 };
 
 // The host's services. Cheap to copy; valid while the plugin is loaded. [any-thread]
