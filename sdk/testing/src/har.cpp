@@ -227,7 +227,8 @@ std::string write_har(const Har &har) {
     json.Key("cookies"), json.StartArray(), json.EndArray();
     write_pairs(json, "headers", entry.request.headers);
     Pairs query;
-    for (std::string_view rest = query_of(entry.request.url); !rest.empty();) {
+    const std::string query_text = query_of(entry.request.url);
+    for (std::string_view rest = query_text; !rest.empty();) {
       size_t amp = rest.find('&');
       std::string_view field = rest.substr(0, amp);
       size_t eq = field.find('=');
