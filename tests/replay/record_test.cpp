@@ -59,6 +59,45 @@ TEST_CASE("chat --record writes the chat as HAR, the API key masked, and the rec
   CHECK(replay.run.outcome.text() == upstream.expected_text());
 }
 
+TEST_CASE("serve --record writes each chat into the folder as HAR") {
+  TempDir dir;
+  provhost::emulator::Emulator upstream;
+  upstream.start();
+  BackgroundProcess serve({provhost_binary(), "--upstream", "Koala=" + upstream.origin(), "serve", "--listen",
+                           "127.0.0.1:0", "--record", dir.path().string()},
+                          {{"PROVHOST_API_KEY", ""}});
+  auto line = serve.wait_for_line([](const std::string &l) { return l.rfind("listening on ", 0) == 0; });
+  REQUIRE(line);
+  const std::string port = line->substr(line->rfind(':') + 1);
+  for (int chat = 0; chat < 2; ++chat) {
+    ProcessResult r = run_process({"curl", "-sS", "-H", "Content-Type: application/json", "-d",
+                                   R"({"model": "Koala/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]})",
+                                   "http://127.0.0.1:" + port + "/v1/chat/completions"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  serve.terminate();
+  std::vector<kit::Har> recordings;
+  for (const auto &entry : fs::directory_iterator(dir.path())) {
+    CHECK(entry.path().filename().string().rfind("chat-", 0) == 0);
+    recordings.push_back(kit::read_har_file(entry.path().string()));
+  }
+  REQUIRE(recordings.size() == 2);
+  for (const kit::Har &har : recordings) {
+    REQUIRE(har.answer);
+    CHECK(har.answer->text == upstream.expected_text());
+    CHECK(har.provider == "Koala");
+    REQUIRE(har.entries.size() == 1);
+    CHECK(har.entries[0].request.url == upstream.origin() + "/api/gpt/");
+  }
+}
+
+TEST_CASE("serve --record needs a folder that exists") {
+  ProcessResult r = run_process({provhost_binary(), "serve", "--record", "/nonexistent/folder"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--record") != std::string::npos);
+}
+
 TEST_CASE("chat --record to a file that cannot be written is a usage error, before any chat") {
   ProcessResult r = run_process({provhost_binary(), "chat", "--record", "/nonexistent/folder/chat.har", "Hello"});
   CHECK(r.exit_code == 2);
