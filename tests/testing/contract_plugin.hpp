@@ -22,6 +22,9 @@ enum class Bug {
   two_finishes,
 };
 inline Bug bug = Bug::none;
+// The events table of the session opened last, for a test to report an event from outside any call,
+// as a plugin's own thread would.
+inline const ph_session_events *last_events = nullptr;
 
 struct State {
   const ph_session_events *events = nullptr;
@@ -35,6 +38,7 @@ inline ph_str s(const char *text) { return ph_str{text, std::strlen(text)}; }
 inline ph_status open(const ph_provider *, const ph_chat_request *, const ph_session_events *events, ph_session **out) {
   auto *state = new State;
   state->events = events;
+  last_events = events;
   *out = reinterpret_cast<ph_session *>(state);
   return PH_OK;
 }

@@ -88,6 +88,17 @@ TEST_CASE("the kit finds an event from inside session_close") {
   CHECK(run.outcome.warnings.empty());  // dropped, as the host drops it
 }
 
+TEST_CASE("the kit finds an event reported outside a call into the session, and drops it") {
+  FakeHost host;
+  Plugin plugin(&contract_plugin::entry, host);
+  Session session(plugin, echo_chat());
+  REQUIRE(session.next_request());
+  const ph_session_events *events = contract_plugin::last_events;
+  events->text(events, contract_plugin::s("from another thread"));
+  CHECK(mentions(session.violations(), "a text event outside a call into the session"));
+  CHECK(session.outcome().texts.empty());
+}
+
 TEST_CASE("the kit finds an answer that depends on where the body is cut") {
   WithBug bug(Bug::split_sensitive);
   FakeHost host;
