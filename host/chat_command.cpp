@@ -17,6 +17,7 @@
 #include <optional>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/host_services.hpp>
+#include <provhost/core/recording.hpp>
 #include <provhost/core/request_options.hpp>
 #include <provhost/text.hpp>
 #include <thread>
@@ -256,7 +257,16 @@ int run_chat(const GlobalOptions &global, const ChatOptions &options) {
 
   core::Registry registry(host_settings(global));
   load_plugins(registry, global);
-  core::Engine engine(registry, config::engine_options(global.config));
+  core::EngineOptions engine_options = config::engine_options(global.config);
+  if (!options.record.empty()) {
+    // Checked before the chat: a recording that cannot be written is a usage error, not a lost one.
+    if (std::ofstream probe(options.record, std::ios::app); !probe) {
+      std::cerr << "provhost: --record " << one_line(options.record.string()) << " cannot be written\n";
+      return exit_usage;
+    }
+    engine_options.recorder = core::har_file_recorder(options.record);
+  }
+  core::Engine engine(registry, std::move(engine_options));
   auto sink = std::make_shared<StdoutSink>(options.verbose, options.usage);
   bool interrupted = false;
   {

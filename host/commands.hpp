@@ -30,6 +30,7 @@ using core::exit_ok;
 using core::exit_transfer;
 using core::exit_upstream;
 using core::exit_usage;
+using core::exit_validation_failed;
 using core::ExitCode;
 
 // What every command gets: the command line as parsed, and the configuration it leads to.
@@ -49,6 +50,7 @@ Command add_inspect_command(CLI::App &app, const GlobalOptions &global);
 Command add_chat_command(CLI::App &app, GlobalOptions &global);
 Command add_serve_command(CLI::App &app, GlobalOptions &global);
 Command add_config_command(CLI::App &app, GlobalOptions &global);
+Command add_validate_command(CLI::App &app, const GlobalOptions &global);
 
 // What only `chat` has; the engine's options (timeouts, proxy) are in the configuration.
 struct ChatOptions {
@@ -61,6 +63,7 @@ struct ChatOptions {
   std::vector<std::string> request_options;  // -o KEY=VALUE, in the order given
   bool verbose = false;                      // -v: say on stderr which provider and model answered
   bool usage = false;                        // --usage: token counts and finish reason on stderr
+  std::filesystem::path record;              // --record: the chat's upstream exchanges as HAR; "" = none
 };
 
 // Implemented with the engine, in chat_command.cpp.

@@ -29,6 +29,7 @@ constexpr const char *help_footer = R"(Exit codes:
        file, no prompt
   3    upstream error: HTTP status, rate limited, auth, Cloudflare, unreadable answer
   4    transfer failure: connection, timeout, stalled, truncated
+  5    validate: a check failed
   130  interrupted
 
 Configuration: command line > environment > configuration file > defaults; `provhost config`
@@ -89,6 +90,9 @@ Command add_chat_command(CLI::App &app, GlobalOptions &global) {
       ->take_all();
   chat->add_flag("-v,--verbose", options->verbose, "Say on stderr which provider and model answered");
   chat->add_flag("--usage", options->usage, "Print the token counts (estimated) and why the answer ended on stderr");
+  chat->add_option("--record", options->record,
+                   "Write the chat's upstream exchanges to FILE as HAR 1.2, secrets masked (for replay tests)")
+      ->type_name("FILE");
   config::add_engine_options(*chat, global.command_line);
   chat->add_option("prompt", *words,
                    "The user message (words are joined); - reads it from stdin. Piped stdin "
@@ -120,7 +124,7 @@ int run(int argc, char **argv) {
 
   std::vector<Command> commands = {
       add_list_command(app, global),  add_inspect_command(app, global), add_chat_command(app, global),
-      add_serve_command(app, global), add_config_command(app, global),
+      add_serve_command(app, global), add_config_command(app, global),  add_validate_command(app, global),
   };
 
   try {

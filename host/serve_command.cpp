@@ -3,6 +3,7 @@
 #include <cmath>
 #include <iostream>
 #include <provhost/core/chat.hpp>
+#include <provhost/core/recording.hpp>
 #include <provhost/serve/serve.hpp>
 
 #include "commands.hpp"
@@ -15,7 +16,7 @@ std::chrono::milliseconds milliseconds(double seconds) {
   return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
-int run_serve(const GlobalOptions &global) {
+int run_serve(const GlobalOptions &global, const std::filesystem::path &record_dir) {
   const config::ServeSettings &settings = global.config.serve;
   std::string error;
   serve::ServerOptions server_options;
@@ -53,7 +54,9 @@ int run_serve(const GlobalOptions &global) {
   }
   if (registry.providers().empty()) std::cerr << "provhost: warning: no providers loaded\n";
   try {
-    serve::run(registry, config::engine_options(global.config), std::move(server_options));
+    core::EngineOptions engine_options = config::engine_options(global.config);
+    if (!record_dir.empty()) engine_options.recorder = core::har_folder_recorder(record_dir);
+    serve::run(registry, std::move(engine_options), std::move(server_options));
   } catch (const serve::ListenError &e) {
     std::cerr << "provhost: cannot listen on " << settings.listen.value << ": " << e.code().message() << "\n";
     return exit_internal_error;
@@ -67,7 +70,13 @@ Command add_serve_command(CLI::App &app, GlobalOptions &global) {
   CLI::App *serve = app.add_subcommand("serve", "Serve every loaded provider through an OpenAI-compatible HTTP API");
   config::add_serve_options(*serve, global.command_line);
   config::add_engine_options(*serve, global.command_line);
-  return {serve, [&global] { return run_serve(global); }};
+  auto record_dir = std::make_shared<std::filesystem::path>();
+  serve
+      ->add_option("--record", *record_dir,
+                   "Write each chat's upstream exchanges to DIR/chat-<ms>-<id>.har (HAR 1.2, secrets masked)")
+      ->check(CLI::ExistingDirectory)
+      ->type_name("DIR");
+  return {serve, [&global, record_dir] { return run_serve(global, *record_dir); }};
 }
 
 }  // namespace provhost::host

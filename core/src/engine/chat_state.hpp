@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <provhost/core/chat.hpp>
+#include <provhost/core/recording.hpp>
 #include <provhost/core/registry.hpp>
 #include <string>
 #include <vector>
@@ -68,6 +69,7 @@ struct Chat {
   uint32_t requests = 0;             // requests the sessions asked for, fallback included (EngineLimits::max_requests)
   bool warned_not_utf8 = false;      // ill-formed text is repaired with one warning per chat
   std::optional<ChatError> outcome;  // while closing: the error to report; none = the answer is done
+  std::unique_ptr<RecordedChat> recording;  // with EngineOptions::recorder only
 };
 
 // The one place a chat's state changes.

@@ -145,6 +145,11 @@ std::shared_ptr<ChatHandle> Engine::submit(ChatSpec spec, std::shared_ptr<ChatSi
   if (!sink) throw std::invalid_argument("Engine::submit needs a sink");
   auto shaper = std::make_shared<engine::AnswerShaper>(spec, std::move(sink), impl_->registry);
   auto chat = std::make_shared<Chat>(impl_->next_chat_id++, std::move(spec), shaper);
+  if (impl_->options.recorder) {
+    chat->recording = std::make_unique<RecordedChat>();
+    chat->recording->id = chat->id;
+    chat->recording->spec = chat->spec;
+  }
   auto handle = std::make_shared<Impl::Handle>(chat, impl_->mailbox);
   shaper->attach(handle);
   std::lock_guard lock(impl_->mailbox->mutex);

@@ -146,6 +146,12 @@ void Engine::Impl::finish(Chat &chat) {
   transition(chat, ChatState::done);
   std::shared_ptr<Chat> keep = chats.count(chat.id) ? chats[chat.id] : nullptr;
   chats.erase(chat.id);
+  if (chat.recording) {
+    chat.recording->provider = chat.provider;
+    chat.recording->model = chat.model;
+    chat.recording->error = chat.outcome;
+    options.recorder->record(*chat.recording);
+  }
   if (chat.outcome) return chat.sink->on_error(*chat.outcome);
   if (!chat.sink_started) chat.sink->on_start(chat.provider, chat.model);
   chat.sink->on_done();

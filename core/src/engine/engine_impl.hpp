@@ -118,6 +118,7 @@ struct Engine::Impl {
   // rest of the response is drained on its own so that the connection can be reused.
   void answer_complete(Chat &chat);
   void start_attempt(Chat &chat);
+  void record_request(Chat &chat, Transfer &t);
   void transport_failed(Chat &chat, Transfer &t);
   void drop_transfer(Chat &chat);
 

@@ -109,6 +109,7 @@ void Engine::Impl::deliver(Chat &chat, SessionResult &result) {
                                " bytes (--max-answer-bytes)"));
     }
     chat.answer_bytes += result.text.size();
+    if (chat.recording) chat.recording->text += result.text;
     if (!chat.sink_started) {
       chat.sink_started = true;
       chat.sink->on_start(chat.provider, chat.model);

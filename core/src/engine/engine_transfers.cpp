@@ -131,6 +131,12 @@ void Engine::Impl::begin_response(Chat &chat, Transfer &t) {
                                         std::string("cannot read the response status: ") + curl_easy_strerror(code)));
     }
   }
+  if (t.recording) {
+    t.recording->status = static_cast<int>(t.status);
+    t.recording->response_headers = t.response_headers;
+    t.recording->wait_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - t.recording->started_steady).count();
+  }
   if (uint32_t flag = retry_flag_for_status(static_cast<int>(t.status))) {
     if (auto wait = retry_wait(chat, flag, find_header(t.response_headers, "retry-after"))) {
       ChatError error = map_http_error(chat.provider, static_cast<int>(t.status), t.response_headers, {});
@@ -209,6 +215,7 @@ void Engine::Impl::start_attempt(Chat &chat) {
   t.clock.attempt_timeout_ms = chat.request.timeout_ms;
   transfers.emplace(t.id, &t);
   transition(chat, ChatState::transferring);
+  if (chat.recording) record_request(chat, t);
   std::string refused = configure_transfer(t, chat.request, options.proxy, options.timeouts.connect_ms);
   if (refused.empty()) refused = pool.add(easy);
   if (!refused.empty()) {
@@ -217,6 +224,21 @@ void Engine::Impl::start_attempt(Chat &chat) {
   }
   arm(DeadlineKind::connect, t);
   arm(DeadlineKind::attempt, t);
+}
+
+// The request as sent, the first part of the exchange the recording keeps; libcurl's callbacks add
+// the response's bytes to it (transfer.cpp).
+void Engine::Impl::record_request(Chat &chat, Transfer &t) {
+  auto exchange = std::make_shared<RecordedExchange>();
+  exchange->provider = chat.provider;
+  exchange->method = chat.request.method;
+  exchange->url = chat.request.url;
+  exchange->request_headers = chat.request.headers;
+  exchange->request_body = chat.request.body;
+  exchange->started = std::chrono::system_clock::now();
+  exchange->started_steady = Clock::now();
+  chat.recording->exchanges.push_back(exchange);
+  t.recording = std::move(exchange);
 }
 
 void Engine::Impl::transport_failed(Chat &chat, Transfer &t) {

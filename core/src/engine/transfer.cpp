@@ -40,8 +40,24 @@ size_t on_header(char *data, size_t, size_t size, void *pointer) {
   return size;
 }
 
+// The body bytes libcurl hands over; those the transfer took (not paused, not refused) also go to
+// the recording when there is one.
+size_t take_body(Transfer &t, char *data, size_t size);
+
 size_t on_write(char *data, size_t, size_t size, void *pointer) {
   Transfer &t = *static_cast<Transfer *>(pointer);
+  const size_t taken = take_body(t, data, size);
+  if (t.recording && taken == size) {
+    try {
+      t.recording->response_body.append(data, size);
+    } catch (...) {
+      t.recording->response_body.clear();  // out of memory: the recording lacks the body, the chat goes on
+    }
+  }
+  return taken;
+}
+
+size_t take_body(Transfer &t, char *data, size_t size) {
   t.clock.last_data = Clock::now();
   switch (t.state) {
     case TransferState::draining:

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include <provhost/core/http_error.hpp>
+#include <provhost/core/recording.hpp>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,7 @@ struct Transfer {
   bool first_byte_armed = false;
   bool idle_armed = false;
   char error_buffer[CURL_ERROR_SIZE] = {};
+  std::shared_ptr<RecordedExchange> recording;  // with EngineOptions::recorder only
 
   // Set from the callbacks: the engine looks at this transfer after curl_multi_perform.
   bool touched = false;

@@ -12,6 +12,7 @@
 #include <provhost/core/host_services.hpp>
 #include <provhost/core/isolation.hpp>
 #include <provhost/core/plugin_loader.hpp>
+#include <provhost/core/validate.hpp>
 #include <string>
 
 #include "../engine/session_runner.hpp"
@@ -31,6 +32,7 @@ struct WorkerArgs {
   std::uint64_t memory = 0;
   bool sandbox = true;
   ph_log_level log_level = PH_LOG_INFO;
+  std::string check;  // validate: which check (validate.hpp)
 };
 
 bool parse(int argc, char **argv, WorkerArgs &args) {
@@ -43,13 +45,15 @@ bool parse(int argc, char **argv, WorkerArgs &args) {
       args.memory = std::stoull(argv[++i]);
     } else if (arg == "--log-level" && i + 1 < argc) {
       args.log_level = static_cast<ph_log_level>(std::stoi(argv[++i]));
+    } else if (arg == "--check" && i + 1 < argc) {
+      args.check = argv[++i];
     } else if (arg == "--no-sandbox") {
       args.sandbox = false;
     } else {
       return false;
     }
   }
-  return args.mode == "scan" || args.mode == "session";
+  return args.mode == "scan" || args.mode == "session" || (args.mode == "validate" && !args.check.empty());
 }
 
 void limit_memory(std::uint64_t bytes) {
@@ -166,7 +170,8 @@ int run_plugin_worker(int argc, char **argv) {
   try {
     if (!parse(argc, argv, args)) {
       std::cerr << "provhost-plugin-worker: started by provhost only (scan|session FILE [--memory BYTES] "
-                   "[--log-level N] [--no-sandbox], with its channel on descriptor 3)\n";
+                   "[--log-level N] [--no-sandbox], or validate FILE --check NAME [--memory BYTES], with its "
+                   "channel on descriptor 3)\n";
       return 2;
     }
   } catch (const std::exception &) {
@@ -177,6 +182,11 @@ int run_plugin_worker(int argc, char **argv) {
   std::signal(SIGPIPE, SIG_IGN);
   std::set_new_handler(&out_of_memory_handler);
   limit_memory(args.memory);
+  if (args.mode == "validate") {
+    warm_up_host_services();
+    // No unloading by exit handlers: the check unloaded what it loaded, and said so or crashed.
+    ::_exit(run_validation_check(args.file, args.check, channel));
+  }
   return args.mode == "scan" ? scan(args) : serve_sessions(args);
 }
 

@@ -22,6 +22,10 @@
  * turns the response bytes it is fed into events (text, finish, warning, error). The host owns the
  * network: transport, TLS, proxies, timeouts, retries, cancellation.
  *
+ * The session contract is spelled out next to each declaration below, as rules that say what the host
+ * guarantees ("the host ...") and what a plugin must do ("a session ..."). Every rule is checked by
+ * the test kit (ProvHost::testing, sdk/testing/) and by `provhost validate`.
+ *
  * Version history:
  *   1.0  first release.
  */
@@ -78,7 +82,8 @@ extern "C" {
  * Value types (frozen)
  * ------------------------------------------------------------------------------------------- */
 
-/* A borrowed UTF-8 string. {NULL, 0} is the empty string. */
+/* A borrowed UTF-8 string. {NULL, 0} is the empty string; so is {p, 0} for any p. A NULL data with
+ * a size other than 0 is malformed wherever it appears. */
 typedef struct ph_str {
   const char *data;
   size_t size;
@@ -162,7 +167,15 @@ typedef struct ph_host {
 
 /* ---------------------------------------------------------------------------------------------
  * What a provider says about itself. Metadata is data: new capabilities are new strings, not new
- * fields. Known capabilities: "stream", "no_stream", "message_history", "system_message", and
+ * fields. Every string is UTF-8 without control characters; each array may be NULL when its count is
+ * 0, and is never NULL with a count above 0. models, when not empty, holds default_model exactly
+ * once, and every alias points at one of them. Capabilities about the stream flag:
+ *  - "stream": the session delivers text as it comes when ph_chat_request.stream is set;
+ *  - "no_stream": the session asks its upstream for one whole answer when stream is 0.
+ * stream is the caller's preference, not an order: a session without "no_stream" given stream = 0
+ * answers as it always does (usually streaming) and the host collects the text into one answer; a
+ * session without "stream" may deliver all its text at the end. The host never refuses a chat for
+ * the stream flag. Known capabilities: "stream", "no_stream", "message_history", "system_message", and
  * "param:NAME" for each request parameter of options_json the upstream honours ("param:temperature",
  * "param:top_p", "param:max_tokens", "param:stop"). The host enforces `stop` for every provider and
  * `max_tokens` (by an estimate of tokens) for providers without "param:max_tokens".
@@ -190,8 +203,10 @@ typedef struct ph_provider_info {
 
 typedef struct ph_chat_request {
   size_t struct_size;
-  ph_str model; /* already resolved by the host: never empty, never an alias */
-  const ph_message *messages;
+  ph_str model;               /* already resolved by the host: never empty, never an alias; not necessarily one of
+                                 the listed models (a provider that lists none takes any name) */
+  const ph_message *messages; /* may be NULL when message_count is 0, which a session may refuse
+                                 (PH_FAIL_BAD_REQUEST); contents may be empty strings */
   size_t message_count;
   int32_t stream;      /* non-zero: the caller wants the answer as it is produced */
   ph_str options_json; /* a JSON object of extra options (temperature, cookies, ...); "{}" if none */
@@ -233,7 +248,10 @@ typedef struct ph_http_request {
   const ph_retry_policy *retry; /* NULL = send once */
 } ph_http_request;
 
-/* What the host does with a response, as on_response_start decides. */
+/* What the host does with a response, as on_response_start decides. Each is allowed for any status:
+ * DISCARD on a 2xx is fine (a page read only for its cookies), READ on a 4xx lets a session read an
+ * upstream's own error object. The host sends at most --max-requests requests per chat, so a session
+ * that keeps discarding ends in an error, not a loop. */
 typedef int32_t ph_response_action;
 enum {
   PH_RESPONSE_READ = 0,       /* feed the body to on_body, then call on_response_end */
@@ -247,6 +265,18 @@ enum {
  * session_close. All calls are made on the session's thread, from inside the session's functions;
  * the host drops, without reading the table, any event reported otherwise (from another thread, after
  * session_close), and any text reported after `finish`. Messages are one line of UTF-8.
+ *
+ * The order of events, over a whole session:
+ *   (text | warning)* then at most one of: finish (then warning* only) or error (then nothing).
+ *  - One end: a session reports `finish` or `error` at most once, never both.
+ *  - After `finish`, only warnings: text is dropped by the host (with a warning), and an error there
+ *    is a broken contract (the host would still fail the chat with it).
+ *  - After `error`, nothing; the host ignores whatever follows.
+ *  - No event from inside session_close (it is dropped: the answer is over by then).
+ *  - Text may be empty (the host ignores it); it is whole UTF-8 characters, never a character split
+ *    across two events. Warning and error messages are one line of UTF-8 and error messages are
+ *    not empty.
+ *  - `failure` is one of the PH_FAIL_* values.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct ph_session_events {
@@ -278,6 +308,25 @@ typedef struct ph_session_events {
  *                                                              -> DISCARD: back to next_request
  *         next_request -> PH_DONE: the answer is complete; PH_FAILED: see the error event
  *   session_close (always, also after a failure or a cancellation)
+ *
+ * What the host guarantees about that order:
+ *  - session_close follows every session_open that set *out_session to non-NULL, whatever it
+ *    returned (a session that failed half-way is still closed), and never one that left it NULL.
+ *  - After on_body returns PH_DONE, the host reads nothing more of that response and does not call
+ *    on_response_end for it; it calls next_request next (PH_DONE there ends the chat).
+ *  - After any call returns PH_FAILED (or after an HTTP_ERROR action), the host calls session_close
+ *    and nothing else. PH_FAILED is returned only together with an error event, and an error event
+ *    only together with PH_FAILED (on_response_start, which returns an action, reports no error).
+ *  - After session_close the host never calls into the session again.
+ *  - Any call but session_close may be the last before session_close: a user may cancel, a timeout
+ *    may strike, the connection may break. A session reports nothing more then, and needs nothing.
+ *  - A response that ends cleanly after the session called neither `finish` nor `error` (and whose
+ *    next_request answers PH_DONE) is reported by the host as truncated.
+ *  - The host never passes an empty chunk to on_body.
+ *
+ * Sessions of one provider run at the same time on different threads (the [any-thread] and
+ * [session-thread] marks): state shared between sessions, such as a cache of a site's token that
+ * every session reads and refreshes (ChatgptFree's nonce), is allowed, and needs a lock.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct ph_session ph_session; /* the plugin's own */
@@ -286,30 +335,53 @@ typedef struct ph_provider {
   size_t struct_size;
   const ph_provider_info *info;
 
-  /* [any-thread] Start answering `request`. `events` lives until session_close. On PH_FAILED the
-   * reason was reported through `events` and *out_session may be NULL. */
+  /* [any-thread] Start answering `request`. `events` lives until session_close. Returns PH_OK with
+   * *out_session set, or PH_FAILED after an error event (a chat it cannot express: PH_FAIL_BAD_REQUEST).
+   * On PH_FAILED *out_session may be NULL or a session, which the host then closes. The request and
+   * everything it points to are borrowed for this call only: copy what is needed later. */
   ph_status(PH_ABI *session_open)(const struct ph_provider *provider, const ph_chat_request *request,
                                   const ph_session_events *events, ph_session **out_session);
 
   /* [session-thread] The next HTTP request to send. On PH_OK `*out` is filled (its caller set
-   * out->struct_size); what it points to stays valid until the next call into this session. */
+   * out->struct_size); what it points to stays valid until the next call into this session. The
+   * request's method is a token ("GET", "POST"), its URL absolute http:// or https:// without spaces
+   * or control characters, header names HTTP tokens, header values without control characters (tabs
+   * aside) or leading or trailing whitespace; headers may be NULL when header_count is 0 and
+   * body.data NULL when body.size is 0. A retry policy has max_attempts >= 1 and
+   * backoff_multiplier >= 1. The host fails the chat (a plugin bug) for a request it cannot send.
+   * PH_DONE: nothing more to send; the answer ended with `finish` (else it counts as truncated). */
   ph_status(PH_ABI *next_request)(ph_session *session, ph_http_request *out);
 
-  /* [session-thread] A response to the last request has begun. Headers are borrowed. */
+  /* [session-thread] A response to the last request has begun. Headers are borrowed for this call;
+   * they may be NULL when header_count is 0; names keep the upstream's case. http_status is the
+   * final response's three-digit code: interim 1xx responses are consumed by the host and never
+   * seen; redirects are not followed, so a 3xx arrives here like any other status (answer
+   * HTTP_ERROR, or DISCARD and ask for the new location). Never 0. A 429 or 5xx the request's retry
+   * policy covers is retried by the host, without reaching the session, while attempts remain. Returns an action (any
+   * value but the three PH_RESPONSE_* fails the chat as a plugin bug); reports no error event. */
   ph_response_action(PH_ABI *on_response_start)(ph_session *session, int32_t http_status, const ph_header *headers,
                                                 size_t header_count);
 
-  /* [session-thread] More of the response body, split anywhere (mid-line, mid-character).
-   * PH_OK: keep reading; PH_DONE: the answer is complete, stop reading; PH_FAILED: see events. */
+  /* [session-thread] More of the response body, split anywhere (mid-line, mid-character), never
+   * empty. The same body must give the same events however it is split: the test kit and
+   * `provhost validate` feed it whole, in every 2- and 3-way split and byte by byte.
+   * PH_OK: keep reading; PH_DONE: the answer is complete, stop reading (no on_response_end
+   * follows; next_request does); PH_FAILED: see events. */
   ph_status(PH_ABI *on_body)(ph_session *session, ph_str chunk);
 
-  /* [session-thread] The response ended cleanly. Flush what is buffered. PH_OK or PH_FAILED. */
+  /* [session-thread] The response ended cleanly (also after an empty body, with no on_body before).
+   * Flush what is buffered. PH_OK (next_request follows) or PH_FAILED. Not called when the transfer
+   * broke (the host reports that itself) nor after on_body said PH_DONE. */
   ph_status(PH_ABI *on_response_end)(ph_session *session);
 
-  /* [session-thread] Free the session. Called exactly once for every session opened. */
+  /* [session-thread] Free the session. Called exactly once for every session opened (see above),
+   * after a failure, a cancellation or a finished answer alike. Reports no events (they are
+   * dropped). */
   void(PH_ABI *session_close)(ph_session *session);
 
-  /* [main-thread] Optional. Called once, with no sessions open, before the library is unloaded. */
+  /* [main-thread] Optional. Called once, with no sessions open, before the library is unloaded.
+   * struct_size need not cover it: the host reads it only when PH_HAS_FIELD says it is there, and a
+   * table that stops after session_close (the smallest the host accepts) has no deinit. */
   void(PH_ABI *deinit)(const struct ph_provider *provider);
 } ph_provider;
 

@@ -9,6 +9,7 @@
 
 #include <provhost/framing.hpp>
 #include <provhost/provider.hpp>
+#include <provhost/text.hpp>
 
 namespace {
 
@@ -71,8 +72,16 @@ class ExampleSession : public provhost::Session {
     if (json.Parse(json_text.data(), json_text.size()).HasParseError()) {
       throw provhost::ProviderError(provhost::Failure::protocol, "the answer is not JSON");
     }
+    // An upstream that fails mid-answer says so in an error object, which a [DONE] may follow.
+    if (json.IsObject() && json.HasMember("error")) {
+      const rapidjson::Value *message = rapidjson::Pointer("/error/message").Get(json);
+      throw provhost::ProviderError(provhost::Failure::upstream,
+                                    message && message->IsString() ? message->GetString() : "the upstream failed");
+    }
     const rapidjson::Value *content = rapidjson::Pointer(content_path).Get(json);
-    if (content && content->IsString()) events().text({content->GetString(), content->GetStringLength()});
+    // RapidJSON decodes a lone surrogate escape ("\udc00") into bytes that are not UTF-8.
+    if (content && content->IsString())
+      events().text(provhost::repair_utf8({content->GetString(), content->GetStringLength()}));
   }
 
   bool stream_;

@@ -117,6 +117,8 @@ struct EngineLimits {
   uint64_t max_request_body = 8 * 1024 * 1024;   // bytes of one request's body
 };
 
+class ChatRecorder;  // recording.hpp
+
 struct EngineOptions {
   Timeouts timeouts;
   EngineLimits limits;
@@ -126,6 +128,9 @@ struct EngineOptions {
   std::map<std::string, std::string> upstreams;
   double backoff_scale = 1.0;    // multiplies every retry wait (PROVHOST_BACKOFF_SCALE); tests use 0.01
   bool log_transitions = false;  // a debug line per state change of every chat and transfer (log level debug)
+  // Each chat's upstream exchanges, handed over when it ends (recording.hpp); null records nothing
+  // and costs the transfers one pointer test per callback.
+  std::shared_ptr<ChatRecorder> recorder;
 };
 
 class Engine {

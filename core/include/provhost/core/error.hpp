@@ -20,9 +20,10 @@ namespace provhost::core {
 enum ExitCode : int {
   exit_ok = 0,
   exit_internal_error = 1,
-  exit_usage = 2,     // bad option, unknown provider or model, unreadable or malformed input, no prompt
-  exit_upstream = 3,  // HTTP status, rate limited, auth, Cloudflare, unreadable answer, plugin error
-  exit_transfer = 4,  // connection, timeout, stalled, truncated
+  exit_usage = 2,              // bad option, unknown provider or model, unreadable or malformed input, no prompt
+  exit_upstream = 3,           // HTTP status, rate limited, auth, Cloudflare, unreadable answer, plugin error
+  exit_transfer = 4,           // connection, timeout, stalled, truncated
+  exit_validation_failed = 5,  // provhost validate: a check failed
   exit_interrupted = 130,
 };
 
