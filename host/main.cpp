@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "config/command_line.hpp"
+#include "config/instances.hpp"
 
 #ifndef PROVHOST_VERSION
 #define PROVHOST_VERSION "0.0.0"
@@ -67,6 +68,7 @@ void load_plugins(core::Registry &registry, const GlobalOptions &global) {
   isolate_plugins(registry, global);
   registry.set_preferences(config::resolution_preferences(global.config));
   registry.load(plugin_folders(global));
+  registry.load_instances(config::instance_specs(global.config));
 }
 
 Command add_chat_command(CLI::App &app, GlobalOptions &global) {
@@ -88,7 +90,8 @@ Command add_chat_command(CLI::App &app, GlobalOptions &global) {
       ->allow_extra_args(false)  // one KEY=VALUE per -o: the words after it are the prompt
       ->take_all();
   chat->add_flag("-v,--verbose", options->verbose, "Say on stderr which provider and model answered");
-  chat->add_flag("--usage", options->usage, "Print the token counts (estimated) and why the answer ended on stderr");
+  chat->add_flag("--usage", options->usage,
+                 "Print the token counts (the upstream's, else estimated) and why the answer ended on stderr");
   config::add_engine_options(*chat, global.command_line);
   chat->add_option("prompt", *words,
                    "The user message (words are joined); - reads it from stdin. Piped stdin "

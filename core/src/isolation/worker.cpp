@@ -28,6 +28,7 @@ constexpr int channel = 3;
 struct WorkerArgs {
   std::string mode;
   std::filesystem::path file;
+  std::string instance;  // ABI 1.1: the instance to load the plugin for; "" for its own provider
   std::uint64_t memory = 0;
   bool sandbox = true;
   ph_log_level log_level = PH_LOG_INFO;
@@ -43,6 +44,8 @@ bool parse(int argc, char **argv, WorkerArgs &args) {
       args.memory = std::stoull(argv[++i]);
     } else if (arg == "--log-level" && i + 1 < argc) {
       args.log_level = static_cast<ph_log_level>(std::stoi(argv[++i]));
+    } else if (arg == "--instance" && i + 1 < argc) {
+      args.instance = argv[++i];
     } else if (arg == "--no-sandbox") {
       args.sandbox = false;
     } else {
@@ -75,7 +78,7 @@ bool read_frame(std::string &frame, isolation::FrameType &type, std::string_view
 }
 
 isolation::ScanAnswer load(const WorkerArgs &args, std::shared_ptr<const HostSettings> settings, PluginLoad &load) {
-  load = load_plugin(args.file, std::move(settings));
+  load = load_plugin(args.file, std::move(settings), args.instance);
   isolation::ScanAnswer answer;
   if (!load.provider) {
     answer.error = load.error;
@@ -166,7 +169,7 @@ int run_plugin_worker(int argc, char **argv) {
   try {
     if (!parse(argc, argv, args)) {
       std::cerr << "provhost-plugin-worker: started by provhost only (scan|session FILE [--memory BYTES] "
-                   "[--log-level N] [--no-sandbox], with its channel on descriptor 3)\n";
+                   "[--log-level N] [--no-sandbox] [--instance NAME], with its channel on descriptor 3)\n";
       return 2;
     }
   } catch (const std::exception &) {
