@@ -52,9 +52,9 @@ Instance instance_from_environment(const Environment &environment, const std::st
 }
 
 void set_unless_given(core::HostSettings &settings, const std::string &instance, std::string_view key,
-                      std::string value) {
+                      const std::string &value) {
   if (value.empty()) return;
-  settings.provider_config.try_emplace(core::config_variable(instance, key), std::move(value));
+  settings.provider_config.try_emplace(core::config_variable(instance, key), value);
 }
 
 }  // namespace
@@ -77,7 +77,7 @@ void add_instance_values(const Config &config, core::HostSettings &settings) {
     set_unless_given(settings, instance.name, "base_url", instance.base_url);
     std::string models;
     for (const std::string &model : instance.models) models += (models.empty() ? "" : ",") + model;
-    set_unless_given(settings, instance.name, "models", std::move(models));
+    set_unless_given(settings, instance.name, "models", models);
     set_unless_given(settings, instance.name, "api_key", instance.api_key);
   }
 }

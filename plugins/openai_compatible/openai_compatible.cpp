@@ -39,7 +39,7 @@ class CompatibleSession final : public Session {
 
 class CompatibleProvider final : public Provider {
  public:
-  explicit CompatibleProvider(Host host) : Provider(host) {
+  explicit CompatibleProvider(const Host &host) : Provider(host) {
     if (host.instance().empty()) {  // the plugin's own provider only makes the configured instances
       info_ = {"OpenAICompatible",
                "1.0.0",

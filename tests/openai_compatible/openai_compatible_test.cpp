@@ -110,7 +110,8 @@ TEST_CASE("the upstream's errors come through: a refused key, a rate limit, an e
 TEST_CASE("chained through serve: the upstream's usage reaches the client, and a 429 keeps its Retry-After") {
   emulator::Emulator upstream;
   upstream.start();
-  BackgroundProcess serve({provhost_binary(), "serve", "--listen", "127.0.0.1:0"}, instances_env(upstream));
+  BackgroundProcess serve({provhost_binary(), "serve", "--listen", "127.0.0.1:0", "--drop-unsupported-params"},
+                          instances_env(upstream));
   auto line = serve.wait_for_line([](const std::string &l) { return l.rfind("listening on ", 0) == 0; });
   if (!line) FAIL("provhost serve did not start: " << serve.err());
   const auto port = static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
@@ -137,4 +138,34 @@ TEST_CASE("chained through serve: the upstream's usage reaches the client, and a
                         R"({"model":"Emu/rate-limited","messages":[{"role":"user","content":"Hi"}]})");
   CHECK(limited.status == 429);
   CHECK(limited.header("retry-after") == "7");
+
+  // A dropped parameter is said in a header as well as in the log.
+  serve_test::Response dropped =
+      serve_test::fetch(port, "POST", "/v1/chat/completions",
+                        R"({"model":"Emu/emu-model","n":2,"messages":[{"role":"user","content":"Hi"}]})");
+  CHECK(dropped.status == 200);
+  CHECK(dropped.header("x-provhost-warning") == "ignored unsupported parameters: n");
+}
+
+TEST_CASE("GET /v1/models/{id} answers a served model's object, 'Provider/model' ids included, else a 404") {
+  emulator::Emulator upstream;
+  upstream.start();
+  BackgroundProcess serve({provhost_binary(), "serve", "--listen", "127.0.0.1:0"}, instances_env(upstream));
+  auto line = serve.wait_for_line([](const std::string &l) { return l.rfind("listening on ", 0) == 0; });
+  if (!line) FAIL("provhost serve did not start: " << serve.err());
+  const auto port = static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
+  for (const char *target : {"/v1/models/Emu/emu-model", "/v1/models/Emu%2Femu-model"}) {
+    INFO(target);
+    serve_test::Response found = serve_test::fetch(port, "GET", target);
+    REQUIRE(found.status == 200);
+    rapidjson::Document model = parse_json(found.body);
+    CHECK(std::string(model["id"].GetString()) == "Emu/emu-model");
+    CHECK(std::string(model["object"].GetString()) == "model");
+    CHECK(std::string(model["owned_by"].GetString()) == "Emu");
+  }
+  serve_test::Response missing = serve_test::fetch(port, "GET", "/v1/models/no-such-model");
+  CHECK(missing.status == 404);
+  rapidjson::Document error = parse_json(missing.body);
+  CHECK(std::string(error["error"]["code"].GetString()) == "model_not_found");
+  CHECK(serve_test::fetch(port, "GET", "/v1/models/").status == 404);
 }

@@ -22,8 +22,8 @@ class SessionListener {
   virtual void session_text(std::string_view text) = 0;
   virtual void session_warning(std::string_view message) = 0;
   // ABI 1.1's events; a listener that has no use for them keeps these.
-  virtual void session_tool_call(ToolCallDelta call) { (void)call; }
-  virtual void session_report(UpstreamReport report) { (void)report; }
+  virtual void session_tool_call(const ToolCallDelta &call) { (void)call; }
+  virtual void session_report(const UpstreamReport &report) { (void)report; }
 
  protected:
   ~SessionListener() = default;

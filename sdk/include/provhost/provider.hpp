@@ -263,7 +263,7 @@ class Session {
 // different threads at once: guard shared state).
 class Provider {
  public:
-  explicit Provider(Host host) : host_(host) {}
+  explicit Provider(Host host) : host_(std::move(host)) {}
   virtual ~Provider() = default;
 
   // Called once, at load.
@@ -302,7 +302,7 @@ struct ProviderContext {
 template <class SessionT, ProviderInfo (*Describe)(), class Shared = void>
 class SimpleProvider final : public Provider {
  public:
-  explicit SimpleProvider(Host host) : Provider(host), info_(Describe()) {}
+  explicit SimpleProvider(Host host) : Provider(std::move(host)), info_(Describe()) {}
 
   ProviderInfo info() const override { return info_; }
 
@@ -414,8 +414,8 @@ class PluginGlue {
     throw std::logic_error("the host called with a provider this plugin did not make");
   }
 
-  static void store_info(ProviderSlot<ProviderClass> &slot, ProviderInfo info) {
-    slot.info = std::move(info);
+  static void store_info(ProviderSlot<ProviderClass> &slot, const ProviderInfo &info) {
+    slot.info = info;
     for (auto &m : slot.info.models) slot.model_views.push_back(str(m));
     for (auto &a : slot.info.aliases) slot.alias_views.push_back(ph_alias{str(a.first), str(a.second)});
     for (auto &c : slot.info.capabilities) slot.capability_views.push_back(str(c));
