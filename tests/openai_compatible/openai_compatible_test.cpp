@@ -169,3 +169,18 @@ TEST_CASE("GET /v1/models/{id} answers a served model's object, 'Provider/model'
   CHECK(std::string(error["error"]["code"].GetString()) == "model_not_found");
   CHECK(serve_test::fetch(port, "GET", "/v1/models/").status == 404);
 }
+
+TEST_CASE("an instance of a plugin that makes none, or one without its base URL, is refused with the reason") {
+  TempDir dir;
+  const auto file = dir.path() / "config.toml";
+  std::ofstream(file)
+      << "[[instances]]\nname = \"NotMade\"\nplugin = \"Ylokh\"\nbase_url = \"http://127.0.0.1:1/v1\"\n";
+  ProcessResult list = run_provhost({{"PROVHOST_PLUGIN_PATH", ""}}, {"--config", file.string(), "list", "--json"});
+  INFO(list.err);
+  REQUIRE(list.exit_code == 0);
+  CHECK_THAT(list.out, Catch::Contains("instance \\\"NotMade\\\": no loaded plugin \\\"Ylokh\\\" makes instances"));
+  ProcessResult unset =
+      run_provhost({{"PROVHOST_PLUGIN_PATH", ""}, {"PROVHOST_INSTANCES", "Lost"}}, {"chat", "-p", "Lost", "hi"});
+  CHECK(unset.exit_code == 2);
+  CHECK_THAT(unset.err, Catch::Contains("PROVHOST_INSTANCES names \"Lost\" but PROVHOST_LOST_BASE_URL is unset"));
+}
