@@ -43,9 +43,9 @@ struct ServerOptions {
 
 // The fixed answers, computed once from the registry at start.
 struct Catalog {
-  std::string models_json;           // GET /v1/models
-  std::string providers_json;        // GET /v1/providers, as `list --json`
-  bool any_working_provider = true;  // GET /health/ready
+  std::string models_json;                                             // GET /v1/models
+  std::string providers_json;                                          // GET /v1/providers, as `list --json`
+  bool any_working_provider = true;                                    // GET /health/ready
   std::map<std::string, std::string, std::less<>> model_objects = {};  // GET /v1/models/{id}, by id
 };
 
