@@ -190,8 +190,9 @@ class StdoutSink final : public core::ChatSink {
   void on_summary(const core::AnswerSummary &summary) override {
     if (!usage_) return;
     std::cerr << "provhost: usage: " << summary.usage.prompt_tokens << " prompt + " << summary.usage.completion_tokens
-              << " completion = " << summary.usage.total()
-              << " tokens (estimated); finish_reason: " << core::to_string(summary.finish_reason) << "\n"
+              << " completion = " << summary.usage.total() << " tokens ("
+              << (summary.usage_from_upstream ? "the upstream's count" : "estimated")
+              << "); finish_reason: " << core::to_string(summary.finish_reason) << "\n"
               << std::flush;
   }
   void on_done() override { done = true; }

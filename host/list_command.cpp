@@ -6,6 +6,7 @@
 #include <provhost/text.hpp>
 
 #include "commands.hpp"
+#include "config/instances.hpp"
 
 namespace provhost::host {
 namespace {
@@ -80,6 +81,7 @@ Command add_list_command(CLI::App &app, const GlobalOptions &global) {
             isolate_plugins(registry, global);
             std::vector<std::filesystem::path> searched = plugin_folders(global);
             registry.load(searched);
+            registry.load_instances(config::instance_specs(global.config));
             if (*json)
               std::cout << core::providers_json(registry) << '\n';
             else

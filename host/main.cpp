@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "config/command_line.hpp"
+#include "config/instances.hpp"
 
 #ifndef PROVHOST_VERSION
 #define PROVHOST_VERSION "0.0.0"
@@ -68,6 +69,7 @@ void load_plugins(core::Registry &registry, const GlobalOptions &global) {
   isolate_plugins(registry, global);
   registry.set_preferences(config::resolution_preferences(global.config));
   registry.load(plugin_folders(global));
+  registry.load_instances(config::instance_specs(global.config));
 }
 
 Command add_chat_command(CLI::App &app, GlobalOptions &global) {
@@ -89,7 +91,8 @@ Command add_chat_command(CLI::App &app, GlobalOptions &global) {
       ->allow_extra_args(false)  // one KEY=VALUE per -o: the words after it are the prompt
       ->take_all();
   chat->add_flag("-v,--verbose", options->verbose, "Say on stderr which provider and model answered");
-  chat->add_flag("--usage", options->usage, "Print the token counts (estimated) and why the answer ended on stderr");
+  chat->add_flag("--usage", options->usage,
+                 "Print the token counts (the upstream's, else estimated) and why the answer ended on stderr");
   chat->add_option("--record", options->record,
                    "Write the chat's upstream exchanges to FILE as HAR 1.2, secrets masked (for replay tests)")
       ->type_name("FILE");

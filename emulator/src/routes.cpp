@@ -6,6 +6,8 @@
 #include <array>
 #include <limits>
 
+#include "openai_compatible.hpp"
+
 namespace provhost::emulator::detail {
 
 namespace http = boost::beast::http;
@@ -149,6 +151,7 @@ Reply respond(State &state, const Request &request) {
     return respond_control(state, request, path.substr(control_prefix.size()), query);
 
   state.record(recorded(request));
+  if (path == openai_compatible_path) return respond_openai_compatible(state, request);
 
   auto endpoint = std::find_if(endpoints.begin(), endpoints.end(),
                                [&](const Endpoint &e) { return e.path == path && e.method == request.method(); });

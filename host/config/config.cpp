@@ -12,6 +12,7 @@
 #include <provhost/core/upstream.hpp>
 #include <string_view>
 
+#include "instances.hpp"
 #include "limits.hpp"
 #include "validation.hpp"
 
@@ -26,7 +27,7 @@ constexpr std::string_view upstream_prefix = "PROVHOST_UPSTREAM_";
 bool is_host_variable(std::string_view name) {
   return name == "PROVHOST_PLUGIN_PATH" || name == "PROVHOST_LOG" || name == "PROVHOST_BACKOFF_SCALE" ||
          name == "PROVHOST_API_KEY" || name == "PROVHOST_ISOLATION" || name == "PROVHOST_PLUGIN_CACHE" ||
-         name.rfind(upstream_prefix, 0) == 0;
+         name == "PROVHOST_INSTANCES" || name.rfind(upstream_prefix, 0) == 0;
 }
 
 Source from_environment(const std::string &variable) { return {Source::Kind::environment, variable}; }
@@ -180,6 +181,7 @@ Config load(const CommandLine &command_line, const Environment &environment) {
   // Folders from each source, joined with the command line's first.
   std::vector<Value<std::filesystem::path>> from_file = std::move(config.plugin_dirs), from_variables;
   apply_environment(environment, config, from_variables);
+  resolve_instances(environment, config);
   apply_command_line(command_line, config);
   config.plugin_dirs.clear();
   for (const auto &folder : command_line.plugin_dirs)
@@ -243,6 +245,7 @@ std::shared_ptr<const core::HostSettings> host_settings(const Config &config) {
   for (const auto &[variable, entry] : config.provider_values) settings->provider_config[variable] = entry.value.value;
   settings->log_level = log_level_from_name(config.log_level.value).value_or(PH_LOG_INFO);
   settings->metadata = metadata_limits(config);
+  add_instance_values(config, *settings);
   return settings;
 }
 

@@ -105,6 +105,7 @@ struct Instance {
   std::string api_key_env;  // the variable holding its key: a name, never the key itself
   std::vector<std::string> models;
   Source source;
+  std::string api_key;  // read from api_key_env when the configuration is loaded; never written out
 };
 
 struct Config {

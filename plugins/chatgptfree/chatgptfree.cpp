@@ -6,9 +6,9 @@
 #include <mutex>
 #include <optional>
 #include <provhost/framing.hpp>
-#include <provhost/plugins/json.hpp>
+#include <provhost/openai/json.hpp>
+#include <provhost/openai/openai_stream.hpp>
 #include <provhost/plugins/messages.hpp>
-#include <provhost/plugins/openai_stream.hpp>
 #include <provhost/provider.hpp>
 #include <utility>
 
@@ -16,6 +16,7 @@ namespace {
 
 using namespace provhost;
 using namespace provhost::plugins;
+using namespace provhost::openai;
 
 constexpr const char *kOrigin = "https://chatgptfree.ai";
 constexpr uint32_t kTimeoutMs = 120'000;

@@ -1,8 +1,8 @@
 // FlowGpt: one signed POST (timestamp, nonce, MD5 signature) carrying question, history and system text; the
 // answer is newline-delimited JSON whose "text" events are the text. See README.md.
 #include <provhost/framing.hpp>
-#include <provhost/plugins/json.hpp>
-#include <provhost/plugins/json_scan.hpp>
+#include <provhost/openai/json.hpp>
+#include <provhost/openai/json_scan.hpp>
 #include <provhost/plugins/messages.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
@@ -11,6 +11,7 @@ namespace {
 
 using namespace provhost;
 using namespace provhost::plugins;
+using namespace provhost::openai;
 
 constexpr const char *kApi = "https://prod-backend-k8s.flowgpt.com/v3/chat-anonymous";
 // The anonymous endpoint signs with the literal token "null".

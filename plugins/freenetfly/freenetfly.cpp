@@ -1,9 +1,9 @@
 // FreeNetfly: an OpenAI-style streamed chat-completions POST that the host retries on connection errors and
 // timeouts; the answer is SSE with delta chunks, ended by `data: [DONE]`. See README.md.
 #include <provhost/framing.hpp>
-#include <provhost/plugins/json.hpp>
+#include <provhost/openai/json.hpp>
+#include <provhost/openai/openai_stream.hpp>
 #include <provhost/plugins/messages.hpp>
-#include <provhost/plugins/openai_stream.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
 
@@ -11,6 +11,7 @@ namespace {
 
 using namespace provhost;
 using namespace provhost::plugins;
+using namespace provhost::openai;
 
 constexpr const char *kOrigin = "https://free.netfly.top";
 

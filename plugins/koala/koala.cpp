@@ -1,8 +1,8 @@
 // Koala: one POST whose body splits the conversation into input / inputHistory / outputHistory; the answer
 // is a line stream of `data: <JSON>` whose JSON strings are the text. See README.md.
 #include <provhost/framing.hpp>
-#include <provhost/plugins/json.hpp>
-#include <provhost/plugins/json_scan.hpp>
+#include <provhost/openai/json.hpp>
+#include <provhost/openai/json_scan.hpp>
 #include <provhost/plugins/messages.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
@@ -11,6 +11,7 @@ namespace {
 
 using namespace provhost;
 using namespace provhost::plugins;
+using namespace provhost::openai;
 
 constexpr const char *kOrigin = "https://koala.sh";
 

@@ -1,10 +1,10 @@
 // Ylokh: an OpenAI-style chat-completions POST, answered either as an SSE stream of delta chunks ended by
 // `data: [DONE]` or, without streaming, as one JSON completion. See README.md.
 #include <provhost/framing.hpp>
-#include <provhost/plugins/json.hpp>
+#include <provhost/openai/json.hpp>
+#include <provhost/openai/openai_chunks.hpp>
+#include <provhost/openai/openai_stream.hpp>
 #include <provhost/plugins/messages.hpp>
-#include <provhost/plugins/openai_chunks.hpp>
-#include <provhost/plugins/openai_stream.hpp>
 #include <provhost/plugins/single_request.hpp>
 #include <provhost/provider.hpp>
 
@@ -12,6 +12,7 @@ namespace {
 
 using namespace provhost;
 using namespace provhost::plugins;
+using namespace provhost::openai;
 
 constexpr const char *kSite = "https://chat.ylokh.xyz";
 constexpr const char *kApi = "https://chatapi.ylokh.xyz/v1/chat/completions";

@@ -232,7 +232,12 @@ void ChatBridge::chat_failed(HttpConnection &connection, const core::ChatError &
     settings_.metrics->upstream_error(error.provider, error.kind);
   }
   count_finished(api.status);
-  if (!connection.stream_started()) return respond_error(connection, api);
+  if (!connection.stream_started()) {
+    // A client that honours the upstream's Retry-After waits as long as the upstream asked, not less.
+    if (error.retry_after_seconds)
+      connection.add_response_header("Retry-After", std::to_string(*error.retry_after_seconds));
+    return respond_error(connection, api);
+  }
   // The status line has gone out: the error can only travel inside the stream.
   connection.stream_append(format_->stream_error(identity_, api));
   connection.end_stream();

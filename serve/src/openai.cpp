@@ -12,6 +12,7 @@
 #include <provhost/serve/answer_format.hpp>
 #include <provhost/serve/ids.hpp>
 #include <provhost/serve/openai.hpp>
+#include <provhost/text.hpp>
 
 #include "openai_json.hpp"
 
@@ -544,6 +545,19 @@ std::unique_ptr<AnswerFormat> chat_completion_format(bool include_usage) {
   return std::make_unique<ChatCompletionFormat>(include_usage);
 }
 
+void write_model(Writer &w, const core::ModelEntry &model, int64_t created) {
+  w.StartObject();
+  write_key(w, "id");
+  write_string(w, model.id);
+  write_key(w, "object");
+  write_string(w, "model");
+  write_key(w, "created");
+  w.Int64(created);
+  write_key(w, "owned_by");
+  write_string(w, model.owner);
+  w.EndObject();
+}
+
 std::string models_json(const std::vector<core::ModelEntry> &models, int64_t created) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
@@ -552,21 +566,27 @@ std::string models_json(const std::vector<core::ModelEntry> &models, int64_t cre
   write_string(w, "list");
   write_key(w, "data");
   w.StartArray();
-  for (const auto &model : models) {
-    w.StartObject();
-    write_key(w, "id");
-    write_string(w, model.id);
-    write_key(w, "object");
-    write_string(w, "model");
-    write_key(w, "created");
-    w.Int64(created);
-    write_key(w, "owned_by");
-    write_string(w, model.owner);
-    w.EndObject();
-  }
+  for (const auto &model : models) write_model(w, model, created);
   w.EndArray();
   w.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::map<std::string, std::string, std::less<>> model_objects(const std::vector<core::ModelEntry> &models,
+                                                              int64_t created) {
+  std::map<std::string, std::string, std::less<>> objects;
+  for (const auto &model : models) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    write_model(w, model, created);
+    objects.emplace(model.id, std::string(buffer.GetString(), buffer.GetSize()));
+  }
+  return objects;
+}
+
+ApiError model_not_found_error(std::string_view id) {
+  return ApiError{404, "The model '" + provhost::one_line(id) + "' does not exist", "invalid_request_error", "model",
+                  "model_not_found"};
 }
 
 }  // namespace provhost::serve

@@ -39,12 +39,22 @@ void respond_error(HttpConnection &connection, const ApiError &error, std::strin
 Router::Router(std::vector<Route> routes, std::string api_key, CrossSitePolicy cross_site)
     : routes_(std::move(routes)), api_key_(std::move(api_key)), cross_site_(std::move(cross_site)) {}
 
+namespace {
+
+bool path_matches(std::string_view pattern, std::string_view path) {
+  if (!pattern.ends_with("/*")) return pattern == path;
+  pattern.remove_suffix(1);
+  return path.size() > pattern.size() && path.starts_with(pattern);
+}
+
+}  // namespace
+
 const Route *Router::find(std::string_view path, http::verb method, bool &path_known, bool &path_needs_key) const {
   const Route *match = nullptr;
   path_known = false;
   path_needs_key = false;
   for (const auto &route : routes_) {
-    if (route.path != path) continue;
+    if (!path_matches(route.path, path)) continue;
     path_known = true;
     path_needs_key = path_needs_key || route.needs_key;
     if (route.method == method || (method == http::verb::head && route.method == http::verb::get)) match = &route;
@@ -55,7 +65,7 @@ const Route *Router::find(std::string_view path, http::verb method, bool &path_k
 std::string Router::allowed_methods(std::string_view path) const {
   std::string allowed;
   for (const auto &route : routes_) {
-    if (route.path != path) continue;
+    if (!path_matches(route.path, path)) continue;
     if (!allowed.empty()) allowed += ", ";
     allowed += std_view(http::to_string(route.method));
     if (route.method == http::verb::get) allowed += ", HEAD";

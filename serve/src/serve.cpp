@@ -74,10 +74,12 @@ std::optional<tcp::endpoint> parse_listen(const std::string &text, std::string &
 }
 
 void run(const core::Registry &registry, core::EngineOptions engine_options, ServerOptions options) {
-  Catalog catalog{models_json(core::model_catalogue(registry.providers()), std::time(nullptr)),
-                  core::providers_json(registry),
+  const std::vector<core::ModelEntry> models = core::model_catalogue(registry.providers());
+  const std::time_t now = std::time(nullptr);
+  Catalog catalog{models_json(models, now), core::providers_json(registry),
                   std::any_of(registry.providers().begin(), registry.providers().end(),
-                              [](const auto &provider) { return provider->meta.working; })};
+                              [](const auto &provider) { return provider->meta.working; }),
+                  model_objects(models, now)};
 
   // A reader of the access log or of stdout that goes away must not end the server.
   std::signal(SIGPIPE, SIG_IGN);

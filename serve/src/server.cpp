@@ -42,6 +42,7 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
         {http::verb::post, "/v1/responses",
          responses_handler(std::move(submit), chat_settings, options.drop_unsupported_params), true, true},
         {http::verb::get, "/v1/models", models_handler(std::move(catalog.models_json))},
+        {http::verb::get, "/v1/models/*", model_handler(std::move(catalog.model_objects))},
         {http::verb::get, "/v1/providers", providers_handler(std::move(catalog.providers_json))},
         {http::verb::get, "/metrics", metrics_handler(metrics)},
         {http::verb::get, "/health", health_handler([this] { return draining; }), false},

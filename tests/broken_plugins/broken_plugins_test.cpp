@@ -21,11 +21,15 @@ const fs::path broken_dir = PROVHOST_BROKEN_PLUGIN_DIR;
 
 std::string in_broken_dir(const std::string &file) { return (broken_dir / file).string(); }
 
+// "1.<minor>" of this host's major.
+std::string abi_text(unsigned minor) { return std::to_string(PH_ABI_VERSION_MAJOR) + "." + std::to_string(minor); }
+
 // What `provhost list` must say about each broken file.
 const std::map<std::string, std::string> expected_reasons = {
     {"provhost-no-entry.so", "no entry symbol provhost_plugin_entry"},
     {"provhost-wrong-major.so", "plugin speaks ABI 2.0; this host speaks 1.x"},
-    {"provhost-newer-minor.so", "plugin answered ABI 1.1, newer than the 1.0 this host offered"},
+    {"provhost-newer-minor.so", "plugin answered ABI " + abi_text(PH_ABI_VERSION_MINOR + 1) + ", newer than the " +
+                                    abi_text(PH_ABI_VERSION_MINOR) + " this host offered"},
     {"provhost-refuses.so", "the plugin refused to load: needs a licence key that is not installed"},
     {"provhost-null-provider.so", "the plugin returned no provider (NULL)"},
     {"provhost-null-name.so", "the provider's name is NULL"},
@@ -120,7 +124,7 @@ TEST_CASE("inspect of a good plugin outside the plugin folders shows its metadat
   rapidjson::Document json;
   REQUIRE_FALSE(json.Parse(r.out.c_str()).HasParseError());
   CHECK(std::string(json["name"].GetString()) == "RawGood");
-  CHECK(std::string(json["abi"].GetString()) == "1.0");
+  CHECK(std::string(json["abi"].GetString()) == abi_text(PH_ABI_VERSION_MINOR));
   CHECK(json["size"].GetUint64() == fs::file_size(broken_dir / "provhost-raw-good.so"));
 }
 

@@ -1,4 +1,4 @@
-// json_scan_fuzzer.cpp: the plugins' JSON scanner (provhost/plugins/json_scan.hpp) differentially against
+// json_scan_fuzzer.cpp: the plugins' JSON scanner (provhost/openai/json_scan.hpp) differentially against
 // RapidJSON, on the whole input as one JSON text. The scanner may refuse any document (the plugin then asks
 // RapidJSON), but whatever it accepts RapidJSON must accept, with the same structure and the same strings:
 //   - a full JsonScanner walk (objects, arrays, strings decoded, scalars by kind);
@@ -15,7 +15,7 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
-#include <provhost/plugins/json_scan.hpp>
+#include <provhost/openai/json_scan.hpp>
 #include <string>
 #include <string_view>
 
@@ -24,7 +24,7 @@
 namespace {
 
 using provhost::fuzz::violated;
-using provhost::plugins::JsonScanner;
+using provhost::openai::JsonScanner;
 
 constexpr int kWalkDepth = 48;  // below the scanner's own limit, so that its refusals there are not walked into
 
@@ -117,8 +117,8 @@ bool plain_numbers(std::string_view json) {
 
 void check_object_strings(std::string_view json, const rapidjson::Document &raw, bool raw_ok) {
   std::string buffer;
-  std::array<provhost::plugins::StringMember, 2> wanted{{{"content"}, {"text"}}};
-  if (!provhost::plugins::scan_object_strings(json, buffer, wanted)) return;
+  std::array<provhost::openai::StringMember, 2> wanted{{{"content"}, {"text"}}};
+  if (!provhost::openai::scan_object_strings(json, buffer, wanted)) return;
   if (!raw_ok || !raw.IsObject()) violated("scan_object_strings accepted what RapidJSON refused", json);
   const auto error = raw.FindMember("error");
   if (error != raw.MemberEnd() && !error->value.IsNull() && !error->value.IsFalse())
@@ -137,7 +137,7 @@ void check_object_strings(std::string_view json, const rapidjson::Document &raw,
     JsonScanner token_scanner(token, token_buffer);
     if (!token_scanner.read_string(token_text) || !token_scanner.at_end() || token_text != *member.text)
       violated("scan_object_strings reported the wrong token", json);
-    provhost::plugins::RepeatedFrame frame;
+    provhost::openai::RepeatedFrame frame;
     frame.remember(json, member.token_begin, member.token_end);
     std::string frame_buffer;
     std::string_view frame_text;
@@ -168,7 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     violated("scanner refused a plain, shallow document RapidJSON accepts", json);
 
   std::string_view text;
-  if (provhost::plugins::scan_string_document(json, buffer, text)) {
+  if (provhost::openai::scan_string_document(json, buffer, text)) {
     if (!valid_ok || !validated.IsString() || text_of(validated) != text)
       violated("scan_string_document differs from RapidJSON", json);
     if (!provhost::fuzz::well_formed_utf8(text)) violated("scan_string_document text is not UTF-8", json);

@@ -88,6 +88,43 @@ TEST_CASE("results read back as written") {
   CHECK(back[1].error.detail == "it said no");
 }
 
+TEST_CASE("ABI 1.1's tool calls, the upstream's report and the passthrough read back as written") {
+  engine::Batch<engine::SessionWork> work, work_back;
+  engine::SessionWork &open = work.add();
+  open.kind = engine::SessionWork::Kind::open;
+  open.spec.passthrough_json = R"({"tools":[]})";
+  std::string work_bytes;
+  WireWriter work_writer(work_bytes);
+  write_work(work_writer, work);
+  WireReader work_reader(payload(work_bytes, FrameType::work));
+  REQUIRE(read_work(work_reader, work_back));
+  CHECK(work_back[0].spec.passthrough_json == R"({"tools":[]})");
+
+  engine::Batch<engine::SessionResult> results, back;
+  engine::SessionResult &taken = results.add();
+  taken.kind = engine::SessionResult::Kind::body_taken;
+  taken.tool_calls = {{0, "call_1", "lookup", ""}, {0, "", "", "{\"q\":1}"}};
+  taken.report = UpstreamReport{12, std::nullopt, "tool_calls"};
+  engine::SessionResult &plain = results.add();  // without either: none read back
+  plain.kind = engine::SessionResult::Kind::body_taken;
+  std::string bytes;
+  WireWriter w(bytes);
+  write_results(w, results);
+  WireReader r(payload(bytes, FrameType::results));
+  REQUIRE(read_results(r, back));
+  REQUIRE(back.size() == 2);
+  REQUIRE(back[0].tool_calls.size() == 2);
+  CHECK(back[0].tool_calls[0].id == "call_1");
+  CHECK(back[0].tool_calls[0].name == "lookup");
+  CHECK(back[0].tool_calls[1].arguments == "{\"q\":1}");
+  REQUIRE(back[0].report);
+  CHECK(back[0].report->prompt_tokens == 12u);
+  CHECK_FALSE(back[0].report->completion_tokens);  // "none" is not 0
+  CHECK(back[0].report->finish_reason == "tool_calls");
+  CHECK(back[1].tool_calls.empty());
+  CHECK_FALSE(back[1].report);
+}
+
 TEST_CASE("a worker's frame that is cut short, too long or out of range is refused") {
   engine::Batch<engine::SessionResult> results, back;
   engine::SessionResult &action = results.add();

@@ -1,4 +1,5 @@
 // The provhost command line: --help, --version, usage errors, list and inspect, the search path.
+#include <provhost/provhost.h>
 #include <rapidjson/document.h>
 
 #include <catch2/catch.hpp>
@@ -9,6 +10,9 @@ using namespace provhost::test;
 namespace fs = std::filesystem;
 
 namespace {
+
+// The ABI this host speaks, as the commands print it; what a plugin built against this header answers too.
+const std::string abi_version = std::to_string(PH_ABI_VERSION_MAJOR) + "." + std::to_string(PH_ABI_VERSION_MINOR);
 
 const fs::path test_plugins = PROVHOST_TEST_PLUGIN_DIR;  // built by tests/broken_plugins
 
@@ -51,7 +55,7 @@ const rapidjson::Value *find_provider(const rapidjson::Document &list, const std
 TEST_CASE("the version flag names the program, its version and the plugin ABI") {
   ProcessResult r = run_provhost({"--version"});
   CHECK(r.exit_code == 0);
-  CHECK(r.out == "provhost " PROVHOST_VERSION " (plugin ABI 1.0)\n");
+  CHECK(r.out == "provhost " PROVHOST_VERSION " (plugin ABI " + abi_version + ")\n");
 }
 
 TEST_CASE("the help lists the commands and documents the exit codes") {
@@ -114,7 +118,7 @@ TEST_CASE("list --json has the documented schema, with the plugin's metadata") {
   // What plugins/raw_provider.h declares.
   CHECK(std::string((*raw)["version"].GetString()) == "0.0.1");
   CHECK(std::string((*raw)["file"].GetString()) == folder.file("provhost-raw-good.so"));
-  CHECK(std::string((*raw)["abi"].GetString()) == "1.0");
+  CHECK(std::string((*raw)["abi"].GetString()) == abi_version);
   CHECK((*raw)["working"].GetBool() == false);
   CHECK(std::string((*raw)["url"].GetString()) == "https://raw.invalid");
   CHECK(std::string((*raw)["default_model"].GetString()) == "raw-model");
@@ -187,7 +191,7 @@ TEST_CASE("inspect --json describes one provider") {
   REQUIRE(r.exit_code == 0);
   rapidjson::Document json = parse(r.out);
   CHECK(std::string(json["name"].GetString()) == "Example");
-  CHECK(std::string(json["abi_offered"].GetString()) == "1.0");
+  CHECK(std::string(json["abi_offered"].GetString()) == abi_version);
   CHECK(json["models"].Size() == 0);
   CHECK(json["size"].GetUint64() == fs::file_size(folder.file("provhost-example.so")));
 }

@@ -1,11 +1,11 @@
 // plugins/common: the shared helpers, tested directly where the plugins' tests cannot reach every case.
 #include <catch2/catch.hpp>
-#include <provhost/plugins/json.hpp>
-#include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/openai/json.hpp>
+#include <provhost/openai/openai_chunks.hpp>
 
 #include "plugin_driver.hpp"
 
-using namespace provhost::plugins;
+using namespace provhost::openai;
 
 TEST_CASE("excerpt keeps short text, and cuts long text on a character boundary") {
   CHECK(excerpt("short") == "short");

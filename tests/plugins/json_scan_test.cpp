@@ -3,12 +3,12 @@
 #include <rapidjson/document.h>
 
 #include <catch2/catch.hpp>
-#include <provhost/plugins/json_scan.hpp>
-#include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/openai/json_scan.hpp>
+#include <provhost/openai/openai_chunks.hpp>
 #include <string>
 #include <vector>
 
-using namespace provhost::plugins;
+using namespace provhost::openai;
 
 namespace {
 

@@ -1,14 +1,14 @@
 // plugins/common's OpenAiStreamReader, the one reader of OpenAI streams: driven directly (every way of cutting
 // a stream), then through each bundled plugin that uses it, which must agree on where an answer ends.
 #include <catch2/catch.hpp>
-#include <provhost/plugins/openai_stream.hpp>
+#include <provhost/openai/openai_stream.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "conversations.hpp"
 
-using namespace provhost::plugins;
+using namespace provhost::openai;
 using provhost::test::Outcome;
 
 namespace {

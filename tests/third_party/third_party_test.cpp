@@ -1,4 +1,5 @@
 // A plugin built outside the tree, against the installed SDK only, works like any other.
+#include <provhost/provhost.h>
 #include <rapidjson/document.h>
 
 #include <catch2/catch.hpp>
@@ -65,7 +66,9 @@ TEST_CASE("a plugin built out of tree against the installed SDK loads and chats"
       if (std::string(provider["name"].GetString()) != "Example") continue;
       found = true;
       CHECK(std::string(provider["file"].GetString()) == (plugins / plugin.filename()).string());
-      CHECK(std::string(provider["abi"].GetString()) == "1.0");
+      // Built against this SDK, it speaks this host's ABI.
+      CHECK(std::string(provider["abi"].GetString()) ==
+            std::to_string(PH_ABI_VERSION_MAJOR) + "." + std::to_string(PH_ABI_VERSION_MINOR));
     }
     CHECK(found);
   }

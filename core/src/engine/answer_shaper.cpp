@@ -6,7 +6,26 @@
 
 namespace provhost::core {
 
-const char *to_string(FinishReason reason) { return reason == FinishReason::length ? "length" : "stop"; }
+const char *to_string(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::length:
+      return "length";
+    case FinishReason::tool_calls:
+      return "tool_calls";
+    case FinishReason::content_filter:
+      return "content_filter";
+    default:
+      return "stop";
+  }
+}
+
+std::optional<FinishReason> finish_reason_named(std::string_view name) {
+  for (FinishReason reason :
+       {FinishReason::stop, FinishReason::length, FinishReason::tool_calls, FinishReason::content_filter}) {
+    if (name == to_string(reason)) return reason;
+  }
+  return std::nullopt;
+}
 
 namespace engine {
 namespace {
@@ -73,9 +92,21 @@ void AnswerShaper::on_setback(const Setback &setback) {
   if (!ended_) sink_->on_setback(setback);
 }
 
+void AnswerShaper::on_tool_call(const ToolCallDelta &call) {
+  if (ended_) return;
+  called_tools_ = true;
+  sink_->on_tool_call(call);
+}
+
+void AnswerShaper::on_upstream_report(const UpstreamReport &report) { report_ = report; }
+
 void AnswerShaper::on_done() {
   emit(pending_);
-  if (!ended_) end(FinishReason::stop);
+  if (!ended_) {
+    // The upstream ended its answer itself: its own reason counts, else a tool call says what it was.
+    std::optional<FinishReason> reason = report_ ? finish_reason_named(report_->finish_reason) : std::nullopt;
+    end(reason.value_or(called_tools_ ? FinishReason::tool_calls : FinishReason::stop));
+  }
   handle_.reset();
 }
 
@@ -95,12 +126,20 @@ void AnswerShaper::emit(std::string_view text) {
 
 void AnswerShaper::end(FinishReason reason) {
   ended_ = true;
-  sink_->on_summary({reason, {prompt_tokens_, completion_.tokens()}});
+  AnswerSummary summary{reason, {prompt_tokens_, completion_.tokens()}};
+  // The upstream's counts replace the estimate only for an answer it ended itself: one cut short here (a stop
+  // string, max_tokens) was counted by the upstream past the cut.
+  if (report_ && report_->prompt_tokens && report_->completion_tokens && !cut_short_) {
+    summary.usage = {*report_->prompt_tokens, *report_->completion_tokens};
+    summary.usage_from_upstream = true;
+  }
+  sink_->on_summary(summary);
   sink_->on_done();
 }
 
 void AnswerShaper::end_early(FinishReason reason) {
   if (ended_) return;
+  cut_short_ = true;
   end(reason);
   if (handle_) handle_->cancel();
 }

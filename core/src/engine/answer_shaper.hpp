@@ -28,6 +28,8 @@ class AnswerShaper final : public ChatSink {
   void on_text(std::string_view text) override;
   void on_warning(const std::string &provider, std::string_view message) override;
   void on_setback(const Setback &setback) override;
+  void on_tool_call(const ToolCallDelta &call) override;
+  void on_upstream_report(const UpstreamReport &report) override;
   void on_done() override;
   void on_error(const ChatError &error) override;
 
@@ -47,6 +49,9 @@ class AnswerShaper final : public ChatSink {
   TokenEstimator completion_;
   uint64_t prompt_tokens_;
   bool ended_ = false;
+  bool called_tools_ = false;
+  bool cut_short_ = false;                // ended here (a stop string, max_tokens), not by the upstream
+  std::optional<UpstreamReport> report_;  // the upstream's own counts and finish reason
 };
 
 }  // namespace provhost::core::engine

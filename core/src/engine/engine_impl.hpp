@@ -127,6 +127,9 @@ struct Engine::Impl {
   void on_result(SessionResult &result);
   // The warnings and text one call into the plugin produced, to the sink.
   void deliver(Chat &chat, SessionResult &result);
+  void deliver_text(Chat &chat, std::string &text);
+  void deliver_tool_call(Chat &chat, ToolCallDelta &call);
+  bool count_answer_bytes(Chat &chat, size_t bytes);
 
   // Deadlines that came due (engine_deadlines.cpp).
   void fire_deadlines(TimePoint now);

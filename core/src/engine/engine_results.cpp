@@ -86,39 +86,64 @@ void Engine::Impl::on_result(SessionResult &result) {
   }
 }
 
-// The warnings and text one call into the plugin produced, to the sink. Whatever ran the plugin,
-// this is where its words enter the host: warnings become one line, text becomes UTF-8 (an
-// ill-formed sequence is shown as U+FFFD, with one warning per chat), so that neither a terminal
-// nor serve's JSON ever receives bytes that are not; and the answer's size is capped.
+// The warnings, text, tool calls and upstream report one call into the plugin produced, to the sink. Whatever ran the
+// plugin, this is where its words enter the host: warnings become one line, text becomes UTF-8 (an ill-formed sequence
+// is shown as U+FFFD, with one warning per chat), so that neither a terminal nor serve's JSON ever receives bytes that
+// are not; and the answer's size is capped.
 void Engine::Impl::deliver(Chat &chat, SessionResult &result) {
   try {
     for (const std::string &warning : result.warnings) chat.sink->on_warning(chat.provider, one_line(warning));
-    if (result.text.empty()) return;
-    if (!is_utf8(result.text)) {
-      result.text = repair_utf8(result.text);
-      if (!chat.warned_not_utf8) {
-        chat.warned_not_utf8 = true;
-        chat.sink->on_warning(chat.provider, "the plugin sent text that is not UTF-8; shown as U+FFFD");
-      }
+    // Each step may fail the provider (the answer's size): what follows is then not this session's.
+    auto still_ours = [&] { return chat.state != ChatState::closing && chat.session == result.session; };
+    if (!result.text.empty()) deliver_text(chat, result.text);
+    for (ToolCallDelta &call : result.tool_calls) {
+      if (!still_ours()) return;
+      deliver_tool_call(chat, call);
     }
-    if (result.text.size() >
-        options.limits.max_answer_bytes - std::min(chat.answer_bytes, options.limits.max_answer_bytes)) {
-      return provider_failed(
-          chat, make_error(ErrorKind::protocol, chat.provider,
-                           "the answer is longer than the limit of " + std::to_string(options.limits.max_answer_bytes) +
-                               " bytes (--max-answer-bytes)"));
-    }
-    chat.answer_bytes += result.text.size();
-    if (chat.recording) chat.recording->text += result.text;
-    if (!chat.sink_started) {
-      chat.sink_started = true;
-      chat.sink->on_start(chat.provider, chat.model);
-    }
-    chat.sink->on_text(result.text);
+    if (result.report && still_ours()) chat.sink->on_upstream_report(*result.report);
   } catch (const std::exception &e) {
     provider_failed(chat, make_error(ErrorKind::protocol, chat.provider,
                                      std::string("the answer could not be delivered: ") + e.what()));
   }
+}
+
+// Counts `bytes` more of the answer against --max-answer-bytes; false (the chat failed) past it.
+bool Engine::Impl::count_answer_bytes(Chat &chat, size_t bytes) {
+  if (bytes > options.limits.max_answer_bytes - std::min(chat.answer_bytes, options.limits.max_answer_bytes)) {
+    provider_failed(
+        chat, make_error(ErrorKind::protocol, chat.provider,
+                         "the answer is longer than the limit of " + std::to_string(options.limits.max_answer_bytes) +
+                             " bytes (--max-answer-bytes)"));
+    return false;
+  }
+  chat.answer_bytes += bytes;
+  if (!chat.sink_started) {
+    chat.sink_started = true;
+    chat.sink->on_start(chat.provider, chat.model);
+  }
+  return true;
+}
+
+// A tool call's strings are the plugin's, like its text: repaired to UTF-8 and counted in the answer's size.
+void Engine::Impl::deliver_tool_call(Chat &chat, ToolCallDelta &call) {
+  for (std::string *field : {&call.id, &call.name, &call.arguments}) {
+    if (!is_utf8(*field)) *field = repair_utf8(*field);
+  }
+  if (!count_answer_bytes(chat, call.id.size() + call.name.size() + call.arguments.size())) return;
+  chat.sink->on_tool_call(call);
+}
+
+void Engine::Impl::deliver_text(Chat &chat, std::string &text) {
+  if (!is_utf8(text)) {
+    text = repair_utf8(text);
+    if (!chat.warned_not_utf8) {
+      chat.warned_not_utf8 = true;
+      chat.sink->on_warning(chat.provider, "the plugin sent text that is not UTF-8; shown as U+FFFD");
+    }
+  }
+  if (!count_answer_bytes(chat, text.size())) return;
+  if (chat.recording) chat.recording->text += text;
+  chat.sink->on_text(text);
 }
 
 }  // namespace provhost::core

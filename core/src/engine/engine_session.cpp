@@ -1,5 +1,9 @@
 #include "engine_session.hpp"
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <exception>
 #include <provhost/text.hpp>
 #include <vector>
@@ -32,6 +36,27 @@ ErrorKind kind_of(ph_failure failure) {
 }
 
 }  // namespace
+
+std::string passthrough_for(const ProviderMeta &provider, std::string_view passthrough_json) {
+  const bool tools = provider.has_capability("param:tools");
+  const bool response_format = provider.has_capability("param:response_format");
+  if (passthrough_json.empty() || (!tools && !response_format)) return "{}";
+  rapidjson::Document all;
+  all.Parse<rapidjson::kParseIterativeFlag>(passthrough_json.data(), passthrough_json.size());
+  if (all.HasParseError() || !all.IsObject()) return "{}";
+  rapidjson::Document kept(rapidjson::kObjectType);
+  for (const char *field : {"tools", "tool_choice", "parallel_tool_calls", "messages", "response_format"}) {
+    const bool declared = std::string_view(field) == "response_format" ? response_format : tools;
+    auto found = all.FindMember(field);
+    if (!declared || found == all.MemberEnd()) continue;
+    kept.AddMember(rapidjson::Value(field, kept.GetAllocator()), rapidjson::Value(found->value, kept.GetAllocator()),
+                   kept.GetAllocator());
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  kept.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
 
 PluginSession::PluginSession(const LoadedProvider &provider, std::string model, SessionListener &listener)
     : provider_(provider), abi_(provider.abi), model_(std::move(model)), listener_(listener) {}
@@ -79,8 +104,9 @@ bool PluginSession::open(const ChatSpec &spec) {
   messages.reserve(spec.messages.size());
   for (const Message &m : spec.messages) messages.push_back(ph_message{str(m.role), str(m.content)});
   std::string_view options = spec.options_json.empty() ? std::string_view("{}") : spec.options_json;
-  ph_status status =
-      guarded("session_open", ph_status{PH_FAILED}, [&] { return raw_->open(model_, messages, spec.stream, options); });
+  const std::string passthrough = passthrough_for(provider_.meta, spec.passthrough_json);
+  ph_status status = guarded("session_open", ph_status{PH_FAILED},
+                             [&] { return raw_->open(model_, messages, spec.stream, options, passthrough); });
   if (status == PH_OK && !raw_->has_session()) plugin_bug("opened a session without returning it");
   return checked_status(status, "session_open", false) == PH_OK;
 }
@@ -210,6 +236,24 @@ void PluginSession::on_error(ph_failure failure, std::string_view message) noexc
     fail(kind_of(failure), message);
   } catch (...) {
     // Out of memory while recording the reason: the status the plugin returns still fails it.
+  }
+}
+
+void PluginSession::on_answer_info(const UpstreamReport &report) noexcept {
+  if (failure_) return;
+  try {
+    listener_.session_report(report);
+  } catch (...) {
+    // Without the upstream's counts the host estimates them: nothing is lost but precision.
+  }
+}
+
+void PluginSession::on_tool_call(const ToolCallDelta &call) noexcept {
+  if (failure_ || finished_) return;
+  try {
+    listener_.session_tool_call(call);
+  } catch (const std::exception &e) {
+    fail(ErrorKind::protocol, std::string("a tool call could not be delivered: ") + e.what());
   }
 }
 

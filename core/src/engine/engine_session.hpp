@@ -21,6 +21,9 @@ class SessionListener {
   // All the text one call into the plugin produced, when that call returns.
   virtual void session_text(std::string_view text) = 0;
   virtual void session_warning(std::string_view message) = 0;
+  // ABI 1.1's events; a listener that has no use for them keeps these.
+  virtual void session_tool_call(const ToolCallDelta &call) { (void)call; }
+  virtual void session_report(const UpstreamReport &report) { (void)report; }
 
  protected:
   ~SessionListener() = default;
@@ -31,6 +34,11 @@ class SessionListener {
 struct OutgoingRequest : PluginRequest {
   RetryPolicy retry;
 };
+
+// The part of a chat's passthrough_json (ChatSpec) that `provider` declared it honours: tools, tool_choice,
+// parallel_tool_calls and messages with "param:tools", response_format with "param:response_format"; "{}" when
+// none.
+std::string passthrough_for(const ProviderMeta &provider, std::string_view passthrough_json);
 
 class PluginSession final : private SessionEventListener {
  public:
@@ -70,6 +78,8 @@ class PluginSession final : private SessionEventListener {
   void on_finish() noexcept override;
   void on_warning(std::string_view message) noexcept override;
   void on_error(ph_failure failure, std::string_view message) noexcept override;
+  void on_answer_info(const UpstreamReport &report) noexcept override;
+  void on_tool_call(const ToolCallDelta &call) noexcept override;
 
   template <class Result, class Call>
   Result guarded(const char *function, Result on_throw, Call &&call);

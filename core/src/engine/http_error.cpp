@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <provhost/core/http_error.hpp>
 #include <provhost/framing.hpp>
 #include <provhost/text.hpp>
@@ -120,6 +121,10 @@ ChatError map_http_error(std::string_view provider, int status, const HttpHeader
     error.kind = ErrorKind::blocked;
     error.detail = "blocked by Cloudflare (HTTP 403)";
     return error;
+  }
+  if (auto retry_after = find_header(headers, "retry-after"); retry_after && (status == 429 || status == 503)) {
+    if (auto wait = parse_retry_after(*retry_after, std::chrono::system_clock::now()))
+      error.retry_after_seconds = static_cast<uint64_t>(std::chrono::ceil<std::chrono::seconds>(*wait).count());
   }
   const std::string status_text = "HTTP " + std::to_string(status);
   error.detail = error.kind == ErrorKind::http_status ? status_text

@@ -95,10 +95,14 @@ struct SessionResult {
   std::string bytes;  // action: the first body bytes, handed back when the action is not READ
   bool answer_complete = false;
   ChatError error;
+  std::vector<ToolCallDelta> tool_calls;  // what the call reported, after its text
+  std::optional<UpstreamReport> report;   // the upstream's counts and finish reason, when the call reported them
 
   void recycle() {
     warnings.clear();
     text.clear();
+    tool_calls.clear();
+    report.reset();
     bytes.clear();
     finished = false;
     answer_complete = false;

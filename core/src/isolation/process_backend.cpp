@@ -46,11 +46,12 @@ constexpr auto forgiven_after = std::chrono::seconds(60);
 class WorkerLane final : public Lane {
  public:
   // `file` "" when no such provider is loaded: its sessions fail.
-  WorkerLane(std::string provider, std::filesystem::path file, const IsolationOptions &options,
+  WorkerLane(std::string provider, std::filesystem::path file, std::string instance, const IsolationOptions &options,
              std::shared_ptr<const HostSettings> settings, Outbox &outbox)
       : Lane(outbox),
         provider_(std::move(provider)),
         file_(std::move(file)),
+        instance_(std::move(instance)),
         options_(options),
         worker_path_(options.worker.empty() ? default_worker_path() : options.worker),
         settings_(settings ? std::move(settings) : std::make_shared<const HostSettings>()),
@@ -112,6 +113,7 @@ class WorkerLane final : public Lane {
     }
     std::vector<std::string> args = {"session", file_.string(), "--memory", std::to_string(options_.memory_limit)};
     if (!options_.sandbox) args.push_back("--no-sandbox");
+    if (!instance_.empty()) args.insert(args.end(), {"--instance", instance_});
     isolation::Child child = isolation::spawn_worker(worker_path_, args, ends[1]);
     ::close(ends[1]);
     if (child.pid < 0) {
@@ -309,6 +311,7 @@ class WorkerLane final : public Lane {
 
   std::string provider_;
   std::filesystem::path file_;
+  std::string instance_;  // ABI 1.1: the instance of the plugin the worker loads; "" for its own provider
   const IsolationOptions &options_;
   std::filesystem::path worker_path_;
   std::shared_ptr<const HostSettings> settings_;
@@ -336,7 +339,8 @@ std::unique_ptr<SessionBackend> make_process_backend(const Registry &registry, c
       [&registry, &options, settings](const std::string &provider, Outbox &outbox) -> std::unique_ptr<Lane> {
         const LoadedProvider *loaded = registry.find(provider);
         return std::make_unique<WorkerLane>(loaded ? loaded->meta.name : provider,
-                                            loaded ? loaded->file : std::filesystem::path(), options, settings, outbox);
+                                            loaded ? loaded->file : std::filesystem::path(),
+                                            loaded ? loaded->instance : std::string(), options, settings, outbox);
       },
       true);
 }

@@ -4,6 +4,7 @@
 // modification time, so that a warm `list` starts no process and opens no plugin at all.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <provhost/core/host_services.hpp>
 #include <provhost/core/isolation.hpp>
@@ -257,7 +259,80 @@ PluginLoad to_load(const std::filesystem::path &file, ScanAnswer &answer) {
   return load;
 }
 
+// Reads `size` bytes from `fd` before `deadline`; false when the time is up or the other end closed or failed.
+bool read_before(int fd, char *buffer, size_t size, Clock::time_point deadline) {
+  while (size > 0) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0 || isolation::wait_readable(fd, -1, left) != isolation::Readiness::readable) return false;
+    ssize_t n = ::recv(fd, buffer, size, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n <= 0) return false;
+    buffer += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The hello frame of a session worker (its type first), read before `deadline`.
+bool read_hello_frame(int fd, Clock::time_point deadline, std::string &frame) {
+  uint32_t length = 0;
+  if (!read_before(fd, reinterpret_cast<char *>(&length), sizeof length, deadline)) return false;
+  if (length == 0 || length > isolation::max_frame_size) return false;
+  frame.resize(length);
+  return read_before(fd, frame.data(), length, deadline);
+}
+
 }  // namespace
+
+PluginLoad scan_instance(const std::filesystem::path &file, const std::string &instance,
+                         const std::shared_ptr<const HostSettings> &settings, const IsolationOptions &options) {
+  PluginLoad failed;
+  int ends[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    failed.error = std::string("cannot scan: socketpair: ") + std::strerror(errno);
+    return failed;
+  }
+  std::vector<std::string> args = {"session",    file.string(), "--memory", std::to_string(options.memory_limit),
+                                   "--instance", instance};
+  if (!options.sandbox) args.push_back("--no-sandbox");
+  isolation::Child child =
+      isolation::spawn_worker(options.worker.empty() ? default_worker_path() : options.worker, args, ends[1]);
+  ::close(ends[1]);
+  if (child.pid < 0) {
+    ::close(ends[0]);
+    failed.error = child.error;
+    return failed;
+  }
+  std::string frame;
+  isolation::WireWriter w(frame);
+  isolation::write_settings(w, settings ? *settings : HostSettings{});
+  std::string received;
+  const bool answered = isolation::write_all(ends[0], frame.data(), frame.size()) &&
+                        read_hello_frame(ends[0], Clock::now() + options.scan_timeout, received);
+  ::close(ends[0]);
+  // The worker waits for sessions it will never get: its answer is all that was wanted.
+  const int status = isolation::kill_and_reap(child.pid);
+  ScanAnswer answer;
+  bool sandboxed = false;
+  std::string sandbox_error;
+  if (answered && static_cast<isolation::FrameType>(received[0]) == isolation::FrameType::hello) {
+    isolation::WireReader reader(std::string_view(received).substr(1));
+    if (!isolation::read_hello(reader, answer, sandboxed, sandbox_error)) answer = ScanAnswer{};
+  }
+  if (!answer.loaded && answer.error.empty()) {
+    answer.error = answered ? "sent an unreadable answer while loading"
+                   : WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL
+                       ? isolation::describe_end(status, "while loading")
+                       : "did not finish loading in " + isolation::seconds_text(options.scan_timeout);
+  }
+  PluginLoad load = to_load(file, answer);
+  if (load.provider && load.provider->meta.name != instance) {
+    load.error = "made provider " + in_quotes(load.provider->meta.name) + " for instance " + in_quotes(instance);
+    load.provider.reset();
+  }
+  if (load.provider) load.provider->instance = instance;
+  return load;
+}
 
 std::vector<PluginLoad> scan_plugins(const std::vector<std::filesystem::path> &files, const IsolationOptions &options) {
   std::filesystem::path worker = options.worker.empty() ? default_worker_path() : options.worker;

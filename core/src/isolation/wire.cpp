@@ -47,6 +47,40 @@ void write_spec(WireWriter &w, const ChatSpec &spec) {
   }
   w.u8(spec.stream ? 1 : 0);
   w.str(spec.options_json);
+  w.str(spec.passthrough_json);
+}
+
+// ABI 1.1's events: the tool calls and the upstream's report one call produced.
+void write_answer_events(WireWriter &w, const SessionResult &result) {
+  w.u32(static_cast<uint32_t>(result.tool_calls.size()));
+  for (const ToolCallDelta &call : result.tool_calls) {
+    w.u32(call.index);
+    w.str(call.id);
+    w.str(call.name);
+    w.str(call.arguments);
+  }
+  w.u8(result.report ? 1 : 0);
+  if (!result.report) return;
+  // A count is sent plus one, so that 0 stands for none.
+  w.u64(result.report->prompt_tokens ? *result.report->prompt_tokens + 1 : 0);
+  w.u64(result.report->completion_tokens ? *result.report->completion_tokens + 1 : 0);
+  w.str(result.report->finish_reason);
+}
+
+void read_answer_events(WireReader &r, SessionResult &result) {
+  result.tool_calls.resize(r.count(sizeof(uint32_t) + 3 * string_size));
+  for (ToolCallDelta &call : result.tool_calls) {
+    call.index = r.u32();
+    r.str(call.id);
+    r.str(call.name);
+    r.str(call.arguments);
+  }
+  if (r.u8() == 0) return;
+  UpstreamReport &report = result.report.emplace();
+  auto count = [](uint64_t sent) { return sent == 0 ? std::nullopt : std::optional<uint64_t>(sent - 1); };
+  report.prompt_tokens = count(r.u64());
+  report.completion_tokens = count(r.u64());
+  r.str(report.finish_reason);
 }
 
 bool read_spec(WireReader &r, ChatSpec &spec) {
@@ -59,6 +93,7 @@ bool read_spec(WireReader &r, ChatSpec &spec) {
   }
   spec.stream = r.u8() != 0;
   r.str(spec.options_json);
+  r.str(spec.passthrough_json);
   return r.ok();
 }
 
@@ -259,6 +294,7 @@ void write_results(WireWriter &w, Batch<SessionResult> &results) {
     w.u64(result.session);
     write_strings(w, result.warnings);
     w.str(result.text);
+    write_answer_events(w, result);
     switch (result.kind) {
       case Kind::request: {
         const detail::OutgoingRequest &request = result.request;
@@ -304,6 +340,7 @@ bool read_results(WireReader &r, Batch<SessionResult> &results) {
     result.session = r.u64();
     read_strings(r, result.warnings);
     r.str(result.text);
+    read_answer_events(r, result);
     switch (result.kind) {
       case Kind::request: {
         detail::OutgoingRequest &request = result.request;

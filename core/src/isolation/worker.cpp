@@ -29,6 +29,7 @@ constexpr int channel = 3;
 struct WorkerArgs {
   std::string mode;
   std::filesystem::path file;
+  std::string instance;  // ABI 1.1: the instance to load the plugin for; "" for its own provider
   std::uint64_t memory = 0;
   bool sandbox = true;
   ph_log_level log_level = PH_LOG_INFO;
@@ -47,6 +48,8 @@ bool parse(int argc, char **argv, WorkerArgs &args) {
       args.log_level = static_cast<ph_log_level>(std::stoi(argv[++i]));
     } else if (arg == "--check" && i + 1 < argc) {
       args.check = argv[++i];
+    } else if (arg == "--instance" && i + 1 < argc) {
+      args.instance = argv[++i];
     } else if (arg == "--no-sandbox") {
       args.sandbox = false;
     } else {
@@ -79,7 +82,7 @@ bool read_frame(std::string &frame, isolation::FrameType &type, std::string_view
 }
 
 isolation::ScanAnswer load(const WorkerArgs &args, std::shared_ptr<const HostSettings> settings, PluginLoad &load) {
-  load = load_plugin(args.file, std::move(settings));
+  load = load_plugin(args.file, std::move(settings), args.instance);
   isolation::ScanAnswer answer;
   if (!load.provider) {
     answer.error = load.error;
@@ -170,8 +173,8 @@ int run_plugin_worker(int argc, char **argv) {
   try {
     if (!parse(argc, argv, args)) {
       std::cerr << "provhost-plugin-worker: started by provhost only (scan|session FILE [--memory BYTES] "
-                   "[--log-level N] [--no-sandbox], or validate FILE --check NAME [--memory BYTES], with its "
-                   "channel on descriptor 3)\n";
+                   "[--log-level N] [--no-sandbox] [--instance NAME], or validate FILE --check NAME "
+                   "[--memory BYTES], with its channel on descriptor 3)\n";
       return 2;
     }
   } catch (const std::exception &) {

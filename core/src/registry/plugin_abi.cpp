@@ -100,7 +100,7 @@ PluginLibrary::~PluginLibrary() {
 }
 
 PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const ph_host &host, uint32_t offered_version,
-                                      const MetadataLimits &limits) {
+                                      const MetadataLimits &limits, std::string_view instance) {
   PluginLibraryLoad result;
   auto object = std::make_unique<PluginLibrary::SharedObject>();
   try {
@@ -120,6 +120,7 @@ PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const p
   args.struct_size = sizeof args;
   args.host_abi_version = offered_version;
   args.host = &host;
+  args.instance = str(instance);
   ph_status status;
   try {
     status = entry(&args);
@@ -151,6 +152,19 @@ PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const p
   if (auto error = validate_provider(args.provider, result.meta, limits)) {
     result.error = *error;
     return result;
+  }
+  if (!instance.empty()) {
+    // A 1.0 plugin never saw the instance: it made its own provider again, which is not what was asked for.
+    if (PH_VERSION_MINOR(args.plugin_abi_version) < 1) {
+      result.error = "the plugin speaks ABI " + format_abi_version(args.plugin_abi_version) +
+                     ", which has no instances (1.1 and later)";
+      return result;
+    }
+    if (result.meta.name != instance) {
+      result.error = "asked for instance " + in_quotes(one_line(instance)) + ", the plugin made provider " +
+                     in_quotes(result.meta.name);
+      return result;
+    }
   }
   result.library = std::move(library);
   return result;
@@ -208,6 +222,8 @@ RawSession::RawSession(const ph_provider &provider, SessionEventListener &listen
   events_->finish = &forward_finish;
   events_->warning = &forward_warning;
   events_->error = &forward_error;
+  events_->answer_info = &forward_answer_info;
+  events_->tool_call = &forward_tool_call;
 }
 
 RawSession::~RawSession() {
@@ -216,7 +232,7 @@ RawSession::~RawSession() {
 }
 
 ph_status RawSession::open(std::string_view model, std::span<const ph_message> messages, bool stream,
-                           std::string_view options_json) {
+                           std::string_view options_json, std::string_view passthrough_json) {
   ph_chat_request request{};
   request.struct_size = sizeof request;
   request.model = str(model);
@@ -224,6 +240,7 @@ ph_status RawSession::open(std::string_view model, std::span<const ph_message> m
   request.message_count = messages.size();
   request.stream = stream ? 1 : 0;
   request.options_json = str(options_json);
+  request.passthrough_json = str(passthrough_json.empty() ? std::string_view("{}") : passthrough_json);
   Call call(events_);
   // Straight into session_: a plugin that throws after handing out its session still gets it closed.
   return provider_.session_open(&provider_, &request, events_, &session_);
@@ -299,6 +316,48 @@ void RawSession::forward_warning(const ph_session_events *events, ph_str message
 
 void RawSession::forward_error(const ph_session_events *events, ph_failure failure, ph_str message) {
   if (RawSession *session = receiver(events)) session->listener_.on_error(failure, view(message));
+}
+
+namespace {
+
+// A count as the plugin gave it: negative means none.
+std::optional<uint64_t> token_count(int64_t count) {
+  return count < 0 ? std::nullopt : std::optional<uint64_t>(static_cast<uint64_t>(count));
+}
+
+// Copies a borrowed string of an event; "" for a NULL pointer (the plugin's mistake, read as nothing).
+std::string event_string(ph_str text) { return text.data ? std::string(view(text)) : std::string(); }
+
+}  // namespace
+
+void RawSession::forward_answer_info(const ph_session_events *events, const ph_answer_info *info) {
+  RawSession *session = receiver(events);
+  if (!session || !info) return;
+  try {
+    UpstreamReport report;
+    if (PH_HAS_FIELD(info, ph_answer_info, prompt_tokens)) report.prompt_tokens = token_count(info->prompt_tokens);
+    if (PH_HAS_FIELD(info, ph_answer_info, completion_tokens))
+      report.completion_tokens = token_count(info->completion_tokens);
+    if (PH_HAS_FIELD(info, ph_answer_info, finish_reason)) report.finish_reason = event_string(info->finish_reason);
+    session->listener_.on_answer_info(report);
+  } catch (...) {
+    // Out of memory while copying: the answer goes on with the host's own estimate.
+  }
+}
+
+void RawSession::forward_tool_call(const ph_session_events *events, const ph_tool_call *call) {
+  RawSession *session = receiver(events);
+  if (!session || !call) return;
+  try {
+    ToolCallDelta delta;
+    if (PH_HAS_FIELD(call, ph_tool_call, index)) delta.index = call->index;
+    if (PH_HAS_FIELD(call, ph_tool_call, id)) delta.id = event_string(call->id);
+    if (PH_HAS_FIELD(call, ph_tool_call, name)) delta.name = event_string(call->name);
+    if (PH_HAS_FIELD(call, ph_tool_call, arguments)) delta.arguments = event_string(call->arguments);
+    session->listener_.on_tool_call(delta);
+  } catch (...) {
+    session->listener_.on_error(PH_FAIL_INTERNAL, "a tool call could not be copied (out of memory)");
+  }
 }
 
 }  // namespace provhost::core

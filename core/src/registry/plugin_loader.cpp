@@ -224,11 +224,21 @@ std::vector<std::filesystem::path> plugin_files(const std::filesystem::path &fol
   return files;
 }
 
-PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const HostSettings> settings) {
+std::string plugin_id(const std::filesystem::path &file) {
+  std::string id = file.filename().string();
+  constexpr std::string_view prefix = "provhost-";
+  if (id.starts_with(prefix)) id.erase(0, prefix.size());
+  const std::string suffix = platform::shared_library_suffix();
+  if (id.size() > suffix.size() && id.ends_with(suffix)) id.erase(id.size() - suffix.size());
+  return id;
+}
+
+PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const HostSettings> settings,
+                       const std::string &instance) {
   PluginLoad result;
-  auto served = std::make_shared<ServedLibrary>(file.stem().string(), std::move(settings));
-  PluginLibraryLoad load =
-      load_plugin_library(file, *served->services.table(), PH_ABI_VERSION, served->services.settings().metadata);
+  auto served = std::make_shared<ServedLibrary>(instance.empty() ? plugin_id(file) : instance, std::move(settings));
+  PluginLibraryLoad load = load_plugin_library(file, *served->services.table(), PH_ABI_VERSION,
+                                               served->services.settings().metadata, instance);
   if (!load.library) {
     result.error = std::move(load.error);
     return result;
@@ -239,6 +249,7 @@ PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const 
   auto loaded = std::make_unique<LoadedProvider>();
   loaded->meta = std::move(load.meta);
   loaded->file = file;
+  loaded->instance = instance;
   loaded->abi_offered = served->library->offered_version();
   loaded->abi_negotiated = served->library->negotiated_version();
   loaded->abi = served->library->provider();

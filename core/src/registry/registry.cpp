@@ -100,6 +100,23 @@ const LoadedProvider *Registry::State::take(const std::filesystem::path &file, P
   return providers.back().get();
 }
 
+void Registry::load_instances(const std::vector<InstanceSpec> &instances) {
+  for (const InstanceSpec &spec : instances) {
+    const LoadedProvider *plugin = find(spec.plugin);
+    if (!plugin || !plugin->instance.empty() || !plugin->meta.has_capability("instances")) {
+      state_->rejected.push_back({plugin ? plugin->file : std::filesystem::path(spec.plugin),
+                                  "instance " + in_quotes(one_line(spec.name)) + ": no loaded plugin " +
+                                      in_quotes(one_line(spec.plugin)) + " makes instances"});
+      continue;
+    }
+    const std::filesystem::path file = plugin->file;
+    PluginLoad load = state_->isolation ? scan_instance(file, spec.name, state_->settings, *state_->isolation)
+                                        : load_plugin(file, state_->settings, spec.name);
+    if (!load.provider) load.error = "instance " + in_quotes(one_line(spec.name)) + ": " + load.error;
+    state_->take(file, std::move(load), *this);
+  }
+}
+
 std::optional<std::string> Registry::add(std::unique_ptr<LoadedProvider> provider) {
   if (const LoadedProvider *earlier = find(provider->meta.name)) {
     return "duplicate provider name \"" + provider->meta.name + "\": already loaded from " + earlier->file.string();

@@ -28,6 +28,11 @@
  *
  * Version history:
  *   1.0  first release.
+ *   1.1  instances (ph_entry_args.instance, the "instances" capability); the upstream's own report of an
+ *        answer (ph_session_events.answer_info: token counts, finish reason); tool calls
+ *        (ph_session_events.tool_call); the caller's OpenAI fields a provider declared it honours
+ *        (ph_chat_request.passthrough_json). A 1.0 plugin keeps working with a 1.1 host: it never sees
+ *        the new fields, because the host reads and writes a field only when struct_size covers it.
  */
 #ifndef PROVHOST_H
 #define PROVHOST_H
@@ -49,7 +54,7 @@ extern "C" {
 #define PH_VERSION_MINOR(version) ((uint32_t)(version)&0xffffu)
 
 #define PH_ABI_VERSION_MAJOR 1
-#define PH_ABI_VERSION_MINOR 0
+#define PH_ABI_VERSION_MINOR 1
 /* The version this header describes. */
 #define PH_ABI_VERSION PH_MAKE_VERSION(PH_ABI_VERSION_MAJOR, PH_ABI_VERSION_MINOR)
 
@@ -156,7 +161,10 @@ typedef struct ph_host {
 
   /* [any-thread] Optional (may be NULL). Look up a configuration value or secret for this plugin
    * (the host reads PROVHOST_<PROVIDER>_<KEY>). Returns {NULL, 0} when unset. The returned string
-   * stays valid until the plugin is unloaded. */
+   * stays valid until the plugin is unloaded. Inside the entry (since 1.1), before the host knows the
+   * provider's name, it answers under the instance's name when the entry was given one, else under
+   * the plugin's id: the file's name without "provhost-" and the library suffix (provhost-ylokh.so:
+   * PROVHOST_YLOKH_<KEY>), so that a provider can build its metadata from its configuration. */
   ph_str(PH_ABI *get_config)(const struct ph_host *host, ph_str key);
 
   /* [any-thread] Optional (may be NULL). Hash `data` with `algorithm` ("md5", "sha1", "sha256"):
@@ -179,6 +187,9 @@ typedef struct ph_host {
  * "param:NAME" for each request parameter of options_json the upstream honours ("param:temperature",
  * "param:top_p", "param:max_tokens", "param:stop"). The host enforces `stop` for every provider and
  * `max_tokens` (by an estimate of tokens) for providers without "param:max_tokens".
+ * Since 1.1: "param:tools" and "param:response_format" (the host then hands the caller's fields over in
+ * ph_chat_request.passthrough_json, see there), and "instances" (the plugin makes a provider for each
+ * instance the user configures, see ph_entry_args.instance).
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct ph_provider_info {
@@ -210,6 +221,13 @@ typedef struct ph_chat_request {
   size_t message_count;
   int32_t stream;      /* non-zero: the caller wants the answer as it is produced */
   ph_str options_json; /* a JSON object of extra options (temperature, cookies, ...); "{}" if none */
+
+  /* Since 1.1. A JSON object of the caller's OpenAI request fields that this provider declared it
+   * honours, verbatim: with "param:tools", `tools`, `tool_choice`, `parallel_tool_calls` and
+   * `messages` (the whole conversation as the caller sent it, with assistant `tool_calls` and
+   * role "tool" messages, which `messages` above cannot carry); with "param:response_format",
+   * `response_format`. Only fields the caller sent appear; "{}" or empty when none. */
+  ph_str passthrough_json;
 } ph_chat_request;
 
 /* ---------------------------------------------------------------------------------------------
@@ -260,6 +278,26 @@ enum {
   PH_RESPONSE_DISCARD = 2,    /* drop the body and ask next_request again (e.g. to refresh a token) */
 };
 
+/* Since 1.1. What the upstream itself said about its answer (ph_session_events.answer_info). */
+typedef struct ph_answer_info {
+  size_t struct_size;
+  int64_t prompt_tokens;     /* the upstream's count; -1 when it gave none */
+  int64_t completion_tokens; /* the upstream's count; -1 when it gave none */
+  ph_str finish_reason;      /* OpenAI's words: "stop", "length", "tool_calls", "content_filter"; empty
+                                when unknown */
+} ph_answer_info;
+
+/* Since 1.1. A piece of a tool call the model asks for, in the shape of OpenAI's streamed
+ * `delta.tool_calls[]`: the first piece of a call carries its id and name, the pieces after it (same
+ * index) the next bytes of its arguments' JSON text. A whole answer reports each call as one piece. */
+typedef struct ph_tool_call {
+  size_t struct_size;
+  uint32_t index;   /* which call of the answer: 0, 1, ... */
+  ph_str id;        /* e.g. "call_abc"; empty on later pieces */
+  ph_str name;      /* the function's name; empty on later pieces */
+  ph_str arguments; /* more of the arguments' JSON text; may be empty */
+} ph_tool_call;
+
 /* ---------------------------------------------------------------------------------------------
  * Events: how a session reports its answer. The host owns this table; it lives until
  * session_close. All calls are made on the session's thread, from inside the session's functions;
@@ -295,6 +333,14 @@ typedef struct ph_session_events {
 
   /* The request failed; the session produces nothing more. One line, no trailing newline. */
   void(PH_ABI *error)(const struct ph_session_events *events, ph_failure failure, ph_str message);
+
+  /* Since 1.1 (check with PH_HAS_FIELD). The upstream's token counts and finish reason, once, before
+   * `finish`. The host uses them instead of its own estimate. Strings are borrowed for the call. */
+  void(PH_ABI *answer_info)(const struct ph_session_events *events, const ph_answer_info *info);
+
+  /* Since 1.1 (check with PH_HAS_FIELD). A piece of a tool call (see ph_tool_call); only for a
+   * request whose passthrough_json had `tools`. Strings are borrowed for the call. */
+  void(PH_ABI *tool_call)(const struct ph_session_events *events, const ph_tool_call *call);
 } ph_session_events;
 
 /* ---------------------------------------------------------------------------------------------
@@ -403,9 +449,24 @@ typedef struct ph_entry_args {
   uint32_t plugin_abi_version; /* out */
   const ph_provider *provider; /* out; valid until the plugin is unloaded */
   ph_str refusal;              /* out, optional, static storage */
+
+  /* Since 1.1, in. Empty: the plugin's own provider. Otherwise the name of an instance the user
+   * configured for a plugin whose provider declares the capability "instances"; the entry then
+   * returns a separate provider named exactly so, with its own metadata, state and `deinit`, and
+   * `host` is that instance's own table (its configuration and log lines under the instance's name).
+   *
+   * Why the host calls the entry once per instance rather than the plugin returning a list (as a
+   * CLAP factory or a Vulkan enumeration would): an instance's very identity comes from the user's
+   * configuration, which the host reads; each call gets the instance's own ph_host, so every host
+   * service (configuration, log prefix) stays per provider without a provider argument on each; each
+   * instance then is an ordinary provider to the host (listed, resolved, isolated in a worker of its
+   * own that loads the file for that instance alone); and a plugin without instances changes nothing.
+   * A plugin that negotiated 1.0 is never given an instance. */
+  ph_str instance;
 } ph_entry_args;
 
-/* [main-thread] Called once, right after the library is loaded. */
+/* [main-thread] Called once right after the library is loaded, and since 1.1 once more for each
+ * configured instance (each call with its own ph_host). */
 typedef ph_status(PH_ABI *ph_entry_fn)(ph_entry_args *args);
 
 /* The entry symbol (PH_ENTRY_SYMBOL), which every plugin defines as

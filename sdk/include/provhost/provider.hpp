@@ -16,6 +16,7 @@
 #include <provhost/provhost.h>
 
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -39,6 +40,9 @@ struct ChatRequest {
   std::vector<Message> messages;
   bool stream = true;
   std::string options_json = "{}";  // extra options as a JSON object
+  // The caller's OpenAI fields this provider declared it honours (ABI 1.1, ph_chat_request.passthrough_json);
+  // "{}" when none, and always from a 1.0 host.
+  std::string passthrough_json = "{}";
 };
 
 struct Header {
@@ -117,7 +121,11 @@ struct ProviderInfo {
 class Host {
  public:
   Host() = default;
-  explicit Host(const ph_host *host) : host_(host) {}
+  explicit Host(const ph_host *host, std::string instance = {}) : host_(host), instance_(std::move(instance)) {}
+
+  // The instance this provider was made for (ABI 1.1, ph_entry_args.instance); "" for the plugin's own provider.
+  // A provider made for an instance names itself exactly so.
+  const std::string &instance() const { return instance_; }
 
   // The ABI wants one line of UTF-8; messages are often built from upstream bytes.
   void log(ph_log_level level, std::string_view message) const {
@@ -172,6 +180,15 @@ class Host {
 
  private:
   const ph_host *host_ = nullptr;
+  std::string instance_;
+};
+
+// A piece of a tool call (ph_tool_call): id and name on a call's first piece, more arguments text after.
+struct ToolCallPiece {
+  uint32_t index = 0;
+  std::string_view id;
+  std::string_view name;
+  std::string_view arguments;
 };
 
 // Where a session reports its answer. [session-thread]
@@ -197,6 +214,22 @@ class Events {
   void error(Failure failure, std::string_view message) {
     failed_ = true;
     if (events_ && events_->error) events_->error(events_, static_cast<ph_failure>(failure), str(one_line(message)));
+  }
+  // The upstream's own token counts (-1: not given) and finish reason ("" when unknown), once, before finish();
+  // dropped by a 1.0 host, which estimates instead.
+  void answer_info(int64_t prompt_tokens, int64_t completion_tokens, std::string_view finish_reason) {
+    if (!events_ || !PH_HAS_FIELD(events_, ph_session_events, answer_info) || !events_->answer_info) return;
+    ph_answer_info info{sizeof(ph_answer_info), prompt_tokens, completion_tokens, str(finish_reason)};
+    events_->answer_info(events_, &info);
+  }
+  // False when the host cannot take tool calls (a 1.0 host), so that a session can fail rather than lose them.
+  bool takes_tool_calls() const {
+    return events_ && PH_HAS_FIELD(events_, ph_session_events, tool_call) && events_->tool_call;
+  }
+  void tool_call(const ToolCallPiece &piece) {
+    if (!takes_tool_calls()) return;
+    ph_tool_call call{sizeof(ph_tool_call), piece.index, str(piece.id), str(piece.name), str(piece.arguments)};
+    events_->tool_call(events_, &call);
   }
   bool finished() const { return finished_; }
   bool failed() const { return failed_; }
@@ -242,7 +275,7 @@ class Session {
 // different threads at once: guard shared state).
 class Provider {
  public:
-  explicit Provider(Host host) : host_(host) {}
+  explicit Provider(Host host) : host_(std::move(host)) {}
   virtual ~Provider() = default;
 
   // Called once, at load.
@@ -281,7 +314,7 @@ struct ProviderContext {
 template <class SessionT, ProviderInfo (*Describe)(), class Shared = void>
 class SimpleProvider final : public Provider {
  public:
-  explicit SimpleProvider(Host host) : Provider(host), info_(Describe()) {}
+  explicit SimpleProvider(Host host) : Provider(std::move(host)), info_(Describe()) {}
 
   ProviderInfo info() const override { return info_; }
 
@@ -331,6 +364,19 @@ struct ph_session {
 
 namespace provhost::detail {
 
+// One provider the plugin made: its own, or one per configured instance (ABI 1.1). Each keeps its C
+// descriptors; `table` is what the host holds and what its calls come back with.
+template <class ProviderClass>
+struct ProviderSlot {
+  std::unique_ptr<ProviderClass> provider;
+  ProviderInfo info;
+  std::vector<ph_str> model_views;
+  std::vector<ph_alias> alias_views;
+  std::vector<ph_str> capability_views;
+  ph_provider_info c_info{};
+  ph_provider table{};
+};
+
 template <class ProviderClass>
 class PluginGlue {
  public:
@@ -342,56 +388,68 @@ class PluginGlue {
         args->refusal = str("the plugin speaks another ABI major version");
       return PH_REFUSED;
     }
+    std::string instance;
+    if (PH_VERSION_MINOR(version) >= 1 && PH_HAS_FIELD(args, ph_entry_args, instance))
+      instance = std::string(view(args->instance));
+    // A deque, so that the tables handed out earlier stay where they are as instances are added. Entries run on
+    // the host's main thread, before any session of the provider they make.
+    ProviderSlot<ProviderClass> &slot = slots_.emplace_back();
     try {
-      provider_ = std::make_unique<ProviderClass>(Host(args->host));
-      store_info(provider_->info());
+      slot.provider = std::make_unique<ProviderClass>(Host(args->host, instance));
+      store_info(slot, slot.provider->info());
     } catch (const std::exception &e) {
+      slot.provider.reset();
       static std::string reason;
       reason = std::string("the provider failed to start: ") + e.what();
       if (PH_HAS_FIELD(args, ph_entry_args, refusal)) args->refusal = str(reason);
       return PH_REFUSED;
     }
-    vtable_.struct_size = sizeof vtable_;
-    vtable_.info = &c_info_;
-    vtable_.session_open = &session_open;
-    vtable_.next_request = &next_request;
-    vtable_.on_response_start = &on_response_start;
-    vtable_.on_body = &on_body;
-    vtable_.on_response_end = &on_response_end;
-    vtable_.session_close = &session_close;
-    vtable_.deinit = &deinit;
+    ph_provider &table = slot.table;
+    table.struct_size = sizeof table;
+    table.info = &slot.c_info;
+    table.session_open = &session_open;
+    table.next_request = &next_request;
+    table.on_response_start = &on_response_start;
+    table.on_body = &on_body;
+    table.on_response_end = &on_response_end;
+    table.session_close = &session_close;
+    table.deinit = &deinit;
     args->plugin_abi_version = version;
-    args->provider = &vtable_;
+    args->provider = &table;
     return PH_OK;
   }
 
  private:
-  static void store_info(ProviderInfo info) {
-    info_ = std::move(info);
-    model_views_.clear();
-    for (auto &m : info_.models) model_views_.push_back(str(m));
-    alias_views_.clear();
-    for (auto &a : info_.aliases) alias_views_.push_back(ph_alias{str(a.first), str(a.second)});
-    capability_views_.clear();
-    for (auto &c : info_.capabilities) capability_views_.push_back(str(c));
-    c_info_ = ph_provider_info{};
-    c_info_.struct_size = sizeof c_info_;
-    c_info_.name = str(info_.name);
-    c_info_.version = str(info_.version);
-    c_info_.description = str(info_.description);
-    c_info_.url = str(info_.url);
-    c_info_.working = info_.working ? 1 : 0;
-    c_info_.default_model = str(info_.default_model);
-    c_info_.models = model_views_.data();
-    c_info_.model_count = model_views_.size();
-    c_info_.aliases = alias_views_.data();
-    c_info_.alias_count = alias_views_.size();
-    c_info_.capabilities = capability_views_.data();
-    c_info_.capability_count = capability_views_.size();
+  static ProviderSlot<ProviderClass> &slot_of(const ph_provider *table) {
+    for (auto &slot : slots_)
+      if (&slot.table == table) return slot;
+    throw std::logic_error("the host called with a provider this plugin did not make");
   }
 
-  static ph_status session_open(const ph_provider *, const ph_chat_request *request, const ph_session_events *events,
-                                ph_session **out_session) {
+  static void store_info(ProviderSlot<ProviderClass> &slot, const ProviderInfo &info) {
+    slot.info = info;
+    for (auto &m : slot.info.models) slot.model_views.push_back(str(m));
+    for (auto &a : slot.info.aliases) slot.alias_views.push_back(ph_alias{str(a.first), str(a.second)});
+    for (auto &c : slot.info.capabilities) slot.capability_views.push_back(str(c));
+    ph_provider_info &c_info = slot.c_info;
+    c_info = ph_provider_info{};
+    c_info.struct_size = sizeof c_info;
+    c_info.name = str(slot.info.name);
+    c_info.version = str(slot.info.version);
+    c_info.description = str(slot.info.description);
+    c_info.url = str(slot.info.url);
+    c_info.working = slot.info.working ? 1 : 0;
+    c_info.default_model = str(slot.info.default_model);
+    c_info.models = slot.model_views.data();
+    c_info.model_count = slot.model_views.size();
+    c_info.aliases = slot.alias_views.data();
+    c_info.alias_count = slot.alias_views.size();
+    c_info.capabilities = slot.capability_views.data();
+    c_info.capability_count = slot.capability_views.size();
+  }
+
+  static ph_status session_open(const ph_provider *table, const ph_chat_request *request,
+                                const ph_session_events *events, ph_session **out_session) {
     *out_session = nullptr;
     auto session = std::make_unique<ph_session>();
     session->events = Events(events);
@@ -404,7 +462,9 @@ class PluginGlue {
       }
       req.stream = request->stream != 0;
       if (request->options_json.size) req.options_json = std::string(view(request->options_json));
-      session->impl = provider_->open(req, Events(events));
+      if (PH_HAS_FIELD(request, ph_chat_request, passthrough_json) && request->passthrough_json.size)
+        req.passthrough_json = std::string(view(request->passthrough_json));
+      session->impl = slot_of(table).provider->open(req, Events(events));
       return session->impl ? PH_OK : PH_FAILED;
     });
     if (status == PH_OK) *out_session = session.release();
@@ -470,15 +530,12 @@ class PluginGlue {
 
   static void session_close(ph_session *s) { delete s; }
 
-  static void deinit(const ph_provider *) { provider_.reset(); }
+  static void deinit(const ph_provider *table) {
+    for (auto &slot : slots_)
+      if (&slot.table == table) slot.provider.reset();
+  }
 
-  static inline std::unique_ptr<ProviderClass> provider_;
-  static inline ProviderInfo info_;
-  static inline std::vector<ph_str> model_views_;
-  static inline std::vector<ph_alias> alias_views_;
-  static inline std::vector<ph_str> capability_views_;
-  static inline ph_provider_info c_info_{};
-  static inline ph_provider vtable_{};
+  static inline std::deque<ProviderSlot<ProviderClass>> slots_;
 };
 
 }  // namespace provhost::detail

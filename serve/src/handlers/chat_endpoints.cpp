@@ -21,12 +21,12 @@ RouteHandler chat_endpoint(ParseChat parse, MakeFormat make_format, SubmitChat s
     auto &chat = std::get<ChatRequest>(parsed);
     if (!chat.unsupported.empty()) {
       if (!drop_unsupported_params) return respond_error(*connection, unsupported_parameter_error(chat.unsupported));
-      if (settings.warnings) {
-        std::string names;
-        for (const auto &name : chat.unsupported) names += (names.empty() ? "" : ", ") + name;
-        settings.warnings(
-            warning_line(connection->peer(), connection->request_id(), "", "ignored unsupported parameters: " + names));
-      }
+      std::string names;
+      for (const auto &name : chat.unsupported) names += (names.empty() ? "" : ", ") + name;
+      const std::string warning = "ignored unsupported parameters: " + names;
+      if (settings.warnings) settings.warnings(warning_line(connection->peer(), connection->request_id(), "", warning));
+      // The client hears it too: X-Provhost-Warning, not the standard Warning header, which RFC 9111 retired.
+      connection->add_response_header("X-Provhost-Warning", warning);
     }
     auto bridge = std::make_shared<ChatBridge>(connection, new_identity(chat.spec.model, std::time(nullptr)),
                                                chat.spec.stream, make_format(chat), settings);

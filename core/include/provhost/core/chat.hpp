@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <provhost/core/error.hpp>
 #include <provhost/core/registry.hpp>
 #include <string>
@@ -29,6 +30,10 @@ struct ChatSpec {
   std::vector<Message> messages;
   bool stream = true;
   std::string options_json = "{}";  // extra request fields for the plugin (temperature, ...)
+  // The caller's OpenAI fields for providers that declare them (ph_chat_request.passthrough_json: tools,
+  // tool_choice, the raw messages, response_format); "" = none. The front end fills it only with fields some
+  // provider may honour, and the engine hands it to a provider only when it declares the capability.
+  std::string passthrough_json;
 };
 
 // Token counts of one answer, estimated as provhost/core/tokens.hpp says.
@@ -39,9 +44,27 @@ struct Usage {
 };
 
 // Why an answer ended: the upstream finished or a stop string came ("stop"), or max_tokens was
-// reached ("length"). The names are OpenAI's finish_reason values.
-enum class FinishReason { stop, length };
+// reached ("length"); or, as an upstream reported it (ABI 1.1), the model asked for tools ("tool_calls") or
+// was filtered ("content_filter"). The names are OpenAI's finish_reason values.
+enum class FinishReason { stop, length, tool_calls, content_filter };
 const char *to_string(FinishReason reason);
+// OpenAI's word as a FinishReason; nullopt for any other.
+std::optional<FinishReason> finish_reason_named(std::string_view name);
+
+// What an upstream itself said about its answer (ph_answer_info), as a plugin reported it.
+struct UpstreamReport {
+  std::optional<uint64_t> prompt_tokens;
+  std::optional<uint64_t> completion_tokens;
+  std::string finish_reason;  // as the plugin said it; "" when unknown
+};
+
+// A piece of a tool call the model asks for (ph_tool_call): OpenAI's streamed delta.tool_calls[] item.
+struct ToolCallDelta {
+  uint32_t index = 0;
+  std::string id;         // on a call's first piece
+  std::string name;       // on a call's first piece
+  std::string arguments;  // more of the arguments' JSON text
+};
 
 // A failed attempt that the chat got over: the same provider asked again (retry), or the next one
 // (fallback). The same news reaches on_warning as a line of text.
@@ -55,6 +78,7 @@ struct Setback {
 struct AnswerSummary {
   FinishReason finish_reason = FinishReason::stop;
   Usage usage;
+  bool usage_from_upstream = false;  // the upstream's counts, not the estimate
 };
 
 // Receives one chat's answer. Every call comes from the engine's thread, in this order:
@@ -79,6 +103,11 @@ class ChatSink {
     (void)message;
   }
   virtual void on_setback(const Setback &setback) { (void)setback; }
+  // A piece of a tool call, after on_start; only for a chat whose passthrough_json has tools.
+  virtual void on_tool_call(const ToolCallDelta &call) { (void)call; }
+  // The upstream's own counts and finish reason, when the plugin reported them; before on_summary. The engine's
+  // shaper consumes it (on_summary carries the result), so a caller's sink need not.
+  virtual void on_upstream_report(const UpstreamReport &report) { (void)report; }
   // Why the answer ended and what it cost; just before on_done.
   virtual void on_summary(const AnswerSummary &summary) { (void)summary; }
   virtual void on_done() = 0;

@@ -8,6 +8,8 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -107,6 +109,8 @@ struct ChatError {
   std::string detail;               // one line of what went wrong, without the provider's name
   int http_status = 0;              // the upstream's status, when there was one
   std::vector<ChatError> attempts;  // after fallback: why each provider tried failed
+  // The upstream's Retry-After on a 429 or 503, in whole seconds from when it came (serve passes it on).
+  std::optional<uint64_t> retry_after_seconds;
 
   // The one line for people: "Provider: detail" (or the detail alone when no provider is known,
   // or the kind's text when nothing more is known).

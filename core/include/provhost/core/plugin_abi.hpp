@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "provhost/core/chat.hpp"
 #include "provhost/core/host_services.hpp"
 #include "provhost/core/registry.hpp"
 
@@ -37,7 +38,7 @@ class PluginLibrary {
  private:
   struct SharedObject;  // the operating system's handle, kept out of this header
   friend struct PluginLibraryLoad load_plugin_library(const std::filesystem::path &, const ph_host &, uint32_t,
-                                                      const MetadataLimits &);
+                                                      const MetadataLimits &, std::string_view);
   PluginLibrary(std::unique_ptr<SharedObject> object, const ph_provider *provider, uint32_t offered,
                 uint32_t negotiated);
 
@@ -55,9 +56,12 @@ struct PluginLibraryLoad {
 };
 
 // Loads `file`, calls its entry with `host` offering `offered_version`, checks the plugin's answer
-// and validates its provider. `host` must outlive the library.
+// and validates its provider. `host` must outlive the library. With an `instance` (ABI 1.1), the
+// entry is asked for that instance's provider, which must declare nothing less than 1.1 and be named
+// exactly so.
 PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const ph_host &host,
-                                      uint32_t offered_version = PH_ABI_VERSION, const MetadataLimits &limits = {});
+                                      uint32_t offered_version = PH_ABI_VERSION, const MetadataLimits &limits = {},
+                                      std::string_view instance = {});
 
 // The name of the first session function a provider table leaves NULL, or nullptr when it has them
 // all. The table's struct_size must cover them (PH_HAS_FIELD of session_close).
@@ -88,6 +92,10 @@ class SessionEventListener {
   virtual void on_finish() noexcept = 0;
   virtual void on_warning(std::string_view message) noexcept = 0;
   virtual void on_error(ph_failure failure, std::string_view message) noexcept = 0;
+  // ABI 1.1 events, already copied out of the plugin's structs (fields their struct_size does not
+  // cover are absent). A listener that does not need them keeps these.
+  virtual void on_answer_info(const UpstreamReport &report) noexcept { (void)report; }
+  virtual void on_tool_call(const ToolCallDelta &call) noexcept { (void)call; }
 
  protected:
   ~SessionEventListener() = default;
@@ -115,7 +123,7 @@ class RawSession {
   // session_open. The session is kept (and closed later) whenever the plugin returned one, also
   // when opening failed half-way.
   ph_status open(std::string_view model, std::span<const ph_message> messages, bool stream,
-                 std::string_view options_json);
+                 std::string_view options_json, std::string_view passthrough_json = {});
   bool has_session() const { return session_ != nullptr; }
 
   // next_request into `out`, whose pointers stay valid until the next call into the session.
@@ -136,6 +144,8 @@ class RawSession {
   static void forward_finish(const ph_session_events *events);
   static void forward_warning(const ph_session_events *events, ph_str message);
   static void forward_error(const ph_session_events *events, ph_failure failure, ph_str message);
+  static void forward_answer_info(const ph_session_events *events, const ph_answer_info *info);
+  static void forward_tool_call(const ph_session_events *events, const ph_tool_call *call);
   static RawSession *receiver(const ph_session_events *events);
 
   const ph_provider &provider_;

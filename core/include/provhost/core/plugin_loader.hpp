@@ -50,8 +50,14 @@ struct PluginLoad {
   std::unique_ptr<LoadedProvider> provider;
   std::string error;  // one line
 };
-// `settings` are what the plugin's host services answer (null: the defaults).
-PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const HostSettings> settings = nullptr);
+// `settings` are what the plugin's host services answer (null: the defaults). With an `instance` (ABI 1.1), the
+// provider made for that instance, its host services named so from the start.
+PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const HostSettings> settings = nullptr,
+                       const std::string &instance = {});
+
+// The name a plugin's configuration is read under while its entry runs, before it named its provider: the
+// file's name without "provhost-" and the library suffix ("ylokh" for provhost-ylokh.so).
+std::string plugin_id(const std::filesystem::path &file);
 
 // Loads each file in a worker process of its own (a few at a time, each within the scan timeout)
 // unless the scan cache has its answer; one PluginLoad per file, in order. A provider that loaded
@@ -59,5 +65,10 @@ PluginLoad load_plugin(const std::filesystem::path &file, std::shared_ptr<const 
 // rejected with how ("crashed while loading: SIGSEGV", "did not finish loading in 5 s", "exited
 // with status 0 while loading"). Implemented in core/src/isolation/scanner.cpp.
 std::vector<PluginLoad> scan_plugins(const std::vector<std::filesystem::path> &files, const IsolationOptions &options);
+
+// Loads `file` for `instance` in a session worker given `settings` (an instance's metadata comes from its
+// configuration, so it is neither scanned without it nor cached), within the scan timeout, and ends the worker.
+PluginLoad scan_instance(const std::filesystem::path &file, const std::string &instance,
+                         const std::shared_ptr<const HostSettings> &settings, const IsolationOptions &options);
 
 }  // namespace provhost::core

@@ -42,6 +42,7 @@ struct LoadedProvider {
   std::filesystem::path file;
   uint32_t abi_offered = 0;     // the version the host offered
   uint32_t abi_negotiated = 0;  // the version the plugin answered
+  std::string instance;         // ABI 1.1: the configured instance this provider was made for; "" for the plugin's own
   const ph_provider *abi = nullptr;
   std::shared_ptr<void> library;  // keeps the shared library loaded while anything uses `abi`
 };
@@ -50,6 +51,13 @@ struct LoadedProvider {
 struct RejectedPlugin {
   std::filesystem::path file;
   std::string reason;  // one line
+};
+
+// An instance the user configured (ABI 1.1): another provider made by the plugin of provider `plugin`, which
+// declares the capability "instances", named `name` and configured under that name.
+struct InstanceSpec {
+  std::string plugin;  // the plugin's own provider name, e.g. "OpenAICompatible" (case-insensitive)
+  std::string name;    // the instance's provider name, e.g. "Groq"
 };
 
 // A provider and the concrete model to ask it for.
@@ -91,6 +99,10 @@ class Registry {
   // Loads one file, whatever its name (for `inspect FILE`). The provider, or nullptr when the file
   // was rejected (the reason is in rejected()).
   const LoadedProvider *load_file(const std::filesystem::path &file);
+
+  // Makes each instance from the plugin of its `plugin` provider, loaded before (in this process, or scanned in a
+  // worker given the configuration). An instance that fails is recorded in rejected() with the plugin's file.
+  void load_instances(const std::vector<InstanceSpec> &instances);
 
   // Registers a provider that is already loaded (load_file's last step; tests use it directly).
   // nullopt, or why it was refused: another provider already has its name.

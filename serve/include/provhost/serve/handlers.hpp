@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <provhost/serve/chat_bridge.hpp>
 #include <provhost/serve/metrics.hpp>
@@ -20,6 +21,8 @@ RouteHandler responses_handler(SubmitChat submit, ChatBridge::Settings settings,
 
 // GET /v1/models: the fixed model list.
 RouteHandler models_handler(std::string models_json);
+// GET /v1/models/{id} (percent-decoded; ids may hold '/', as "Provider/model" does): the model's object, or a 404.
+RouteHandler model_handler(std::map<std::string, std::string, std::less<>> model_objects);
 
 // GET /v1/providers: what `list --json` prints.
 RouteHandler providers_handler(std::string providers_json);

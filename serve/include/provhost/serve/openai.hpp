@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <provhost/core/catalogue.hpp>
 #include <provhost/core/chat.hpp>
 #include <string>
@@ -69,5 +70,12 @@ inline constexpr std::string_view done_event = "data: [DONE]\n\n";
 
 // GET /v1/models: the catalogue's models (core::model_catalogue) as OpenAI's model list.
 std::string models_json(const std::vector<core::ModelEntry> &models, int64_t created);
+
+// GET /v1/models/{id}: each model's object, by id.
+std::map<std::string, std::string, std::less<>> model_objects(const std::vector<core::ModelEntry> &models,
+                                                              int64_t created);
+
+// The 404 for a model id that no provider here serves, as OpenAI words it.
+ApiError model_not_found_error(std::string_view id);
 
 }  // namespace provhost::serve

@@ -21,7 +21,8 @@ using RouteHandler = std::function<void(const std::shared_ptr<HttpConnection> &c
 
 struct Route {
   http::verb method;
-  std::string path;
+  std::string
+      path;  // exact, or ending in "/*": that folder's paths (the rest, one character or more, is the handler's)
   RouteHandler handler;
   bool needs_key = true;   // when the server has an API key
   bool json_body = false;  // the body must be sent as application/json (a charset parameter is fine)

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <provhost/serve/access_log.hpp>
 #include <provhost/serve/chat_bridge.hpp>
@@ -42,9 +43,10 @@ struct ServerOptions {
 
 // The fixed answers, computed once from the registry at start.
 struct Catalog {
-  std::string models_json;           // GET /v1/models
-  std::string providers_json;        // GET /v1/providers, as `list --json`
-  bool any_working_provider = true;  // GET /health/ready
+  std::string models_json;                                             // GET /v1/models
+  std::string providers_json;                                          // GET /v1/providers, as `list --json`
+  bool any_working_provider = true;                                    // GET /health/ready
+  std::map<std::string, std::string, std::less<>> model_objects = {};  // GET /v1/models/{id}, by id
 };
 
 struct ServerState;

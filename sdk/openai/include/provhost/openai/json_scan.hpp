@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
-#include <provhost/plugins/json.hpp>
+#include <provhost/openai/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -29,7 +29,7 @@
 #include <emmintrin.h>
 #endif
 
-namespace provhost::plugins {
+namespace provhost::openai {
 
 // Pieces of JSON string decoding that JsonScanner and scan_string_document share.
 namespace json_detail {
@@ -553,4 +553,4 @@ class RepeatedFrame {
   bool known_ = false;
 };
 
-}  // namespace provhost::plugins
+}  // namespace provhost::openai

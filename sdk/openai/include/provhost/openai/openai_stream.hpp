@@ -3,11 +3,11 @@
 #pragma once
 
 #include <provhost/framing.hpp>
-#include <provhost/plugins/openai_chunks.hpp>
+#include <provhost/openai/openai_chunks.hpp>
 #include <provhost/provider.hpp>
 #include <string_view>
 
-namespace provhost::plugins {
+namespace provhost::openai {
 
 // The terminator is the whole payload, as OpenAI sends it; surrounding whitespace is forgiven. A payload that
 // merely starts with "[DONE]" is not the end: it is a chunk like any other (and, not being JSON, skipped with
@@ -51,4 +51,4 @@ class OpenAiStreamReader {
   DeltaChunkReader deltas_;
 };
 
-}  // namespace provhost::plugins
+}  // namespace provhost::openai

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace provhost::plugins {
+namespace provhost::openai {
 
 using JsonAllocator = rapidjson::Document::AllocatorType;
 
@@ -208,4 +208,4 @@ inline std::string excerpt(std::string_view data, size_t limit = 80) {
   return out;
 }
 
-}  // namespace provhost::plugins
+}  // namespace provhost::openai

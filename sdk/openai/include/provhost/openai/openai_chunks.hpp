@@ -3,13 +3,13 @@
 // {"choices": [{"message": {"content": "..."}}]}.
 #pragma once
 
-#include <provhost/plugins/json.hpp>
-#include <provhost/plugins/json_scan.hpp>
+#include <provhost/openai/json.hpp>
+#include <provhost/openai/json_scan.hpp>
 #include <provhost/provider.hpp>
 #include <string>
 #include <string_view>
 
-namespace provhost::plugins {
+namespace provhost::openai {
 
 struct ChunkText {
   enum class Kind {
@@ -153,4 +153,4 @@ class DeltaChunkReader {
   std::string slow_text_;                       // RapidJSON's answer, kept past its document
 };
 
-}  // namespace provhost::plugins
+}  // namespace provhost::openai
