@@ -1,10 +1,11 @@
 // The SDK as a plugin author gets it: configured from sdk/ alone (a compiler and CMake, nothing of the host),
 // installed to a prefix, and the examples it installs built out of tree against that prefix, their own tests
-// run, and the plugins they make loaded by provhost.
+// run (their unit tests on the test kit, and provhost validate), and the plugins they make loaded by provhost.
 #include <rapidjson/document.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <regex>
 
 #include "support/process.hpp"
 
@@ -68,13 +69,20 @@ TEST_CASE("the SDK installs on its own, and its examples build against it, pass 
        {Example{"c_plugin", "provhost-c-echo.so", "CEcho"}, Example{"cpp_plugin", "provhost-cpp-echo.so", "CppEcho"}}) {
     INFO(example.folder);
     const fs::path build = dir.path() / example.folder;
-    configure_and_build(prefix / "share/doc/ProvHostSDK/examples" / example.folder, build, toolchain_options);
+    // Given provhost, the example's own CMakeLists adds a test that runs provhost validate on the plugin.
+    std::vector<std::string> options = toolchain_options;
+    options.push_back("-DPROVHOST_EXECUTABLE=" + provhost_binary());
+    configure_and_build(prefix / "share/doc/ProvHostSDK/examples" / example.folder, build, options);
 
-    ProcessResult tests =
-        run_process({PROVHOST_CTEST_COMMAND, "--test-dir", build.string(), "--output-on-failure"}, "", 60s);
+    // Verbose, for the output of each test: validate's summary line among it.
+    ProcessResult tests = run_process({PROVHOST_CTEST_COMMAND, "--test-dir", build.string(), "--verbose"}, "", 600s);
     INFO(tests.out << tests.err);
     CHECK(tests.exit_code == 0);
-    CHECK(tests.out.find("100% tests passed") != std::string::npos);
+    CHECK(tests.out.find("100% tests passed, 0 tests failed out of 2") != std::string::npos);
+    CHECK(tests.out.find(example.provider + ": all checks passed") != std::string::npos);
+    std::smatch validated;
+    REQUIRE(std::regex_search(tests.out, validated, std::regex("\\n[0-9]+: ([0-9]+) checks passed, 0 failed\\n")));
+    CHECK(std::stoi(validated[1]) >= 16);
 
     ProcessResult inspect = run_process({provhost_binary(), "inspect", (build / example.plugin).string(), "--json"}, "",
                                         30s, {{"PROVHOST_PLUGIN_PATH", ""}});

@@ -1,5 +1,6 @@
 #include "answer_shaper.hpp"
 
+#include <provhost/provhost.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -63,7 +64,7 @@ AnswerShaper::AnswerShaper(const ChatSpec &spec, std::shared_ptr<ChatSink> sink,
 
 void AnswerShaper::on_start(const std::string &provider, const std::string &model) {
   const LoadedProvider *answering = registry_.find(provider);
-  limit_tokens_ = max_tokens_ && !(answering && answering->meta.has_capability("param:max_tokens"));
+  limit_tokens_ = max_tokens_ && !(answering && answering->meta.has_capability(PH_CAP_PARAM_MAX_TOKENS));
   sink_->on_start(provider, model);
 }
 

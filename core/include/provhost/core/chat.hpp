@@ -87,7 +87,7 @@ struct AnswerSummary {
 // The engine shapes the answer before the sink sees it, whatever the provider: text never
 // contains a `stop` string of the request's options (the answer ends before it), and it ends
 // after `max_tokens` estimated tokens unless the answering provider declares the capability
-// "param:max_tokens" (its upstream counts them itself).
+// PH_CAP_PARAM_MAX_TOKENS (its upstream counts them itself).
 class ChatSink {
  public:
   virtual ~ChatSink() = default;
