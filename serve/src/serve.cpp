@@ -74,9 +74,10 @@ std::optional<tcp::endpoint> parse_listen(const std::string &text, std::string &
 }
 
 void run(const core::Registry &registry, core::EngineOptions engine_options, ServerOptions options) {
-  Catalog catalog{models_json(core::model_catalogue(registry.providers()), std::time(nullptr)),
-                  core::providers_json(registry),
-                  std::any_of(registry.providers().begin(), registry.providers().end(),
+  std::shared_ptr<const core::RegistrySnapshot> loaded = registry.snapshot();
+  Catalog catalog{models_json(core::model_catalogue(loaded->providers), std::time(nullptr)),
+                  core::providers_json(*loaded),
+                  std::any_of(loaded->providers.begin(), loaded->providers.end(),
                               [](const auto &provider) { return provider->meta.working; })};
 
   // A reader of the access log or of stdout that goes away must not end the server.
