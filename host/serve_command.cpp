@@ -52,8 +52,12 @@ int run_serve(const GlobalOptions &global) {
     std::cerr << "provhost: skipped " << rejected.file.string() << ": " << rejected.reason << "\n";
   }
   if (registry.providers().empty()) std::cerr << "provhost: warning: no providers loaded\n";
+  serve::PluginWatchSettings watch;
+  watch.folders = plugin_folders(global);
+  watch.options.rescan_period = milliseconds(settings.plugin_rescan.value);
+  watch.options.settle = milliseconds(settings.plugin_settle.value);
   try {
-    serve::run(registry, config::engine_options(global.config), std::move(server_options));
+    serve::run(registry, config::engine_options(global.config), std::move(server_options), std::move(watch));
   } catch (const serve::ListenError &e) {
     std::cerr << "provhost: cannot listen on " << settings.listen.value << ": " << e.code().message() << "\n";
     return exit_internal_error;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,21 @@ struct FileIdentity {
 
 // The identity of `path` (following links), or nullopt with the system's one-line reason in `error`.
 std::optional<FileIdentity> file_identity(const std::filesystem::path &path, std::string &error);
+
+// A file held open, so that this very version of it can still be opened by `path` (from this
+// process and its children) after its own path was replaced or removed: a worker started late
+// for an old plugin version loads that version, not whatever the folder holds by then.
+struct PinnedFile {
+  PinnedFile() = default;
+  ~PinnedFile();
+  PinnedFile(const PinnedFile &) = delete;
+  PinnedFile &operator=(const PinnedFile &) = delete;
+  int fd = -1;
+  std::filesystem::path path;  // /proc/<this process>/fd/<fd>
+  FileIdentity identity;       // of what was opened
+};
+// Opens `file` and pins it; null when it cannot be opened or the system has no such path.
+std::shared_ptr<const PinnedFile> pin_file(const std::filesystem::path &file);
 
 // Waits for a change in some folders (files created, written, moved or deleted there) or for a
 // wake-up from another thread. Linux watches with inotify; a system without such a facility only

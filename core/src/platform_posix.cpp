@@ -65,6 +65,28 @@ std::optional<FileIdentity> file_identity(const std::filesystem::path &path, std
                       static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
 }
 
+PinnedFile::~PinnedFile() {
+  if (fd >= 0) ::close(fd);
+}
+
+std::shared_ptr<const PinnedFile> pin_file(const std::filesystem::path &file) {
+#if defined(__linux__)
+  auto pinned = std::make_shared<PinnedFile>();
+  pinned->fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat info {};
+  if (pinned->fd < 0 || ::fstat(pinned->fd, &info) != 0) return nullptr;
+  pinned->identity =
+      FileIdentity{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
+                   static_cast<std::uint64_t>(info.st_size),
+                   static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
+  pinned->path = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(pinned->fd);
+  return pinned;
+#else
+  (void)file;
+  return nullptr;
+#endif
+}
+
 FolderChanges::FolderChanges(const std::vector<std::filesystem::path> &folders) {
   int ends[2];
   if (::pipe(ends) == 0) {

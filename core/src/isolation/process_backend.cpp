@@ -335,9 +335,10 @@ std::unique_ptr<SessionBackend> make_process_backend(const Registry &registry, c
       registry, std::move(wake),
       [&options, settings](const ProviderPtr &provider, const std::string &name,
                            Outbox &outbox) -> std::unique_ptr<Lane> {
-        return std::make_unique<WorkerLane>(provider ? provider->meta.name : name,
-                                            provider ? provider->file : std::filesystem::path(), options, settings,
-                                            outbox);
+        return std::make_unique<WorkerLane>(
+            provider ? provider->meta.name : name,
+            provider ? (provider->load_path.empty() ? provider->file : provider->load_path) : std::filesystem::path(),
+            options, settings, outbox);
       },
       true);
 }

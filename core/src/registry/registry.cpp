@@ -95,8 +95,11 @@ struct Registry::State {
   ResolutionPreferences preferences;
   std::optional<IsolationOptions> isolation;
 
-  // Loads each file, out of process (one scan, in parallel, through the cache) or here.
-  std::vector<PluginLoad> load_files(const std::vector<std::filesystem::path> &files) const;
+  // Loads each file, out of process (one scan, in parallel, through the cache) or here, and pins
+  // the version loaded (platform::pin_file) so that its sessions run that version whatever
+  // happens to the file; `versions` become those of the files as pinned.
+  std::vector<PluginLoad> load_files(const std::vector<std::filesystem::path> &files,
+                                     std::vector<FileVersion *> versions) const;
   // Publishes `files` as the next snapshot: a provider whose name an earlier file already gave
   // is refused, the others are served in file order.
   std::shared_ptr<const RegistrySnapshot> publish(std::vector<PluginFile> files);
@@ -105,11 +108,33 @@ struct Registry::State {
   void load_new(const std::vector<std::filesystem::path> &paths, std::vector<PluginFile> &files) const;
 };
 
-std::vector<PluginLoad> Registry::State::load_files(const std::vector<std::filesystem::path> &files) const {
-  if (isolation) return scan_plugins(files, *isolation);
+std::vector<PluginLoad> Registry::State::load_files(const std::vector<std::filesystem::path> &files,
+                                                    std::vector<FileVersion *> versions) const {
+  std::vector<std::shared_ptr<const platform::PinnedFile>> pins;
+  for (size_t i = 0; i < files.size(); ++i) {
+    pins.push_back(platform::pin_file(files[i]));
+    if (const auto &pin = pins.back()) {
+      const platform::FileIdentity &id = pin->identity;
+      *versions[i] = FileVersion{id.device, id.file, id.size, id.mtime_ns};
+    }
+  }
   std::vector<PluginLoad> loads;
-  loads.reserve(files.size());
-  for (const auto &file : files) loads.push_back(load_plugin(file, settings));
+  if (isolation) {
+    // Scanned by their own paths, which the scan cache knows them by.
+    loads = scan_plugins(files, *isolation);
+  } else {
+    // Loaded through the pin: the dynamic loader takes a path it loaded before for the library it
+    // already has, which a replaced file is not.
+    for (size_t i = 0; i < files.size(); ++i) {
+      loads.push_back(load_plugin(pins[i] ? pins[i]->path : files[i], settings));
+      if (loads.back().provider) loads.back().provider->file = files[i];
+    }
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!loads[i].provider || !pins[i]) continue;
+    loads[i].provider->load_path = pins[i]->path;
+    loads[i].provider->pin = pins[i];
+  }
   return loads;
 }
 
@@ -158,7 +183,9 @@ void Registry::State::load_new(const std::vector<std::filesystem::path> &paths, 
     files.push_back({path, *version, {}, ""});
     to_load.push_back(path);
   }
-  std::vector<PluginLoad> loads = load_files(to_load);
+  std::vector<FileVersion *> versions;
+  for (size_t slot : slots) versions.push_back(&files[slot].version);
+  std::vector<PluginLoad> loads = load_files(to_load, versions);
   for (size_t i = 0; i < loads.size(); ++i) {
     PluginFile &file = files[slots[i]];
     if (loads[i].provider)
@@ -236,7 +263,9 @@ std::vector<PluginEvent> Registry::rescan(const std::vector<std::filesystem::pat
       to_load.push_back(path);
     }
   }
-  std::vector<PluginLoad> loads = state_->load_files(to_load);
+  std::vector<FileVersion *> versions;
+  for (size_t slot : slots) versions.push_back(&files[slot].version);
+  std::vector<PluginLoad> loads = state_->load_files(to_load, versions);
   for (size_t i = 0; i < loads.size(); ++i) {
     PluginFile &file = files[slots[i]];
     if (loads[i].provider) {

@@ -2,9 +2,9 @@
 
 namespace provhost::serve {
 
-RouteHandler models_handler(std::string models_json) {
-  return [models_json = std::move(models_json)](const std::shared_ptr<HttpConnection> &connection, HttpRequest &) {
-    respond_json(*connection, http::status::ok, models_json);
+RouteHandler models_handler(std::shared_ptr<const LiveCatalog> catalog) {
+  return [catalog = std::move(catalog)](const std::shared_ptr<HttpConnection> &connection, HttpRequest &) {
+    respond_json(*connection, http::status::ok, catalog->get()->models_json);
   };
 }
 

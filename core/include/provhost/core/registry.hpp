@@ -46,6 +46,10 @@ struct LoadedProvider {
   uint32_t abi_negotiated = 0;  // the version the plugin answered
   const ph_provider *abi = nullptr;
   std::shared_ptr<void> library;  // keeps the shared library loaded while anything uses `abi`
+  // Where a session worker loads this version from: a path that still names it after `file` was
+  // replaced or removed, kept valid by `pin` ("" when the system has none: `file` itself).
+  std::filesystem::path load_path;
+  std::shared_ptr<const void> pin;
 };
 
 // A file in a plugin folder that looked like a plugin (provhost-*.so) but was not loaded.
