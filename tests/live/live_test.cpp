@@ -307,7 +307,7 @@ TEST_CASE("a plugin dropped in serves new chats while 3 streams of another provi
   CHECK(served.get("/metrics").body.find("provhost_plugin_events_total{event=\"added\"} 1\n") != std::string::npos);
 }
 
-TEST_CASE("a replaced plugin finishes its stream in flight on the old version; new chats get the new one") {
+TEST_CASE("a replaced plugin finishes its stream in flight on the old version, and new chats get the new one") {
   LiveServe served({live_v1});
   Stream old_stream(served.port(), "Live/hold");
   REQUIRE(old_stream.status() == 200);
