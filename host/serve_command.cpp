@@ -47,6 +47,7 @@ int run_serve(const GlobalOptions &global) {
   server_options.drop_unsupported_params = settings.drop_unsupported_params.value;
 
   core::Registry registry(host_settings(global));
+  registry.pin_versions();  // the folders are watched: files change under the versions in use
   load_plugins(registry, global);
   for (const auto &rejected : registry.rejected()) {
     std::cerr << "provhost: skipped " << rejected.file.string() << ": " << rejected.reason << "\n";

@@ -49,6 +49,7 @@ TEST_CASE("a rescan reports each file added, replaced, rejected and removed, and
   provhost::test::TempDir folder;
   const fs::path live = folder.path() / "provhost-live.so";
   Registry registry;
+  registry.pin_versions();
   registry.load({folder.path()});
   REQUIRE(registry.providers().empty());
   CHECK(registry.rescan({folder.path()}).empty());
@@ -92,6 +93,7 @@ TEST_CASE("a file still being written keeps what it had until it settles") {
   const fs::path live = folder.path() / "provhost-live.so";
   install(live_v1, live);
   Registry registry;
+  registry.pin_versions();
   registry.load({folder.path()});
   install(live_v2, live);
   CHECK(registry.rescan({folder.path()}, {live}).empty());
@@ -103,6 +105,7 @@ TEST_CASE("a file still being written keeps what it had until it settles") {
 TEST_CASE("the watcher publishes a file dropped into a watched folder by itself") {
   provhost::test::TempDir folder;
   Registry registry;
+  registry.pin_versions();
   registry.load({folder.path()});
   std::mutex mutex;
   std::vector<PluginEvent> seen;
@@ -123,6 +126,7 @@ TEST_CASE("a replaced version's lane is retired once its last session ended, not
   const fs::path live = folder.path() / "provhost-live.so";
   install(live_v1, live);
   Registry registry;
+  registry.pin_versions();
   registry.load({folder.path()});
   std::mutex mutex;
   std::condition_variable woken;

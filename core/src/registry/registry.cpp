@@ -57,6 +57,7 @@ bool same_file(const FileVersion &a, const FileVersion &b) { return a.device == 
 void file_events(const PluginFile *before, const PluginFile &after, std::vector<PluginEvent> &events) {
   const std::vector<ProviderPtr> none;
   const std::vector<ProviderPtr> &old_providers = before ? before->providers : none;
+  if (after.rejection.empty() && after.providers == old_providers) return;  // left for the next rescan
   if (!after.rejection.empty()) {
     PluginEvent event{PluginEvent::Kind::rejected, after.file, "", "", "", after.rejection};
     if (!old_providers.empty()) {
@@ -94,10 +95,12 @@ struct Registry::State {
   std::shared_ptr<const HostSettings> settings;
   ResolutionPreferences preferences;
   std::optional<IsolationOptions> isolation;
+  bool pin = false;
 
   // Loads each file, out of process (one scan, in parallel, through the cache) or here, and pins
   // the version loaded (platform::pin_file) so that its sessions run that version whatever
-  // happens to the file; `versions` become those of the files as pinned.
+  // happens to the file (with pin_versions()); `versions` become those of the files as pinned. A
+  // load with neither provider nor error is a file that changed while it was being loaded.
   std::vector<PluginLoad> load_files(const std::vector<std::filesystem::path> &files,
                                      std::vector<FileVersion *> versions) const;
   // Publishes `files` as the next snapshot: a provider whose name an earlier file already gave
@@ -110,22 +113,30 @@ struct Registry::State {
 
 std::vector<PluginLoad> Registry::State::load_files(const std::vector<std::filesystem::path> &files,
                                                     std::vector<FileVersion *> versions) const {
-  std::vector<std::shared_ptr<const platform::PinnedFile>> pins;
-  for (size_t i = 0; i < files.size(); ++i) {
-    pins.push_back(platform::pin_file(files[i]));
-    if (const auto &pin = pins.back()) {
-      const platform::FileIdentity &id = pin->identity;
-      *versions[i] = FileVersion{id.device, id.file, id.size, id.mtime_ns};
-    }
-  }
   std::vector<PluginLoad> loads;
+  std::vector<std::shared_ptr<const platform::PinnedFile>> pins(files.size());
   if (isolation) {
-    // Scanned by their own paths, which the scan cache knows them by.
+    // Pinned first, then scanned by their own paths, which the scan cache knows them by. A file
+    // replaced in between may have been scanned as its next version: it is left for the next rescan.
+    for (size_t i = 0; pin && i < files.size(); ++i) pins[i] = platform::pin_file(files[i]);
     loads = scan_plugins(files, *isolation);
-  } else {
-    // Loaded through the pin: the dynamic loader takes a path it loaded before for the library it
-    // already has, which a replaced file is not.
     for (size_t i = 0; i < files.size(); ++i) {
+      if (!pins[i]) continue;
+      const platform::FileIdentity &id = pins[i]->identity;
+      *versions[i] = FileVersion{id.device, id.file, id.size, id.mtime_ns};
+      std::string error;
+      std::optional<FileVersion> now = version_of(files[i], error);
+      if (!now || !(*now == *versions[i])) loads[i] = PluginLoad{};
+    }
+  } else {
+    for (size_t i = 0; i < files.size(); ++i) {
+      // Loaded through the pin: the dynamic loader takes a path it loaded before for the library
+      // it already has, which a replaced file is not.
+      if (pin) pins[i] = platform::pin_file(files[i]);
+      if (const auto &pinned = pins[i]) {
+        const platform::FileIdentity &id = pinned->identity;
+        *versions[i] = FileVersion{id.device, id.file, id.size, id.mtime_ns};
+      }
       loads.push_back(load_plugin(pins[i] ? pins[i]->path : files[i], settings));
       if (loads.back().provider) loads.back().provider->file = files[i];
     }
@@ -190,6 +201,8 @@ void Registry::State::load_new(const std::vector<std::filesystem::path> &paths, 
     PluginFile &file = files[slots[i]];
     if (loads[i].provider)
       file.providers.push_back(std::move(loads[i].provider));
+    else if (loads[i].error.empty())
+      file.rejection = "the file changed while it was being loaded";
     else
       file.rejection = std::move(loads[i].error);
   }
@@ -272,6 +285,12 @@ std::vector<PluginEvent> Registry::rescan(const std::vector<std::filesystem::pat
       file.providers.push_back(std::move(loads[i].provider));
       continue;
     }
+    if (loads[i].error.empty()) {
+      // Changed while it was loaded: as it was before, and looked at again by the next rescan.
+      file.version = FileVersion{};
+      if (auto old = earlier.find(file.file); old != earlier.end()) file.providers = old->second->providers;
+      continue;
+    }
     file.rejection = std::move(loads[i].error);
     // A broken new version does not take the working old one down.
     if (auto old = earlier.find(file.file); old != earlier.end()) file.providers = old->second->providers;
@@ -308,6 +327,8 @@ std::optional<std::string> Registry::add(std::unique_ptr<LoadedProvider> provide
 }
 
 std::shared_ptr<const RegistrySnapshot> Registry::snapshot() const { return state_->current.load(); }
+
+void Registry::pin_versions() { state_->pin = true; }
 
 void Registry::use_isolation(IsolationOptions options) { state_->isolation = std::move(options); }
 

@@ -168,6 +168,10 @@ class Registry {
   // From now on, plugin files are loaded in worker processes (scanned, with the cache), never in
   // this one, and engines on this registry run sessions in workers too (ProcessBackend).
   void use_isolation(IsolationOptions options);
+  // From now on, each loaded version's file is held open (a descriptor per provider), so that its
+  // sessions run that version even after the file was replaced or removed: for a registry whose
+  // folders change under it (serve's). Without it, a worker loads whatever the path holds.
+  void pin_versions();
   // The options of use_isolation(); nullptr when plugins are loaded in this process.
   const IsolationOptions *isolation() const;
   // What every plugin's host services answer.
