@@ -58,7 +58,7 @@ int run_serve(const GlobalOptions &global) {
   watch.options.rescan_period = milliseconds(settings.plugin_rescan.value);
   watch.options.settle = milliseconds(settings.plugin_settle.value);
   try {
-    serve::run(registry, config::engine_options(global.config), std::move(server_options), std::move(watch));
+    serve::run(registry, config::engine_options(global.config), std::move(server_options), watch);
   } catch (const serve::ListenError &e) {
     std::cerr << "provhost: cannot listen on " << settings.listen.value << ": " << e.code().message() << "\n";
     return exit_internal_error;

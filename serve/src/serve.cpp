@@ -81,7 +81,7 @@ std::optional<tcp::endpoint> parse_listen(const std::string &text, std::string &
 }
 
 void run(core::Registry &registry, core::EngineOptions engine_options, ServerOptions options,
-         PluginWatchSettings watch) {
+         const PluginWatchSettings &watch) {
   Catalog catalog = catalog_of(*registry.snapshot());
   const LogWriter log = options.log;
   const bool access_log = options.access_log;

@@ -185,18 +185,14 @@ class Stream {
 // A folder `provhost serve` watches, and the server, its upstreams pointed at the gate.
 class LiveServe {
  public:
-  explicit LiveServe(const std::vector<fs::path> &initial, std::vector<std::string> extra = {}) {
+  // `subfolder`: the folder served is that one inside the temporary folder, created later by the test.
+  explicit LiveServe(const std::vector<fs::path> &initial, std::vector<std::string> extra = {},
+                     const std::string &subfolder = "")
+      : dir_(subfolder.empty() ? folder_.path() : folder_.path() / subfolder) {
     for (const auto &file : initial) install(file, file.filename().string());
-    std::vector<std::string> argv = {test::provhost_binary(),
-                                     "--plugin-dir",
-                                     folder_.path().string(),
-                                     "--upstream",
-                                     "Live=" + gate_.origin(),
-                                     "--upstream",
-                                     "Steady=" + gate_.origin(),
-                                     "serve",
-                                     "--listen",
-                                     "127.0.0.1:0"};
+    std::vector<std::string> argv = {
+        test::provhost_binary(),    "--plugin-dir", dir_.string(), "--upstream", "Live=" + gate_.origin(), "--upstream",
+        "Steady=" + gate_.origin(), "serve",        "--listen",    "127.0.0.1:0"};
     if (std::find(extra.begin(), extra.end(), "--plugin-settle") == extra.end())
       extra.insert(extra.end(), {"--plugin-settle", "0.2"});
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -209,16 +205,17 @@ class LiveServe {
 
   // The atomic way: a copy under a temporary name in the folder, then a rename.
   void install(const fs::path &from, const std::string &name) {
-    fs::path temporary = folder_.path() / (".incoming-" + name);
+    fs::create_directories(dir_);
+    fs::path temporary = dir_ / (".incoming-" + name);
     fs::copy_file(from, temporary, fs::copy_options::overwrite_existing);
-    fs::rename(temporary, folder_.path() / name);
+    fs::rename(temporary, dir_ / name);
   }
   void install_text(const std::string &text, const std::string &name) {
-    folder_.write(".incoming-" + name, text);
-    fs::rename(folder_.path() / (".incoming-" + name), folder_.path() / name);
+    std::ofstream(dir_ / (".incoming-" + name), std::ios::binary) << text;
+    fs::rename(dir_ / (".incoming-" + name), dir_ / name);
   }
-  void remove(const std::string &name) { fs::remove(folder_.path() / name); }
-  fs::path file(const std::string &name) const { return folder_.path() / name; }
+  void remove(const std::string &name) { fs::remove(dir_ / name); }
+  fs::path file(const std::string &name) const { return dir_ / name; }
 
   uint16_t port() const { return port_; }
   Gate &gate() { return gate_; }
@@ -252,6 +249,7 @@ class LiveServe {
 
  private:
   test::TempDir folder_;
+  const fs::path dir_;
   Gate gate_;
   std::unique_ptr<test::BackgroundProcess> process_;
   uint16_t port_ = 0;
@@ -377,13 +375,14 @@ TEST_CASE("a plugin copied slowly in 1 KiB pieces is not loaded until it is comp
   CHECK(served.process().err().find("plugin rejected") == std::string::npos);
 }
 
-TEST_CASE("SIGHUP rescans at once, without waiting for the period") {
-  LiveServe served({live_v1}, {"--plugin-rescan", "0"});
+TEST_CASE("SIGHUP rescans at once, where neither the system's reports nor a period would") {
+  // The folder does not exist when serve starts, so the system watches nothing there, and there is
+  // no periodic rescan: only SIGHUP can find the plugin.
+  LiveServe served({}, {"--plugin-rescan", "0"}, "later");
+  served.install(live_v1, "provhost-live.so");
   served.process().send_signal(SIGHUP);
+  CHECK(test::eventually([&] { return served.version_of("Live") == "1.0"; }, 10s));
   CHECK(served.chat("Live/go") == std::pair<int, std::string>{200, "begin|end|Live 1.0"});
-  served.install(live_v2, "provhost-live.so");
-  served.process().send_signal(SIGHUP);
-  CHECK(test::eventually([&] { return served.version_of("Live") == "2.0"; }, 10s));
 }
 
 TEST_CASE("200 adds, replacements and removals under 50 concurrent streams fail no stream and leak no worker") {

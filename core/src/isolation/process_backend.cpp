@@ -330,11 +330,10 @@ class WorkerLane final : public Lane {
 
 std::unique_ptr<SessionBackend> make_process_backend(const Registry &registry, const IsolationOptions &options,
                                                      std::function<void()> wake) {
-  auto settings = registry.settings();
   return std::make_unique<LaneBackend>(
       registry, std::move(wake),
-      [&options, settings](const ProviderPtr &provider, const std::string &name,
-                           Outbox &outbox) -> std::unique_ptr<Lane> {
+      [&options, settings = registry.settings()](const ProviderPtr &provider, const std::string &name,
+                                                 Outbox &outbox) -> std::unique_ptr<Lane> {
         return std::make_unique<WorkerLane>(
             provider ? provider->meta.name : name,
             provider ? (provider->load_path.empty() ? provider->file : provider->load_path) : std::filesystem::path(),

@@ -37,6 +37,6 @@ struct PluginWatchSettings {
 // dropped) as they come, SIGHUP asks for a rescan, and each change is logged (a log line, an
 // access-log line) and counted in /metrics.
 void run(core::Registry &registry, core::EngineOptions engine_options, ServerOptions options,
-         PluginWatchSettings watch = {});
+         const PluginWatchSettings &watch = {});
 
 }  // namespace provhost::serve
