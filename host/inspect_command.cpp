@@ -88,7 +88,7 @@ std::string not_found(const core::Registry &registry, const std::string &name) {
 
 int run_inspect(const GlobalOptions &global, const std::string &target, bool json) {
   core::Registry registry(host_settings(global));
-  const core::LoadedProvider *provider = nullptr;
+  core::ProviderPtr provider;
   if (names_a_file(target)) {
     isolate_plugins(registry, global);
     provider = registry.load_file(target);

@@ -48,15 +48,20 @@ int run_serve(const GlobalOptions &global, const std::filesystem::path &record_d
   server_options.drop_unsupported_params = settings.drop_unsupported_params.value;
 
   core::Registry registry(host_settings(global));
+  registry.pin_versions();  // the folders are watched: files change under the versions in use
   load_plugins(registry, global);
   for (const auto &rejected : registry.rejected()) {
     std::cerr << "provhost: skipped " << rejected.file.string() << ": " << rejected.reason << "\n";
   }
   if (registry.providers().empty()) std::cerr << "provhost: warning: no providers loaded\n";
+  serve::PluginWatchSettings watch;
+  watch.folders = plugin_folders(global);
+  watch.options.rescan_period = milliseconds(settings.plugin_rescan.value);
+  watch.options.settle = milliseconds(settings.plugin_settle.value);
   try {
     core::EngineOptions engine_options = config::engine_options(global.config);
     if (!record_dir.empty()) engine_options.recorder = core::har_folder_recorder(record_dir);
-    serve::run(registry, std::move(engine_options), std::move(server_options));
+    serve::run(registry, std::move(engine_options), std::move(server_options), watch);
   } catch (const serve::ListenError &e) {
     std::cerr << "provhost: cannot listen on " << settings.listen.value << ": " << e.code().message() << "\n";
     return exit_internal_error;

@@ -1,6 +1,10 @@
 // The platform layer for POSIX systems (Linux, macOS).
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 #include <cerrno>
@@ -11,9 +15,8 @@
 #include "platform.hpp"
 
 #if defined(__linux__)
+#include <sys/inotify.h>
 #include <sys/random.h>
-#else
-#include <unistd.h>  // getentropy
 #endif
 
 namespace provhost::core::platform {
@@ -57,7 +60,80 @@ std::optional<FileIdentity> file_identity(const std::filesystem::path &path, std
     error = std::strerror(errno);
     return std::nullopt;
   }
-  return FileIdentity{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino)};
+  return FileIdentity{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
+                      static_cast<std::uint64_t>(info.st_size),
+                      static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
+}
+
+PinnedFile::~PinnedFile() {
+  if (fd >= 0) ::close(fd);
+}
+
+std::shared_ptr<const PinnedFile> pin_file(const std::filesystem::path &file) {
+#if defined(__linux__)
+  auto pinned = std::make_shared<PinnedFile>();
+  pinned->fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat info {};
+  if (pinned->fd < 0 || ::fstat(pinned->fd, &info) != 0) return nullptr;
+  pinned->identity =
+      FileIdentity{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
+                   static_cast<std::uint64_t>(info.st_size),
+                   static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
+  pinned->path = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(pinned->fd);
+  return pinned;
+#else
+  (void)file;
+  return nullptr;
+#endif
+}
+
+FolderChanges::FolderChanges(const std::vector<std::filesystem::path> &folders) {
+  int ends[2];
+  if (::pipe(ends) == 0) {
+    wake_read_ = ends[0];
+    wake_write_ = ends[1];
+    for (int fd : ends) {
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    }
+  }
+#if defined(__linux__)
+  watch_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (watch_fd_ < 0) return;
+  constexpr uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | IN_MODIFY |
+                            IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+  for (const auto &folder : folders) ::inotify_add_watch(watch_fd_, folder.c_str(), mask);
+#else
+  (void)folders;
+#endif
+}
+
+FolderChanges::~FolderChanges() {
+  for (int fd : {watch_fd_, wake_read_, wake_write_}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+bool FolderChanges::wait(std::chrono::milliseconds timeout) {
+  pollfd fds[2] = {{watch_fd_, POLLIN, 0}, {wake_read_, POLLIN, 0}};
+  int ready =
+      ::poll(fds, 2, timeout.count() < 0 ? -1 : static_cast<int>(std::min<long long>(timeout.count(), 1 << 30)));
+  if (ready <= 0) return false;
+  // What is pending is only a sign to look: the caller compares the folders with what it knows.
+  char buffer[4096];
+  for (const pollfd &fd : fds) {
+    if (fd.fd >= 0 && fd.revents) {
+      while (::read(fd.fd, buffer, sizeof buffer) > 0) {
+      }
+    }
+  }
+  return true;
+}
+
+void FolderChanges::wake() {
+  const char one = 1;
+  ssize_t ignored = ::write(wake_write_, &one, 1);
+  (void)ignored;
 }
 
 }  // namespace provhost::core::platform

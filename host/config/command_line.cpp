@@ -142,6 +142,15 @@ void add_serve_options(CLI::App &serve, CommandLine &command_line) {
       ->type_name("NAME")
       ->expected(1)
       ->take_all();
+  add_optional(serve, "--plugin-rescan", command_line.plugin_rescan,
+               "Seconds between rescans of the plugin folders, behind the system's change reports; 0 = none "
+               "(default 10; SIGHUP rescans at once)")
+      ->type_name("SEC")
+      ->check(CLI::NonNegativeNumber);
+  add_optional(serve, "--plugin-settle", command_line.plugin_settle,
+               "Seconds a new or changed plugin file must stay unchanged before it is loaded (default 0.5)")
+      ->type_name("SEC")
+      ->check(CLI::NonNegativeNumber);
 }
 
 }  // namespace provhost::host::config

@@ -103,6 +103,8 @@ void apply_command_line(const CommandLine &command_line, Config &config) {
   set(config.serve.api_key, command_line.api_key, "--api-key");
   set(config.serve.client_timeout, command_line.client_timeout, "--client-timeout");
   set(config.serve.shutdown_timeout, command_line.shutdown_timeout, "--shutdown-timeout");
+  set(config.serve.plugin_rescan, command_line.plugin_rescan, "--plugin-rescan");
+  set(config.serve.plugin_settle, command_line.plugin_settle, "--plugin-settle");
   set(config.serve.max_body, command_line.max_body, "--max-body");
   if (command_line.quiet) config.serve.quiet.set(true, from_command_line("--quiet"));
   if (command_line.drop_unsupported_params) {

@@ -70,6 +70,9 @@ struct ServeSettings {
   Value<std::uint64_t> max_stream_backlog{1024 * 1024};
   Value<std::vector<std::string>> cors_origins;   // "*" or origins; replaced, not joined, by a higher source
   Value<std::vector<std::string>> allowed_hosts;  // Host names besides the loopback ones
+  // Live plugin folders (core/include/provhost/core/plugin_watch.hpp), in seconds.
+  Value<double> plugin_rescan{10};   // the periodic rescan behind inotify; 0 = none
+  Value<double> plugin_settle{0.5};  // how long a changed plugin file must stay unchanged
 };
 
 // Where plugin code runs (issue 8): in worker processes ("process") or in provhost's own ("none").
@@ -149,6 +152,7 @@ struct CommandLine {
   std::optional<std::string> plugin_cache;
   std::optional<std::uint64_t> max_header_bytes, max_connections, max_stream_backlog;
   std::vector<std::string> cors_origins, allowed_hosts;
+  std::optional<double> plugin_rescan, plugin_settle;
 };
 
 using Environment = std::map<std::string, std::string>;

@@ -205,6 +205,9 @@ class FileReader {
         settings.client_timeout.set(number(node, full, "a number of seconds > 0", true), source_of(node));
       } else if (name == "shutdown_timeout") {
         settings.shutdown_timeout.set(number(node, full, "a number of seconds >= 0"), source_of(node));
+      } else if (name == "plugin_rescan" || name == "plugin_settle") {
+        auto &target = name == "plugin_rescan" ? settings.plugin_rescan : settings.plugin_settle;
+        target.set(number(node, full, "a number of seconds >= 0"), source_of(node));
       } else if (name == "max_body") {
         const auto *bytes = node.as_integer();
         if (!bytes || bytes->get() <= 0) fail(node, full + " must be a number of bytes > 0");

@@ -208,6 +208,8 @@ std::string to_text(const Config &config) {
   out.line("max_stream_backlog", std::to_string(serve.max_stream_backlog.value), serve.max_stream_backlog.source);
   out.line("cors_origins", toml_strings(serve.cors_origins.value), serve.cors_origins.source);
   out.line("allowed_hosts", toml_strings(serve.allowed_hosts.value), serve.allowed_hosts.source);
+  out.line("plugin_rescan", toml_number(serve.plugin_rescan.value), serve.plugin_rescan.source);
+  out.line("plugin_settle", toml_number(serve.plugin_settle.value), serve.plugin_settle.source);
 
   for (const auto &[provider, entries] : values_by_provider(config)) {
     out.header("providers." + toml_key(provider));
@@ -327,6 +329,8 @@ std::string to_json(const Config &config) {
   member("max_stream_backlog", serve.max_stream_backlog);
   member("cors_origins", serve.cors_origins);
   member("allowed_hosts", serve.allowed_hosts);
+  member("plugin_rescan", serve.plugin_rescan);
+  member("plugin_settle", serve.plugin_settle);
   writer.EndObject();
 
   writer.Key("providers");

@@ -66,4 +66,31 @@ std::string warning_line(std::string_view peer, std::string_view request_id, std
          ": " + escaped(message) + "\n";
 }
 
+std::string plugin_access_line(const core::PluginEvent &event) {
+  return "provhost serve: PLUGIN " + printable(event.file.string(), 1024) + " " + core::to_string(event.kind) + " " +
+         printable(event.provider) + " " + printable(event.version) + "\n";
+}
+
+std::string plugin_event_line(const core::PluginEvent &event) {
+  std::string line = "provhost serve: plugin " + std::string(core::to_string(event.kind)) + ": ";
+  const std::string who = escaped(event.provider) + " " + escaped(event.version);
+  const std::string file = escaped(event.file.string());
+  switch (event.kind) {
+    case core::PluginEvent::Kind::added:
+      line += who + " from " + file;
+      break;
+    case core::PluginEvent::Kind::replaced:
+      line += who + " (was " + escaped(event.previous_version) + ") from " + file;
+      break;
+    case core::PluginEvent::Kind::removed:
+      line += who + " (" + file + " is gone); its chats in flight finish";
+      break;
+    case core::PluginEvent::Kind::rejected:
+      line += file + ": " + escaped(event.reason);
+      if (!event.provider.empty()) line += "; " + who + " goes on serving";
+      break;
+  }
+  return line + "\n";
+}
+
 }  // namespace provhost::serve

@@ -108,6 +108,11 @@ void Metrics::upstream_error(std::string_view provider, core::ErrorKind kind) {
   count(upstream_errors_, {{"provider", std::string(provider)}, {"kind", std::string(core::info(kind).name)}});
 }
 
+void Metrics::plugin_event(std::string_view kind) {
+  std::lock_guard lock(mutex_);
+  count(plugin_events_, {{"event", std::string(kind)}});
+}
+
 std::string Metrics::text() const {
   std::lock_guard lock(mutex_);
   std::string out;
@@ -140,6 +145,8 @@ std::string Metrics::text() const {
           fallbacks_);
   counter("provhost_upstream_errors_total", "Chats that ended in an error, by the provider that failed and its kind.",
           upstream_errors_);
+  counter("provhost_plugin_events_total", "Plugin files added, replaced, removed or rejected while serving, by event.",
+          plugin_events_);
   out +=
       "# HELP provhost_streams_in_flight Streamed answers being written now.\n"
       "# TYPE provhost_streams_in_flight gauge\n"

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <optional>
 #include <provhost/core/catalogue.hpp>
+#include <provhost/core/plugin_watch.hpp>
 #include <provhost/serve/openai.hpp>
 #include <provhost/serve/serve.hpp>
 #include <thread>
@@ -33,6 +34,15 @@ void raise_open_file_limit() {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
+}
+
+Catalog catalog_of(const core::RegistrySnapshot &loaded) {
+  const std::vector<core::ModelEntry> models = core::model_catalogue(loaded.providers);
+  const std::time_t now = std::time(nullptr);
+  return {models_json(models, now), core::providers_json(loaded),
+          std::any_of(loaded.providers.begin(), loaded.providers.end(),
+                      [](const auto &provider) { return provider->meta.working; }),
+          model_objects(models, now)};
 }
 
 }  // namespace
@@ -73,13 +83,11 @@ std::optional<tcp::endpoint> parse_listen(const std::string &text, std::string &
   return results.begin()->endpoint();
 }
 
-void run(const core::Registry &registry, core::EngineOptions engine_options, ServerOptions options) {
-  const std::vector<core::ModelEntry> models = core::model_catalogue(registry.providers());
-  const std::time_t now = std::time(nullptr);
-  Catalog catalog{models_json(models, now), core::providers_json(registry),
-                  std::any_of(registry.providers().begin(), registry.providers().end(),
-                              [](const auto &provider) { return provider->meta.working; }),
-                  model_objects(models, now)};
+void run(core::Registry &registry, core::EngineOptions engine_options, ServerOptions options,
+         const PluginWatchSettings &watch) {
+  Catalog catalog = catalog_of(*registry.snapshot());
+  const LogWriter log = options.log;
+  const bool access_log = options.access_log;
 
   // A reader of the access log or of stdout that goes away must not end the server.
   std::signal(SIGPIPE, SIG_IGN);
@@ -104,10 +112,36 @@ void run(const core::Registry &registry, core::EngineOptions engine_options, Ser
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
-  server->start([&signals] { signals.cancel(); });
+
+  // The watcher's thread publishes new snapshots; the engine resolves each chat on the one current
+  // when it starts, and the catalog endpoints answer from the one the watcher saw last.
+  std::optional<core::PluginWatcher> watcher;
+  if (!watch.folders.empty()) {
+    watcher.emplace(registry, watch.folders, watch.options, [&](const std::vector<core::PluginEvent> &events) {
+      server->set_catalog(catalog_of(*registry.snapshot()));
+      for (const auto &event : events) {
+        server->metrics().plugin_event(core::to_string(event.kind));
+        log(plugin_event_line(event));
+        if (access_log) log(plugin_access_line(event));
+      }
+    });
+  }
+  net::signal_set hangup(io, SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_hangup = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    if (watcher) watcher->rescan();
+    hangup.async_wait(on_hangup);
+  };
+  hangup.async_wait(on_hangup);
+
+  server->start([&signals, &hangup] {
+    signals.cancel();
+    hangup.cancel();
+  });
   std::cout << "listening on " << url_of(server->local_endpoint()) << std::endl;
 
   io.run();
+  watcher.reset();
   engine.stop();
   engine_thread.join();
 }

@@ -27,13 +27,14 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
   ServerState(net::io_context &io, ServerOptions options, SubmitChat submit, Catalog catalog)
       : io(io),
         options(std::move(options)),
-        router(routes(std::move(submit), std::move(catalog)), this->options.api_key,
+        catalog(std::make_shared<LiveCatalog>(std::move(catalog))),
+        router(routes(std::move(submit)), this->options.api_key,
                CrossSitePolicy(this->options.listen.address(), this->options.cross_site)),
         acceptor(io),
         shutdown_timer(io),
         accept_retry(io) {}
 
-  std::vector<Route> routes(SubmitChat submit, Catalog catalog) {
+  std::vector<Route> routes(SubmitChat submit) {
     ChatBridge::Settings chat_settings{options.max_stream_backlog, options.access_log ? options.log : LogWriter(),
                                        metrics};
     return {
@@ -41,13 +42,12 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
          chat_completions_handler(submit, chat_settings, options.drop_unsupported_params), true, true},
         {http::verb::post, "/v1/responses",
          responses_handler(std::move(submit), chat_settings, options.drop_unsupported_params), true, true},
-        {http::verb::get, "/v1/models", models_handler(std::move(catalog.models_json))},
-        {http::verb::get, "/v1/models/*", model_handler(std::move(catalog.model_objects))},
-        {http::verb::get, "/v1/providers", providers_handler(std::move(catalog.providers_json))},
+        {http::verb::get, "/v1/models", models_handler(catalog)},
+        {http::verb::get, "/v1/models/*", model_handler(catalog)},
+        {http::verb::get, "/v1/providers", providers_handler(catalog)},
         {http::verb::get, "/metrics", metrics_handler(metrics)},
         {http::verb::get, "/health", health_handler([this] { return draining; }), false},
-        {http::verb::get, "/health/ready",
-         health_ready_handler([this] { return draining; }, catalog.any_working_provider), false},
+        {http::verb::get, "/health/ready", health_ready_handler([this] { return draining; }, catalog), false},
     };
   }
 
@@ -98,6 +98,7 @@ struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
   const ServerOptions options;
   bool draining = false;
   const std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();  // before router: its routes use it
+  const std::shared_ptr<LiveCatalog> catalog;                            // before router too
   const Router router;
   tcp::acceptor acceptor;
   net::steady_timer shutdown_timer;
@@ -196,6 +197,10 @@ Server::Server(net::io_context &io, ServerOptions options, SubmitChat submit, Ca
 Server::~Server() = default;
 
 tcp::endpoint Server::local_endpoint() const { return state_->acceptor.local_endpoint(); }
+
+void Server::set_catalog(Catalog catalog) { state_->catalog->set(std::move(catalog)); }
+
+Metrics &Server::metrics() { return *state_->metrics; }
 
 void Server::start(std::function<void()> on_stopped) {
   state_->on_stopped = std::move(on_stopped);

@@ -63,7 +63,7 @@ AnswerShaper::AnswerShaper(const ChatSpec &spec, std::shared_ptr<ChatSink> sink,
 }
 
 void AnswerShaper::on_start(const std::string &provider, const std::string &model) {
-  const LoadedProvider *answering = registry_.find(provider);
+  ProviderPtr answering = registry_.find(provider);
   limit_tokens_ = max_tokens_ && !(answering && answering->meta.has_capability(PH_CAP_PARAM_MAX_TOKENS));
   sink_->on_start(provider, model);
 }

@@ -48,6 +48,7 @@ void Engine::Impl::try_next_candidate(Chat &chat) {
   transition(chat, ChatState::opening);
   SessionWork &item = post(SessionWork::Kind::open, chat);
   item.provider = chat.provider;
+  item.plugin = candidate.provider;  // the version this chat resolved, whatever the registry holds by now
   item.model = chat.model;
   item.spec = chat.spec;
   // In the same batch: the first request comes back with the opening, one round trip instead of

@@ -9,7 +9,7 @@ namespace {
 
 class PluginThread final : public Lane {
  public:
-  PluginThread(const Registry &registry, Outbox &outbox) : Lane(outbox), runner_(registry) { start(); }
+  PluginThread(ProviderPtr provider, Outbox &outbox) : Lane(outbox), runner_(std::move(provider)) { start(); }
   ~PluginThread() override { stop(); }
 
  private:
@@ -23,8 +23,10 @@ class PluginThread final : public Lane {
 
 std::unique_ptr<SessionBackend> make_in_process_backend(const Registry &registry, std::function<void()> wake) {
   return std::make_unique<LaneBackend>(
-      std::move(wake),
-      [&registry](const std::string &, Outbox &outbox) { return std::make_unique<PluginThread>(registry, outbox); },
+      registry, std::move(wake),
+      [](const ProviderPtr &provider, const std::string &, Outbox &outbox) {
+        return std::make_unique<PluginThread>(provider, outbox);
+      },
       false);
 }
 

@@ -59,8 +59,9 @@ void Lane::run() {
   finish();
 }
 
-LaneBackend::LaneBackend(std::function<void()> wake, MakeLane make_lane, bool answer_close_at_once)
-    : make_lane_(std::move(make_lane)), answer_close_at_once_(answer_close_at_once) {
+LaneBackend::LaneBackend(const Registry &registry, std::function<void()> wake, MakeLane make_lane,
+                         bool answer_close_at_once)
+    : registry_(registry), make_lane_(std::move(make_lane)), answer_close_at_once_(answer_close_at_once) {
   outbox_.wake = std::move(wake);
 }
 
@@ -71,11 +72,17 @@ void LaneBackend::submit(Batch<SessionWork> &work) {
     SessionWork &item = work[i];
     Lane *lane = nullptr;
     if (item.kind == SessionWork::Kind::open) {
-      lane = &lane_for(item.provider);
-      routes_[item.session] = lane;
+      Slot &slot = slot_for(item);
+      item.plugin.reset();  // the lane knows its version; a recycled item must not keep it loaded
+      ++slot.sessions;
+      routes_[item.session] = &slot;
+      lane = slot.lane.get();
     } else if (auto found = routes_.find(item.session); found != routes_.end()) {
-      lane = found->second;
-      if (item.kind == SessionWork::Kind::close) routes_.erase(found);
+      lane = found->second->lane.get();
+      if (item.kind == SessionWork::Kind::close) {
+        session_ended(*found->second);
+        routes_.erase(found);
+      }
     }
     if (item.kind == SessionWork::Kind::close && (!lane || answer_close_at_once_)) {
       closed_here = true;
@@ -90,6 +97,7 @@ void LaneBackend::submit(Batch<SessionWork> &work) {
   for (Lane *lane : flushing_) lane->flush();
   flushing_.clear();
   if (closed_here) outbox_.wake();
+  retire_idle_lanes();
 }
 
 void LaneBackend::collect(Batch<SessionResult> &results) {
@@ -98,12 +106,16 @@ void LaneBackend::collect(Batch<SessionResult> &results) {
     outbox_.results.swap(results);
   }
   for (size_t i = 0; i < results.size(); ++i) {
-    if (results[i].kind == SessionResult::Kind::no_more_requests) routes_.erase(results[i].session);
+    if (results[i].kind != SessionResult::Kind::no_more_requests) continue;
+    if (auto found = routes_.find(results[i].session); found != routes_.end()) {
+      session_ended(*found->second);
+      routes_.erase(found);
+    }
   }
 }
 
 void LaneBackend::shutdown() {
-  for (auto &[name, lane] : lanes_) lane->stop();
+  for (auto &[version, slot] : lanes_) slot.lane->stop();
 }
 
 void LaneBackend::post_closed(SessionId session) {
@@ -113,10 +125,34 @@ void LaneBackend::post_closed(SessionId session) {
   out.session = session;
 }
 
-Lane &LaneBackend::lane_for(const std::string &provider) {
-  auto found = lanes_.find(provider);
-  if (found == lanes_.end()) found = lanes_.emplace(provider, make_lane_(provider, outbox_)).first;
-  return *found->second;
+LaneBackend::Slot &LaneBackend::slot_for(const SessionWork &open) {
+  ProviderPtr version = open.plugin ? open.plugin : registry_.find(open.provider);
+  auto found = lanes_.find(version.get());
+  if (found == lanes_.end()) {
+    std::unique_ptr<Lane> lane = make_lane_(version, open.provider, outbox_);
+    found = lanes_.emplace(version.get(), Slot{version, std::move(lane)}).first;
+  }
+  return found->second;
+}
+
+void LaneBackend::session_ended(Slot &slot) {
+  if (--slot.sessions == 0) lane_went_idle_ = true;
+}
+
+void LaneBackend::retire_idle_lanes() {
+  std::shared_ptr<const RegistrySnapshot> current = registry_.snapshot();
+  if (current->generation == generation_seen_ && !lane_went_idle_) return;
+  generation_seen_ = current->generation;
+  lane_went_idle_ = false;
+  for (auto it = lanes_.begin(); it != lanes_.end();) {
+    if (it->second.sessions > 0 || (it->first && current->holds(it->first))) {
+      ++it;
+      continue;
+    }
+    it->second.lane->stop();
+    it = lanes_.erase(it);
+    ++retired_;
+  }
 }
 
 }  // namespace provhost::core::engine

@@ -72,30 +72,52 @@ class Lane {
   std::thread thread_;
 };
 
-// Routes each session to its provider's lane, made on first use by `make_lane`.
+// Routes each session to the lane of its provider's version, made on first use by `make_lane`. A
+// lane whose version the registry no longer serves is retired (stopped: its thread ends, its worker
+// exits, its library may be unloaded) once its last session has ended, so a replaced plugin's
+// chats in flight finish on the version they started on.
 class LaneBackend : public SessionBackend {
  public:
-  using MakeLane = std::function<std::unique_ptr<Lane>(const std::string &provider, Outbox &outbox)>;
+  // `provider` null when no provider of that name is loaded: the lane fails its sessions.
+  using MakeLane =
+      std::function<std::unique_ptr<Lane>(const ProviderPtr &provider, const std::string &name, Outbox &outbox)>;
   // `answer_close_at_once`: a close is answered by the backend when it is submitted, not when the
   // lane gets to it, so that ending a chat never waits on plugin code (a lane in another process
   // cleans up on its own).
-  LaneBackend(std::function<void()> wake, MakeLane make_lane, bool answer_close_at_once);
+  LaneBackend(const Registry &registry, std::function<void()> wake, MakeLane make_lane, bool answer_close_at_once);
   ~LaneBackend() override { shutdown(); }
 
   void submit(Batch<SessionWork> &work) override;
   void collect(Batch<SessionResult> &results) override;
   void shutdown() override;
 
- private:
-  void post_closed(SessionId session);
-  Lane &lane_for(const std::string &provider);
+  // Lanes running now, and lanes retired so far (tests watch workers come and go by these).
+  size_t lanes() const { return lanes_.size(); }
+  size_t retired() const { return retired_; }
 
+ private:
+  struct Slot {
+    ProviderPtr version;  // what the lane runs: kept loaded while the lane lives
+    std::unique_ptr<Lane> lane;
+    size_t sessions = 0;  // open on it
+  };
+  void post_closed(SessionId session);
+  Slot &slot_for(const SessionWork &open);
+  void session_ended(Slot &slot);
+  // Stops the idle lanes of versions the registry no longer serves; looks only when something
+  // changed since the last look (a new snapshot, a lane that went idle).
+  void retire_idle_lanes();
+
+  const Registry &registry_;
   Outbox outbox_;
   MakeLane make_lane_;
   bool answer_close_at_once_;
-  std::unordered_map<std::string, std::unique_ptr<Lane>> lanes_;  // by provider name
-  std::unordered_map<SessionId, Lane *> routes_;                  // open sessions
-  std::vector<Lane *> flushing_;                                  // the lanes given work by this submit
+  std::unordered_map<const LoadedProvider *, Slot> lanes_;  // by version; null: providers not loaded
+  std::unordered_map<SessionId, Slot *> routes_;            // open sessions
+  std::vector<Lane *> flushing_;                            // the lanes given work by this submit
+  std::uint64_t generation_seen_ = 0;
+  bool lane_went_idle_ = false;
+  size_t retired_ = 0;
 };
 
 }  // namespace provhost::core::engine

@@ -61,6 +61,7 @@ struct SessionWork {
   SessionId session = 0;
   // open
   std::string provider;
+  ProviderPtr plugin;  // the version to open it on; null: the registry's current one of that name
   std::string model;
   ChatSpec spec;
   // response_start
@@ -70,7 +71,10 @@ struct SessionWork {
   // the response, handed back (SessionResult::bytes) when it does not, saving a round trip
   std::string bytes;
 
-  void recycle() { bytes.clear(); }
+  void recycle() {
+    bytes.clear();
+    plugin.reset();
+  }
 };
 
 struct SessionResult {
@@ -121,8 +125,8 @@ class SessionBackend {
   virtual void shutdown() = 0;
 };
 
-// Sessions of `registry`'s providers on a plugin thread of this process. `wake` is called (from
-// that thread) when results become ready after none were waiting.
+// Sessions of `registry`'s providers on plugin threads of this process, one per provider version.
+// `wake` is called (from those threads) when results become ready after none were waiting.
 std::unique_ptr<SessionBackend> make_in_process_backend(const Registry &registry, std::function<void()> wake);
 
 }  // namespace provhost::core::engine

@@ -25,7 +25,7 @@ struct SessionRunner::Slot {
   bool answered = false;  // PH_DONE from on_body: the rest of this response is not the session's
 };
 
-SessionRunner::SessionRunner(const Registry &registry) : registry_(registry) {}
+SessionRunner::SessionRunner(ProviderPtr provider) : provider_(std::move(provider)) {}
 
 SessionRunner::~SessionRunner() { close_all(); }
 
@@ -130,14 +130,13 @@ void SessionRunner::next_request(Slot &slot, SessionId id, Batch<SessionResult> 
 }
 
 void SessionRunner::open(SessionWork &work, Batch<SessionResult> &produced) {
-  const LoadedProvider *provider = registry_.find(work.provider);
-  if (!provider) {
+  if (!provider_) {
     SessionResult &out = result(produced, nullptr, work.session, SessionResult::Kind::failed);
     out.error = make_error(ErrorKind::plugin, work.provider, "the provider is not loaded");
     return;
   }
   auto slot = std::make_unique<Slot>();
-  slot->session = std::make_unique<detail::PluginSession>(*provider, work.model, slot->listener);
+  slot->session = std::make_unique<detail::PluginSession>(*provider_, work.model, slot->listener);
   SessionResult &out = result(produced, slot.get(), work.session, SessionResult::Kind::opened);
   if (!slot->session->open(work.spec)) failed(out, *slot);
   sessions_.emplace(work.session, std::move(slot));

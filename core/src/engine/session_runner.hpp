@@ -13,7 +13,8 @@ namespace provhost::core::engine {
 
 class SessionRunner {
  public:
-  explicit SessionRunner(const Registry &registry);
+  // Runs sessions of `provider` (null: none is loaded, and every open fails).
+  explicit SessionRunner(ProviderPtr provider);
   ~SessionRunner();
   SessionRunner(const SessionRunner &) = delete;
   SessionRunner &operator=(const SessionRunner &) = delete;
@@ -32,7 +33,7 @@ class SessionRunner {
   void next_request(Slot &slot, SessionId id, Batch<SessionResult> &produced);
   void open(SessionWork &work, Batch<SessionResult> &produced);
 
-  const Registry &registry_;
+  ProviderPtr provider_;
   std::unordered_map<SessionId, std::unique_ptr<Slot>> sessions_;
 };
 

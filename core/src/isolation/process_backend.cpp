@@ -333,14 +333,14 @@ class WorkerLane final : public Lane {
 
 std::unique_ptr<SessionBackend> make_process_backend(const Registry &registry, const IsolationOptions &options,
                                                      std::function<void()> wake) {
-  auto settings = registry.settings();
   return std::make_unique<LaneBackend>(
-      std::move(wake),
-      [&registry, &options, settings](const std::string &provider, Outbox &outbox) -> std::unique_ptr<Lane> {
-        const LoadedProvider *loaded = registry.find(provider);
-        return std::make_unique<WorkerLane>(loaded ? loaded->meta.name : provider,
-                                            loaded ? loaded->file : std::filesystem::path(),
-                                            loaded ? loaded->instance : std::string(), options, settings, outbox);
+      registry, std::move(wake),
+      [&options, settings = registry.settings()](const ProviderPtr &provider, const std::string &name,
+                                                 Outbox &outbox) -> std::unique_ptr<Lane> {
+        return std::make_unique<WorkerLane>(
+            provider ? provider->meta.name : name,
+            provider ? (provider->load_path.empty() ? provider->file : provider->load_path) : std::filesystem::path(),
+            provider ? provider->instance : std::string(), options, settings, outbox);
       },
       true);
 }

@@ -11,8 +11,10 @@
 
 namespace provhost::core::engine {
 
-// Sessions of `registry`'s providers, each provider's in a worker process started on its first
-// session (and again, with backoff, after it died). `wake` is called from the lanes' threads.
+// Sessions of `registry`'s providers, each provider version's in a worker process started on its
+// first session (and again, with backoff, after it died); a version the registry replaced or
+// dropped has its worker stopped once its last session ended. `wake` is called from the lanes'
+// threads.
 std::unique_ptr<SessionBackend> make_process_backend(const Registry &registry, const IsolationOptions &options,
                                                      std::function<void()> wake);
 

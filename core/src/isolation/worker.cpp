@@ -126,8 +126,7 @@ int serve_sessions(const WorkerArgs &args) {
 
   PluginLoad loaded;
   isolation::ScanAnswer answer = load(args, settings, loaded);
-  Registry registry(settings);
-  if (loaded.provider) registry.add(std::move(loaded.provider));
+  ProviderPtr provider = std::move(loaded.provider);
   warm_up_host_services();
   std::string sandbox_error = args.sandbox ? isolation::enter_sandbox(channel) : "";
 
@@ -136,7 +135,7 @@ int serve_sessions(const WorkerArgs &args) {
   isolation::write_hello(w, answer, args.sandbox && sandbox_error.empty(), sandbox_error);
   if (!isolation::write_all(channel, out.data(), out.size()) || !answer.loaded) ::_exit(0);
 
-  engine::SessionRunner runner(registry);
+  engine::SessionRunner runner(provider);
   engine::Batch<engine::SessionWork> work;
   engine::Batch<engine::SessionResult> results;
   while (read_frame(frame, type, fields)) {

@@ -52,14 +52,16 @@ void write_provider_members(CatalogueWriter &writer, const LoadedProvider &provi
   writer.EndArray();
 }
 
-std::string providers_json(const Registry &registry) {
+std::string providers_json(const Registry &registry) { return providers_json(*registry.snapshot()); }
+
+std::string providers_json(const RegistrySnapshot &snapshot) {
   rapidjson::StringBuffer buffer;
   CatalogueWriter writer(buffer);
   writer.SetIndent(' ', 2);
   writer.StartObject();
   writer.Key("providers");
   writer.StartArray();
-  for (const auto &provider : registry.providers()) {
+  for (const auto &provider : snapshot.providers) {
     writer.StartObject();
     write_provider_members(writer, *provider);
     writer.EndObject();
@@ -67,7 +69,7 @@ std::string providers_json(const Registry &registry) {
   writer.EndArray();
   writer.Key("rejected");
   writer.StartArray();
-  for (const auto &rejected : registry.rejected()) {
+  for (const auto &rejected : snapshot.rejected) {
     writer.StartObject();
     writer.Key("file");
     write_catalogue_string(writer, rejected.file.string());
@@ -80,7 +82,10 @@ std::string providers_json(const Registry &registry) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-std::vector<ModelEntry> model_catalogue(const std::vector<std::unique_ptr<LoadedProvider>> &providers) {
+namespace {
+
+template <class Providers>
+std::vector<ModelEntry> catalogue_of(const Providers &providers) {
   auto models_of = [](const ProviderMeta &meta) {
     std::vector<std::string> models = meta.models;
     if (models.empty() && !meta.default_model.empty()) models.push_back(meta.default_model);
@@ -101,6 +106,14 @@ std::vector<ModelEntry> model_catalogue(const std::vector<std::unique_ptr<Loaded
       entries.push_back({provider->meta.name + "/" + model, provider->meta.name});
   }
   return entries;
+}
+
+}  // namespace
+
+std::vector<ModelEntry> model_catalogue(const std::vector<ProviderPtr> &providers) { return catalogue_of(providers); }
+
+std::vector<ModelEntry> model_catalogue(const std::vector<std::unique_ptr<LoadedProvider>> &providers) {
+  return catalogue_of(providers);
 }
 
 }  // namespace provhost::core

@@ -44,7 +44,7 @@ std::vector<const std::string *> pointers(const std::vector<std::string> &names)
   return out;
 }
 
-std::vector<std::string> provider_names(const std::vector<std::unique_ptr<LoadedProvider>> &providers) {
+std::vector<std::string> provider_names(const std::vector<ProviderPtr> &providers) {
   std::vector<std::string> names;
   for (const auto &provider : providers) names.push_back(provider->meta.name);
   return names;
@@ -57,7 +57,7 @@ ResolveResult failure(ResolveResult::Kind kind, std::string error) {
   return result;
 }
 
-ResolveResult unknown_provider(std::string_view name, const std::vector<std::unique_ptr<LoadedProvider>> &providers) {
+ResolveResult unknown_provider(std::string_view name, const std::vector<ProviderPtr> &providers) {
   std::string error = "unknown provider " + in_quotes(name);
   error += providers.empty() ? "; no providers are loaded" : "; loaded providers: " + joined(provider_names(providers));
   return failure(ResolveResult::Kind::unknown_provider, std::move(error));
@@ -91,8 +91,10 @@ Result<std::string> resolve_model(const ProviderMeta &provider, std::string_view
 }
 
 ResolveResult Registry::resolve(std::string_view provider, std::string_view model) const {
-  const auto &loaded = providers();
-  const LoadedProvider *chosen = nullptr;
+  const std::shared_ptr<const RegistrySnapshot> current = snapshot();
+  const std::vector<ProviderPtr> &loaded = current->providers;
+  auto find = [&current](std::string_view name) { return current->find(name); };
+  ProviderPtr chosen;
   std::string_view requested_model = model;
   if (!provider.empty()) {
     chosen = find(provider);
@@ -118,7 +120,7 @@ ResolveResult Registry::resolve(std::string_view provider, std::string_view mode
   if (auto chain = preferred.model_providers.find(model); chain != preferred.model_providers.end()) {
     ResolveResult result;
     for (const std::string &name : chain->second) {
-      const LoadedProvider *candidate = find(name);
+      ProviderPtr candidate = find(name);
       if (!candidate || !candidate->meta.working) continue;
       auto same = [candidate](const Resolution &r) { return r.provider == candidate; };
       if (std::any_of(result.candidates.begin(), result.candidates.end(), same)) continue;
@@ -139,7 +141,7 @@ ResolveResult Registry::resolve(std::string_view provider, std::string_view mode
     if (!candidate->meta.working) continue;
     any_working = true;
     if (Result<std::string> resolved = resolve_model(candidate->meta, requested_model))
-      result.candidates.push_back(Resolution{candidate.get(), std::move(*resolved)});
+      result.candidates.push_back(Resolution{candidate, std::move(*resolved)});
   }
   if (!result.candidates.empty()) {
     // The configured order first, then load order: a stable sort by rank keeps the rest as loaded.

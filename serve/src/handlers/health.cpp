@@ -9,11 +9,11 @@ RouteHandler health_handler(std::function<bool()> draining) {
   };
 }
 
-RouteHandler health_ready_handler(std::function<bool()> draining, bool any_working_provider) {
-  return [draining = std::move(draining), any_working_provider](const std::shared_ptr<HttpConnection> &connection,
-                                                                HttpRequest &) {
+RouteHandler health_ready_handler(std::function<bool()> draining, std::shared_ptr<const LiveCatalog> catalog) {
+  return [draining = std::move(draining), catalog = std::move(catalog)](
+             const std::shared_ptr<HttpConnection> &connection, HttpRequest &) {
     if (draining()) return respond_json(*connection, http::status::service_unavailable, R"({"status":"draining"})");
-    if (!any_working_provider) {
+    if (!catalog->get()->any_working_provider) {
       return respond_json(*connection, http::status::service_unavailable, R"({"status":"no working provider"})");
     }
     respond_json(*connection, http::status::ok, R"({"status":"ready"})");

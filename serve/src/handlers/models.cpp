@@ -3,9 +3,9 @@
 
 namespace provhost::serve {
 
-RouteHandler models_handler(std::string models_json) {
-  return [models_json = std::move(models_json)](const std::shared_ptr<HttpConnection> &connection, HttpRequest &) {
-    respond_json(*connection, http::status::ok, models_json);
+RouteHandler models_handler(std::shared_ptr<const LiveCatalog> catalog) {
+  return [catalog = std::move(catalog)](const std::shared_ptr<HttpConnection> &connection, HttpRequest &) {
+    respond_json(*connection, http::status::ok, catalog->get()->models_json);
   };
 }
 
@@ -34,15 +34,15 @@ std::string percent_decoded(std::string_view text) {
 
 }  // namespace
 
-RouteHandler model_handler(std::map<std::string, std::string, std::less<>> model_objects) {
-  return [model_objects = std::move(model_objects)](const std::shared_ptr<HttpConnection> &connection,
-                                                    HttpRequest &request) {
+RouteHandler model_handler(std::shared_ptr<const LiveCatalog> catalog) {
+  return [catalog = std::move(catalog)](const std::shared_ptr<HttpConnection> &connection, HttpRequest &request) {
     constexpr std::string_view prefix = "/v1/models/";
     std::string_view target(request.target().data(), request.target().size());
     target = target.substr(0, target.find('?'));
     const std::string id = percent_decoded(target.substr(std::min(prefix.size(), target.size())));
-    auto found = model_objects.find(id);
-    if (found == model_objects.end()) return respond_error(*connection, model_not_found_error(id));
+    const std::shared_ptr<const Catalog> current = catalog->get();
+    auto found = current->model_objects.find(id);
+    if (found == current->model_objects.end()) return respond_error(*connection, model_not_found_error(id));
     respond_json(*connection, http::status::ok, found->second);
   };
 }

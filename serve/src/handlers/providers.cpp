@@ -2,11 +2,10 @@
 
 namespace provhost::serve {
 
-RouteHandler providers_handler(std::string providers_json) {
-  return
-      [providers_json = std::move(providers_json)](const std::shared_ptr<HttpConnection> &connection, HttpRequest &) {
-        respond_json(*connection, http::status::ok, providers_json);
-      };
+RouteHandler providers_handler(std::shared_ptr<const LiveCatalog> catalog) {
+  return [catalog = std::move(catalog)](const std::shared_ptr<HttpConnection> &connection, HttpRequest &) {
+    respond_json(*connection, http::status::ok, catalog->get()->providers_json);
+  };
 }
 
 }  // namespace provhost::serve

@@ -24,8 +24,10 @@ void write_catalogue_string(CatalogueWriter &writer, std::string_view text);
 // url, description, default_model, models, aliases, capabilities.
 void write_provider_members(CatalogueWriter &writer, const LoadedProvider &provider);
 
-// {"providers": [...], "rejected": [{"file", "reason"}]}, indented by two spaces.
+// {"providers": [...], "rejected": [{"file", "reason"}]}, indented by two spaces: of the registry's
+// current snapshot, or of a given one.
 std::string providers_json(const Registry &registry);
+std::string providers_json(const RegistrySnapshot &snapshot);
 
 // One model a client may ask for, and the provider that answers for it.
 struct ModelEntry {
@@ -37,6 +39,7 @@ struct ModelEntry {
 // Each model of a working provider once under its own name (owned by the first working provider
 // listing it), then every model once per provider as "Provider/model": the ids a request can reach. A provider that
 // lists no models counts its default one.
+std::vector<ModelEntry> model_catalogue(const std::vector<ProviderPtr> &providers);
 std::vector<ModelEntry> model_catalogue(const std::vector<std::unique_ptr<LoadedProvider>> &providers);
 
 }  // namespace provhost::core

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <provhost/core/registry.hpp>
 #include <provhost/serve/http_connection.hpp>
 #include <string>
 #include <string_view>
@@ -31,5 +32,13 @@ std::string access_line(const ExchangeSummary &summary);
 // "provhost serve: warning: PEER ID PROVIDER: MESSAGE\n"
 std::string warning_line(std::string_view peer, std::string_view request_id, std::string_view provider,
                          std::string_view message);
+
+// A plugin event as an access-log line, in the shape of a request's: "provhost serve: PLUGIN FILE
+// EVENT PROVIDER VERSION\n" (printable tokens, "-" when empty).
+std::string plugin_access_line(const core::PluginEvent &event);
+
+// A plugin event as a log line: "provhost serve: plugin replaced: Koala 1.1 (was 1.0) from FILE\n",
+// "provhost serve: plugin rejected: FILE: REASON; Koala 1.0 goes on serving\n".
+std::string plugin_event_line(const core::PluginEvent &event);
 
 }  // namespace provhost::serve

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <provhost/serve/catalog.hpp>
 #include <provhost/serve/chat_bridge.hpp>
 #include <provhost/serve/metrics.hpp>
 #include <provhost/serve/router.hpp>
@@ -19,13 +20,14 @@ RouteHandler chat_completions_handler(SubmitChat submit, ChatBridge::Settings se
 // POST /v1/responses: the same chat, read and answered in the Responses API's shape (responses.hpp).
 RouteHandler responses_handler(SubmitChat submit, ChatBridge::Settings settings, bool drop_unsupported_params);
 
-// GET /v1/models: the fixed model list.
-RouteHandler models_handler(std::string models_json);
-// GET /v1/models/{id} (percent-decoded; ids may hold '/', as "Provider/model" does): the model's object, or a 404.
-RouteHandler model_handler(std::map<std::string, std::string, std::less<>> model_objects);
+// GET /v1/models: the current catalog's model list.
+RouteHandler models_handler(std::shared_ptr<const LiveCatalog> catalog);
+// GET /v1/models/{id} (percent-decoded; ids may hold '/', as "Provider/model" does): the current catalog's
+// object for the model, or a 404.
+RouteHandler model_handler(std::shared_ptr<const LiveCatalog> catalog);
 
-// GET /v1/providers: what `list --json` prints.
-RouteHandler providers_handler(std::string providers_json);
+// GET /v1/providers: what `list --json` prints, for the current catalog.
+RouteHandler providers_handler(std::shared_ptr<const LiveCatalog> catalog);
 
 // GET /metrics: the counters in Prometheus' text format.
 RouteHandler metrics_handler(std::shared_ptr<const Metrics> metrics);
@@ -37,6 +39,6 @@ RouteHandler health_handler(std::function<bool()> draining);
 // GET /health/ready: whether new work should come here, for a load balancer's health check: 200
 // {"status":"ready"}; 503 while draining, or when no working provider is loaded (a request without
 // Provider/model could not be answered).
-RouteHandler health_ready_handler(std::function<bool()> draining, bool any_working_provider);
+RouteHandler health_ready_handler(std::function<bool()> draining, std::shared_ptr<const LiveCatalog> catalog);
 
 }  // namespace provhost::serve

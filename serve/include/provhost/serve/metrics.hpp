@@ -33,6 +33,8 @@ class Metrics {
   void retried(std::string_view provider, core::ErrorKind kind);
   void fell_back(std::string_view provider, core::ErrorKind kind);
   void upstream_error(std::string_view provider, core::ErrorKind kind);
+  // A plugin file added, replaced, removed or rejected while serving (live plugin folders).
+  void plugin_event(std::string_view kind);
 
   // The exposition: every metric with its HELP and TYPE lines, series sorted.
   std::string text() const;
@@ -54,7 +56,7 @@ class Metrics {
   const std::size_t max_series_;
   mutable std::mutex mutex_;
   std::map<Labels, bool> known_;  // every label set admitted so far
-  std::map<Labels, uint64_t> requests_, retries_, fallbacks_, upstream_errors_;
+  std::map<Labels, uint64_t> requests_, retries_, fallbacks_, upstream_errors_, plugin_events_;
   std::map<Labels, Histogram> first_token_, duration_;
   int64_t streams_in_flight_ = 0;
 };

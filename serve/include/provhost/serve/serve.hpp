@@ -4,11 +4,14 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/system_error.hpp>
+#include <filesystem>
 #include <optional>
 #include <provhost/core/chat.hpp>
+#include <provhost/core/plugin_watch.hpp>
 #include <provhost/core/registry.hpp>
 #include <provhost/serve/server.hpp>
 #include <string>
+#include <vector>
 
 namespace provhost::serve {
 
@@ -22,9 +25,18 @@ class ListenError : public boost::system::system_error {
   using boost::system::system_error::system_error;
 };
 
+// Live plugin folders: the folders to watch (none: the providers stay as loaded) and how.
+struct PluginWatchSettings {
+  std::vector<std::filesystem::path> folders;
+  core::WatchOptions options;
+};
+
 // Serves every provider of `registry` until a signal has drained the server. Prints
 // "listening on http://HOST:PORT" on stdout once it accepts. Throws ListenError when it cannot
-// listen.
-void run(const core::Registry &registry, core::EngineOptions engine_options, ServerOptions options);
+// listen. With folders to watch, plugins dropped in, replaced or removed there are served (or
+// dropped) as they come, SIGHUP asks for a rescan, and each change is logged (a log line, an
+// access-log line) and counted in /metrics.
+void run(core::Registry &registry, core::EngineOptions engine_options, ServerOptions options,
+         const PluginWatchSettings &watch = {});
 
 }  // namespace provhost::serve

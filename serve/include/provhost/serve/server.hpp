@@ -20,8 +20,10 @@
 #include <map>
 #include <memory>
 #include <provhost/serve/access_log.hpp>
+#include <provhost/serve/catalog.hpp>
 #include <provhost/serve/chat_bridge.hpp>
 #include <provhost/serve/cross_site.hpp>
+#include <provhost/serve/metrics.hpp>
 #include <string>
 
 namespace provhost::serve {
@@ -41,14 +43,6 @@ struct ServerOptions {
   LogWriter log = write_to_stderr;       // where those lines go
 };
 
-// The fixed answers, computed once from the registry at start.
-struct Catalog {
-  std::string models_json;                                             // GET /v1/models
-  std::string providers_json;                                          // GET /v1/providers, as `list --json`
-  bool any_working_provider = true;                                    // GET /health/ready
-  std::map<std::string, std::string, std::less<>> model_objects = {};  // GET /v1/models/{id}, by id
-};
-
 struct ServerState;
 
 class Server {
@@ -61,6 +55,11 @@ class Server {
   Server &operator=(const Server &) = delete;
 
   boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+  // What the catalog endpoints answer from now on (the plugin folders changed); thread-safe.
+  void set_catalog(Catalog catalog);
+  // Counters of the server, for what happens beside requests (plugin events).
+  Metrics &metrics();
 
   // Begins accepting; `on_stopped` runs once, on the io_context, when shutdown has finished.
   void start(std::function<void()> on_stopped = {});

@@ -1,0 +1,168 @@
+// The registry's side of live plugin folders, in this process (--isolation none): rescans report
+// added, replaced, removed and rejected files; a snapshot and a provider version stay usable after
+// the registry moved on; a replaced library is really the new one; the watcher publishes a dropped
+// file by itself; the session backend retires a replaced version's lane once its session ended.
+#include <catch2/catch.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <provhost/core/plugin_watch.hpp>
+#include <provhost/core/registry.hpp>
+
+#include "lane_backend.hpp"
+#include "support/eventually.hpp"
+#include "support/process.hpp"
+
+using namespace provhost::core;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path plugins = LIVE_PLUGINS;
+const fs::path live_v1 = plugins / "v1" / "provhost-live.so";
+const fs::path live_v2 = plugins / "v2" / "provhost-live.so";
+const fs::path steady = plugins / "steady" / "provhost-steady.so";
+
+// Copies under a temporary name, then renames: how a plugin is meant to be dropped in.
+void install(const fs::path &from, const fs::path &to) {
+  fs::path temporary = to.parent_path() / ".incoming";
+  fs::copy_file(from, temporary, fs::copy_options::overwrite_existing);
+  fs::rename(temporary, to);
+}
+
+std::vector<std::string> described(const std::vector<PluginEvent> &events) {
+  std::vector<std::string> out;
+  for (const auto &e : events) {
+    std::string line =
+        std::string(to_string(e.kind)) + " " + e.file.filename().string() + " " + e.provider + " " + e.version;
+    if (!e.previous_version.empty()) line += " was " + e.previous_version;
+    if (!e.reason.empty()) line += " because " + e.reason.substr(0, e.reason.find(':'));
+    out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a rescan reports each file added, replaced, rejected and removed, and skips unchanged ones") {
+  provhost::test::TempDir folder;
+  const fs::path live = folder.path() / "provhost-live.so";
+  Registry registry;
+  registry.pin_versions();
+  registry.load({folder.path()});
+  REQUIRE(registry.providers().empty());
+  CHECK(registry.rescan({folder.path()}).empty());
+
+  install(steady, folder.path() / "provhost-steady.so");
+  install(live_v1, live);
+  CHECK(described(registry.rescan({folder.path()})) ==
+        std::vector<std::string>{"added provhost-live.so Live 1.0", "added provhost-steady.so Steady 1.0"});
+  const ProviderPtr first = registry.find("Live");
+  const std::shared_ptr<const RegistrySnapshot> before = registry.snapshot();
+  CHECK(registry.rescan({folder.path()}).empty());
+  CHECK(registry.find("Live") == first);  // unchanged: not loaded again
+
+  install(live_v2, live);
+  CHECK(described(registry.rescan({folder.path()})) ==
+        std::vector<std::string>{"replaced provhost-live.so Live 2.0 was 1.0"});
+  CHECK(registry.find("Live")->meta.version == "2.0");
+  // What was handed out before is whole: the old snapshot, and the old version's metadata and code.
+  CHECK(before->find("Live") == first);
+  CHECK(first->meta.version == "1.0");
+  REQUIRE(first->abi);
+  CHECK(first->abi != registry.find("Live")->abi);  // two libraries, not the first one found again
+
+  provhost::test::TempDir scratch;
+  install(scratch.write("broken", "not a library"), live);
+  CHECK(described(registry.rescan({folder.path()})) ==
+        std::vector<std::string>{"rejected provhost-live.so Live 2.0 because not loadable"});
+  CHECK(registry.find("Live")->meta.version == "2.0");  // the old one goes on
+  REQUIRE(registry.rejected().size() == 1);
+  CHECK(registry.rejected()[0].file == live);
+
+  fs::remove(live);
+  CHECK(described(registry.rescan({folder.path()})) == std::vector<std::string>{"removed provhost-live.so Live 2.0"});
+  CHECK_FALSE(registry.find("Live"));
+  CHECK(registry.rejected().empty());
+  CHECK(registry.snapshot()->generation > before->generation);
+}
+
+TEST_CASE("a file still being written keeps what it had until it settles") {
+  provhost::test::TempDir folder;
+  const fs::path live = folder.path() / "provhost-live.so";
+  install(live_v1, live);
+  Registry registry;
+  registry.pin_versions();
+  registry.load({folder.path()});
+  install(live_v2, live);
+  CHECK(registry.rescan({folder.path()}, {live}).empty());
+  CHECK(registry.find("Live")->meta.version == "1.0");
+  CHECK(described(registry.rescan({folder.path()})) ==
+        std::vector<std::string>{"replaced provhost-live.so Live 2.0 was 1.0"});
+}
+
+TEST_CASE("the watcher publishes a file dropped into a watched folder by itself") {
+  provhost::test::TempDir folder;
+  Registry registry;
+  registry.pin_versions();
+  registry.load({folder.path()});
+  std::mutex mutex;
+  std::vector<PluginEvent> seen;
+  PluginWatcher watcher(registry, {folder.path()}, WatchOptions{0ms, 50ms},
+                        [&](const std::vector<PluginEvent> &events) {
+                          std::lock_guard lock(mutex);
+                          seen.insert(seen.end(), events.begin(), events.end());
+                        });
+  install(live_v1, folder.path() / "provhost-live.so");
+  CHECK(provhost::test::eventually([&] { return registry.find("Live") != nullptr; }, 10s));
+  std::lock_guard lock(mutex);
+  CHECK(described(seen) == std::vector<std::string>{"added provhost-live.so Live 1.0"});
+}
+
+TEST_CASE("a replaced version's lane is retired once its last session ended, not before") {
+  using namespace provhost::core::engine;
+  provhost::test::TempDir folder;
+  const fs::path live = folder.path() / "provhost-live.so";
+  install(live_v1, live);
+  Registry registry;
+  registry.pin_versions();
+  registry.load({folder.path()});
+  std::mutex mutex;
+  std::condition_variable woken;
+  int wakes = 0;
+  auto backend = make_in_process_backend(registry, [&] {
+    std::lock_guard lock(mutex);
+    ++wakes;
+    woken.notify_all();
+  });
+  auto &lanes = dynamic_cast<LaneBackend &>(*backend);
+  Batch<SessionWork> work;
+  SessionWork &open = work.add();
+  open.kind = SessionWork::Kind::open;
+  open.session = 1;
+  open.provider = "Live";
+  open.plugin = registry.find("Live");
+  open.model = "go";
+  open.spec.messages = {{"user", "Hello"}};
+  backend->submit(work);
+  REQUIRE(lanes.lanes() == 1);
+
+  install(live_v2, live);
+  REQUIRE(registry.rescan({folder.path()}).size() == 1);
+  backend->submit(work);  // nothing to do, but the backend looks at the registry
+  CHECK(lanes.lanes() == 1);
+  CHECK(lanes.retired() == 0);  // its session is open
+
+  SessionWork &close = work.add();
+  close.kind = SessionWork::Kind::close;
+  close.session = 1;
+  backend->submit(work);
+  CHECK(lanes.lanes() == 0);
+  CHECK(lanes.retired() == 1);
+  std::unique_lock lock(mutex);
+  CHECK(woken.wait_for(lock, 10s, [&] { return wakes > 0; }));
+  Batch<SessionResult> results;
+  backend->collect(results);
+  CHECK(results.size() >= 2);  // opened, then closed: the lane finished its work before it stopped
+}
