@@ -1,11 +1,14 @@
 // The registry's side of live plugin folders, in this process (--isolation none): rescans report
 // added, replaced, removed and rejected files; a snapshot and a provider version stay usable after
 // the registry moved on; a replaced library is really the new one; the watcher publishes a dropped
-// file by itself; the session backend retires a replaced version's lane once its session ended.
+// file by itself; the session backend retires a replaced version's lane once its session ended; a
+// plugin's configured instances (ABI 1.1) are made again from its replaced file.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <provhost/core/host_services.hpp>
 #include <provhost/core/plugin_watch.hpp>
 #include <provhost/core/registry.hpp>
 
@@ -165,4 +168,36 @@ TEST_CASE("a replaced version's lane is retired once its last session ended, not
   Batch<SessionResult> results;
   backend->collect(results);
   CHECK(results.size() >= 2);  // opened, then closed: the lane finished its work before it stopped
+}
+
+TEST_CASE("a plugin's configured instances are made with it, and again from its new version when it is replaced") {
+  provhost::test::TempDir folder;
+  const fs::path bundled = fs::path(provhost::test::plugin_dir()) / "provhost-openai_compatible.so";
+  const fs::path file = folder.path() / "provhost-openai_compatible.so";
+  auto settings = std::make_shared<HostSettings>();
+  settings->provider_config = {{"PROVHOST_LOCAL_BASE_URL", "http://127.0.0.1:9/v1"}, {"PROVHOST_LOCAL_MODELS", "tiny"}};
+  Registry registry(settings);
+  registry.pin_versions();
+  install(bundled, file);
+  registry.load({folder.path()});
+  registry.load_instances({{"OpenAICompatible", "Local"}, {"OpenAICompatible", "Unconfigured"}, {"Nobody", "Orphan"}});
+  const ProviderPtr first = registry.find("Local");
+  REQUIRE(first);
+  CHECK(first->instance == "Local");
+  CHECK(first->meta.models == std::vector<std::string>{"tiny"});
+  std::vector<std::string> reasons;
+  for (const auto &rejected : registry.rejected()) reasons.push_back(rejected.reason);
+  REQUIRE(reasons.size() == 2);
+  CHECK_THAT(reasons[0] + "\n" + reasons[1], Catch::Contains("\"Unconfigured\"") && Catch::Contains("\"Orphan\""));
+
+  install(bundled, file);  // the same bytes as a new file: a new version
+  std::vector<std::string> events = described(registry.rescan({folder.path()}));
+  CHECK(std::count_if(events.begin(), events.end(), [](const std::string &event) {
+          return event.rfind("replaced provhost-openai_compatible.so Local ", 0) == 0;
+        }) == 1);
+  const ProviderPtr second = registry.find("Local");
+  REQUIRE(second);
+  CHECK(second != first);
+  CHECK(second->instance == "Local");
+  CHECK(second->load_path == registry.find("OpenAICompatible")->load_path);  // the new version's file
 }
