@@ -49,7 +49,7 @@ class CompatibleProvider final : public Provider {
                "",
                {},
                {},
-               {"instances"}};
+               {capability::instances}};
       return;
     }
     std::string base_url = host.config("base_url");
@@ -65,9 +65,16 @@ class CompatibleProvider final : public Provider {
     info_.url = base_url;
     info_.models = split_models(host.config("models"));
     if (!info_.models.empty()) info_.default_model = info_.models.front();
-    info_.capabilities = {
-        "stream",           "no_stream",         "message_history", "system_message", "param:stop",
-        "param:max_tokens", "param:temperature", "param:top_p",     "param:tools",    "param:response_format"};
+    info_.capabilities = {capability::stream,
+                          capability::no_stream,
+                          capability::message_history,
+                          capability::system_message,
+                          capability::param_stop,
+                          capability::param_max_tokens,
+                          capability::param_temperature,
+                          capability::param_top_p,
+                          capability::param_tools,
+                          capability::param_response_format};
   }
   ProviderInfo info() const override { return info_; }
   std::unique_ptr<Session> open(const ChatRequest &request, Events events) override {

@@ -367,7 +367,13 @@ void HttpConnection::arm_deadline(std::chrono::milliseconds timeout) {
 }
 
 void HttpConnection::on_deadline() {
-  if (phase_ == Phase::answering) return abort("client timed out");
+  if (phase_ == Phase::answering) {
+    // The client stopped taking the answer: drop what the kernel still holds for it (up to its send
+    // buffer, megabytes) with a reset, rather than trickle it to a client already given up on.
+    error_code ignored;
+    socket_.set_option(net::socket_base::linger(true, 0), ignored);
+    return abort("client timed out");
+  }
   // A request begun and never finished is logged; an idle keep-alive connection closing is not.
   if (phase_ == Phase::reading && parser_ && parser_->got_some()) {
     status_ = 408;

@@ -38,8 +38,8 @@ ErrorKind kind_of(ph_failure failure) {
 }  // namespace
 
 std::string passthrough_for(const ProviderMeta &provider, std::string_view passthrough_json) {
-  const bool tools = provider.has_capability("param:tools");
-  const bool response_format = provider.has_capability("param:response_format");
+  const bool tools = provider.has_capability(PH_CAP_PARAM_TOOLS);
+  const bool response_format = provider.has_capability(PH_CAP_PARAM_RESPONSE_FORMAT);
   if (passthrough_json.empty() || (!tools && !response_format)) return "{}";
   rapidjson::Document all;
   all.Parse<rapidjson::kParseIterativeFlag>(passthrough_json.data(), passthrough_json.size());

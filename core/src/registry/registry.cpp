@@ -130,7 +130,7 @@ std::string lowered(std::string text) {
 void Registry::State::make_instances(PluginFile &file) {
   if (file.providers.empty()) return;
   const ProviderPtr plugin = file.providers.front();
-  if (!plugin->instance.empty() || !plugin->meta.has_capability("instances")) return;
+  if (!plugin->instance.empty() || !plugin->meta.has_capability(PH_CAP_INSTANCES)) return;
   const std::filesystem::path from = plugin->load_path.empty() ? plugin->file : plugin->load_path;
   for (const InstanceSpec &spec : instances) {
     if (!iequals(spec.plugin, plugin->meta.name)) continue;

@@ -500,5 +500,11 @@ static inline uint32_t ph_negotiate_version(uint32_t offered, uint32_t built) {
 #define PH_CAP_PARAM_TOP_P "param:top_p"
 #define PH_CAP_PARAM_MAX_TOKENS "param:max_tokens"
 #define PH_CAP_PARAM_STOP "param:stop"
+/* Since 1.1. The plugin's own provider makes a provider of each instance the user configured
+ * (ph_entry_args.instance). */
+#define PH_CAP_INSTANCES "instances"
+/* Since 1.1. The caller's tools / response_format reach the plugin in ph_chat_request.passthrough_json. */
+#define PH_CAP_PARAM_TOOLS "param:tools"
+#define PH_CAP_PARAM_RESPONSE_FORMAT "param:response_format"
 
 #endif /* PROVHOST_H */

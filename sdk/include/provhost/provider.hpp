@@ -103,6 +103,9 @@ inline constexpr const char *param_temperature = PH_CAP_PARAM_TEMPERATURE;
 inline constexpr const char *param_top_p = PH_CAP_PARAM_TOP_P;
 inline constexpr const char *param_max_tokens = PH_CAP_PARAM_MAX_TOKENS;
 inline constexpr const char *param_stop = PH_CAP_PARAM_STOP;
+inline constexpr const char *instances = PH_CAP_INSTANCES;                          // since 1.1
+inline constexpr const char *param_tools = PH_CAP_PARAM_TOOLS;                      // since 1.1
+inline constexpr const char *param_response_format = PH_CAP_PARAM_RESPONSE_FORMAT;  // since 1.1
 }  // namespace capability
 
 struct ProviderInfo {
