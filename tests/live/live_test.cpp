@@ -25,20 +25,17 @@
 #include <vector>
 
 #include "../serve/http_client.hpp"
+#include "live_plugins.hpp"
 #include "support/eventually.hpp"
 #include "support/process.hpp"
 
 using namespace provhost;
 using namespace provhost::serve_test;
+using namespace provhost::live_test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-const fs::path plugins = LIVE_PLUGINS;
-const fs::path live_v1 = plugins / "v1" / "provhost-live.so";
-const fs::path live_v2 = plugins / "v2" / "provhost-live.so";
-const fs::path steady = plugins / "steady" / "provhost-steady.so";
 
 // The upstream: answers GET /<model> with "begin|", then "end|"; /hold waits for release() first.
 class Gate {
@@ -206,9 +203,7 @@ class LiveServe {
   // The atomic way: a copy under a temporary name in the folder, then a rename.
   void install(const fs::path &from, const std::string &name) {
     fs::create_directories(dir_);
-    fs::path temporary = dir_ / (".incoming-" + name);
-    fs::copy_file(from, temporary, fs::copy_options::overwrite_existing);
-    fs::rename(temporary, dir_ / name);
+    live_test::install(from, dir_ / name);
   }
   void install_text(const std::string &text, const std::string &name) {
     std::ofstream(dir_ / (".incoming-" + name), std::ios::binary) << text;

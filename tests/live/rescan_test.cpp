@@ -13,26 +13,16 @@
 #include <provhost/core/registry.hpp>
 
 #include "lane_backend.hpp"
+#include "live_plugins.hpp"
 #include "support/eventually.hpp"
 #include "support/process.hpp"
 
 using namespace provhost::core;
+using namespace provhost::live_test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-const fs::path plugins = LIVE_PLUGINS;
-const fs::path live_v1 = plugins / "v1" / "provhost-live.so";
-const fs::path live_v2 = plugins / "v2" / "provhost-live.so";
-const fs::path steady = plugins / "steady" / "provhost-steady.so";
-
-// Copies under a temporary name, then renames: how a plugin is meant to be dropped in.
-void install(const fs::path &from, const fs::path &to) {
-  fs::path temporary = to.parent_path() / ".incoming";
-  fs::copy_file(from, temporary, fs::copy_options::overwrite_existing);
-  fs::rename(temporary, to);
-}
 
 std::vector<std::string> described(const std::vector<PluginEvent> &events) {
   std::vector<std::string> out;

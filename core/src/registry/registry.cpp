@@ -194,9 +194,7 @@ std::shared_ptr<const RegistrySnapshot> Registry::State::publish(std::vector<Plu
   for (PluginFile &file : files) {
     std::vector<ProviderPtr> kept;
     for (auto &provider : file.providers) {
-      std::string key = provider->meta.name;
-      std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
-      auto [earlier, fresh] = names.try_emplace(key, &file);
+      auto [earlier, fresh] = names.try_emplace(lowered(provider->meta.name), &file);
       if (!fresh) {
         file.rejection = "duplicate provider name \"" + provider->meta.name + "\": already loaded from " +
                          earlier->second->file.string();
