@@ -42,6 +42,12 @@ class ChatBridge::Sink : public core::ChatSink {
       return true;
     });
   }
+  void on_tool_call(const core::ToolCallDelta &piece) override {
+    update([&](ChatInbox &inbox) {
+      inbox.tool_calls.push_back(piece);
+      return false;
+    });
+  }
   // Written from the engine's thread at once: a retry or fallback is news while it happens, and
   // the client never sees it.
   void on_warning(const std::string &provider, std::string_view message) override {
@@ -148,6 +154,7 @@ void ChatBridge::on_writable() {
 void ChatBridge::take_inbox(HttpConnection &connection) {
   std::optional<std::pair<std::string, std::string>> started;
   std::string text;
+  std::vector<core::ToolCallDelta> tool_calls;
   std::optional<core::ChatError> error;
   bool done = false, overflowed = false;
   {
@@ -155,6 +162,7 @@ void ChatBridge::take_inbox(HttpConnection &connection) {
     inbox_->wake_pending = false;
     started.swap(inbox_->started);
     text.swap(inbox_->text);
+    tool_calls.swap(inbox_->tool_calls);
     error.swap(inbox_->error);
     if (inbox_->summary) summary_ = *inbox_->summary;
     done = inbox_->done;
@@ -163,6 +171,7 @@ void ChatBridge::take_inbox(HttpConnection &connection) {
   if (overflowed) return connection.cut("client too slow");
   if (started) chat_started(connection, started->first, started->second);
   if (!text.empty()) chat_text(connection, text);
+  for (const core::ToolCallDelta &piece : tool_calls) chat_tool_call(connection, piece);
   if (error) return chat_failed(connection, *error);
   if (done) return chat_done(connection);
   connection.flush();
@@ -207,12 +216,19 @@ void ChatBridge::chat_text(HttpConnection &connection, std::string_view text) {
   connection.stream_append(format_->stream_text(identity_, text));
 }
 
+void ChatBridge::chat_tool_call(HttpConnection &connection, const core::ToolCallDelta &piece) {
+  if (!stream_) return add_tool_call_piece(tool_calls_, piece);
+  if (!connection.stream_started()) start_stream(connection);
+  connection.stream_append(format_->stream_tool_call(identity_, piece));
+}
+
 void ChatBridge::chat_done(HttpConnection &connection) {
   end_chat();
   count_finished(200);
   if (!stream_) {
-    respond_json(connection, http::status::ok, format_->whole(identity_, content_, summary_));
+    respond_json(connection, http::status::ok, format_->whole(identity_, content_, tool_calls_, summary_));
     content_ = {};
+    tool_calls_ = {};
     return;
   }
   if (!connection.stream_started()) start_stream(connection);

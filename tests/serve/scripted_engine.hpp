@@ -34,6 +34,13 @@ struct Script {
                                                                      // with hold_after_first_text, once released
   std::vector<std::pair<std::string, std::string>> warnings = {};    // provider, message: sent first, as retries are
   core::AnswerSummary summary = {core::FinishReason::stop, {9, 3}};  // heard just before on_done
+  std::vector<core::ToolCallDelta> tool_calls = {};                  // pieces sent after the texts
+};
+
+// A provider the scripted resolution offers, with the capabilities it declares.
+struct Candidate {
+  std::string name;
+  std::vector<std::string> capabilities;
 };
 
 class ScriptedEngine {
@@ -48,6 +55,31 @@ class ScriptedEngine {
   void set_script(Script script) {
     std::lock_guard lock(mutex_);
     script_ = std::move(script);
+  }
+
+  // The providers every request could go to, in order (serve::ResolveCandidates); none makes resolution fail.
+  void set_candidates(std::vector<Candidate> candidates) {
+    std::lock_guard lock(mutex_);
+    candidates_ = std::move(candidates);
+  }
+
+  serve::ResolveCandidates resolver() {
+    return [this](std::string_view, std::string_view model) {
+      std::lock_guard lock(mutex_);
+      core::ResolveResult result;
+      for (const Candidate &candidate : candidates_) {
+        auto provider = std::make_shared<core::LoadedProvider>();
+        provider->meta.name = candidate.name;
+        provider->meta.working = true;
+        provider->meta.capabilities = candidate.capabilities;
+        result.candidates.push_back({std::move(provider), std::string(model)});
+      }
+      if (result.candidates.empty()) {
+        result.kind = core::ResolveResult::Kind::model_not_found;
+        result.error = "no provider offers the model";
+      }
+      return result;
+    };
   }
 
   serve::SubmitChat submitter() {
@@ -158,7 +190,7 @@ class ScriptedEngine {
     if (script.repeat_until_cancelled || (script.repeat_times > 0 && !script.hold_after_first_text)) {
       return repeat(chat, true);
     }
-    if (!script.texts.empty()) chat->sink->on_start(script.provider, script.model);
+    if (!script.texts.empty() || !script.tool_calls.empty()) chat->sink->on_start(script.provider, script.model);
     if (script.hold_after_first_text) {
       if (!script.texts.empty()) chat->sink->on_text(script.texts[0]);
       chat->repeated = 1;
@@ -169,6 +201,7 @@ class ScriptedEngine {
       return;
     }
     for (const auto &text : script.texts) chat->sink->on_text(text);
+    for (const auto &piece : script.tool_calls) chat->sink->on_tool_call(piece);
     finish(*chat);
   }
 
@@ -207,6 +240,7 @@ class ScriptedEngine {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   Script script_;
+  std::vector<Candidate> candidates_ = {{"Scripted", {}}};
   std::vector<core::ChatSpec> specs_;
   std::size_t cancellations_ = 0;
   std::size_t held_ = 0;
