@@ -14,6 +14,7 @@
 #include <provhost/serve/ids.hpp>
 #include <provhost/serve/openai.hpp>
 #include <provhost/text.hpp>
+#include <set>
 
 #include "openai_json.hpp"
 
@@ -689,15 +690,16 @@ std::string usage_event(const CompletionIdentity &identity, const core::Usage &u
       identity, [](Writer &) {}, [&](Writer &w) { write_usage(w, usage); });
 }
 
-void add_tool_call_piece(std::vector<ToolCall> &calls, const core::ToolCallDelta &piece) {
-  auto call = std::find_if(calls.begin(), calls.end(), [&](const ToolCall &c) { return c.index == piece.index; });
-  if (call == calls.end()) {
-    calls.push_back({piece.index, piece.id, piece.name, piece.arguments});
+void ToolCalls::add(const core::ToolCallDelta &piece) {
+  auto [at, added] = by_index_.try_emplace(piece.index, calls_.size());
+  if (added) {
+    calls_.push_back({piece.index, piece.id, piece.name, piece.arguments});
     return;
   }
-  if (call->id.empty()) call->id = piece.id;
-  if (call->name.empty()) call->name = piece.name;
-  call->arguments += piece.arguments;
+  ToolCall &call = calls_[at->second];
+  if (call.id.empty()) call.id = piece.id;
+  if (call.name.empty()) call.name = piece.name;
+  call.arguments += piece.arguments;
 }
 
 std::string error_event(const ApiError &error) {
@@ -720,9 +722,7 @@ class ChatCompletionFormat final : public AnswerFormat {
     return text_event(identity, text);
   }
   std::string stream_tool_call(const CompletionIdentity &identity, const core::ToolCallDelta &piece) override {
-    const bool first = std::find(begun_.begin(), begun_.end(), piece.index) == begun_.end();
-    if (!first) return tool_call_event(identity, piece, false);
-    begun_.push_back(piece.index);
+    if (!begun_.insert(piece.index).second) return tool_call_event(identity, piece, false);
     if (!piece.id.empty()) return tool_call_event(identity, piece, true);
     core::ToolCallDelta named = piece;
     named.id = tool_call_id_or_new(piece.id);
@@ -745,7 +745,7 @@ class ChatCompletionFormat final : public AnswerFormat {
 
  private:
   const bool include_usage_;
-  std::vector<uint32_t> begun_;  // the indices of the tool calls streamed so far
+  std::set<uint32_t> begun_;  // the indices of the tool calls streamed so far
 };
 
 }  // namespace

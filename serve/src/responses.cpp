@@ -1,6 +1,7 @@
 #include <provhost/provhost.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <provhost/core/request_options.hpp>
 #include <provhost/serve/ids.hpp>
@@ -298,13 +299,10 @@ class ResponsesFormat final : public AnswerFormat {
 
   std::string stream_tool_call(const CompletionIdentity &, const core::ToolCallDelta &piece) override {
     std::string events;
-    auto call = std::find_if(items_.begin(), items_.end(),
-                             [&](const OutputItem &item) { return item.is_call && item.index == piece.index; });
-    std::size_t at = static_cast<std::size_t>(call - items_.begin());
-    if (call == items_.end()) {
-      at = items_.size();
+    auto [call, added] = call_items_.try_emplace(piece.index, items_.size());
+    const std::size_t at = call->second;
+    if (added)
       events += open_item({true, "fc_" + random_token(24), tool_call_id_or_new(piece.id), piece.name, piece.index, {}});
-    }
     if (piece.arguments.empty()) return events;
     items_[at].text += piece.arguments;
     return events += event("response.function_call_arguments.delta", [&](Writer &w) {
@@ -575,8 +573,9 @@ class ResponsesFormat final : public AnswerFormat {
 
   const std::string response_id_;
   uint64_t sequence_number_ = 0;
-  std::vector<OutputItem> items_;    // the output so far: the closing events repeat it whole
-  std::optional<std::size_t> open_;  // the item being streamed
+  std::vector<OutputItem> items_;               // the output so far: the closing events repeat it whole
+  std::optional<std::size_t> open_;             // the item being streamed
+  std::map<uint32_t, std::size_t> call_items_;  // the item of each tool call, by its index upstream
   core::AnswerSummary summary_;
   ApiError error_;
 };

@@ -531,13 +531,14 @@ TEST_CASE("tool calls stream as delta.tool_calls in OpenAI's shape: id, type and
 }
 
 TEST_CASE("a whole answer's tool calls are put together from their pieces; content is null without text") {
-  std::vector<ToolCall> calls;
+  ToolCalls assembled;
   for (const core::ToolCallDelta &piece : std::vector<core::ToolCallDelta>{{0, "call_1", "weather", ""},
                                                                            {0, "", "", R"({"city":)"},
                                                                            {1, "call_2", "time", "{}"},
-                                                                           {0, "", "", R"("Oslo"})"}}) {
-    add_tool_call_piece(calls, piece);
-  }
+                                                                           {0, "", "", R"("Oslo"})"}})
+    assembled.add(piece);
+  const std::vector<ToolCall> &calls = assembled.calls();
+
   REQUIRE(calls.size() == 2);
   CHECK(calls[0].arguments == R"({"city":"Oslo"})");
   CHECK(calls[1].name == "time");

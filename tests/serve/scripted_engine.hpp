@@ -193,6 +193,7 @@ class ScriptedEngine {
     if (!script.texts.empty() || !script.tool_calls.empty()) chat->sink->on_start(script.provider, script.model);
     if (script.hold_after_first_text) {
       if (!script.texts.empty()) chat->sink->on_text(script.texts[0]);
+      if (script.texts.empty() && !script.tool_calls.empty()) chat->sink->on_tool_call(script.tool_calls[0]);
       chat->repeated = 1;
       held_chats_.push_back(chat);
       std::lock_guard lock(mutex_);
@@ -215,7 +216,12 @@ class ScriptedEngine {
     if (first) chat->sink->on_start(chat->script.provider, chat->script.model);
     if (!chat->script.repeat_until_cancelled && chat->repeated == chat->script.repeat_times) return finish(*chat);
     ++chat->repeated;
-    chat->sink->on_text(chat->script.texts.at(0));
+    // A script without texts repeats its first tool call's piece instead.
+    if (chat->script.texts.empty()) {
+      chat->sink->on_tool_call(chat->script.tool_calls.at(0));
+    } else {
+      chat->sink->on_text(chat->script.texts.at(0));
+    }
     boost::asio::post(io_, [this, chat] { repeat(chat, false); });
   }
 

@@ -986,6 +986,33 @@ TEST_CASE("a streaming client slower than its chat gets every byte: the chat is 
   CHECK(server.engine.cancellations() == 0);
 }
 
+TEST_CASE("a streaming client slower than its chat's tool calls gets every piece: the chat is held") {
+  auto options = test_options();
+  options.max_stream_backlog = 64 * 1024;
+  RunningServer server(options);
+  const std::string arguments(16 * 1024, 'a');
+  constexpr std::size_t pieces = 256;  // 4 MiB of arguments: 64 times the backlog
+  server.engine.set_script(
+      {.texts = {}, .hold_after_first_text = true, .repeat_times = pieces, .tool_calls = {{0, "", "", arguments}}});
+  Client client(server.port());
+  client.shrink_receive_buffer(64 * 1024);
+  client.send_request("POST", "/v1/chat/completions",
+                      R"({"model": "scripted-1", "stream": true, "messages": [{"role": "user", "content": "Hi"}]})");
+  REQUIRE(client.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+  server.engine.release();
+  std::size_t received = 0;
+  for (const std::string &event : sse_data(client.read_rest())) {
+    if (event == "[DONE]") continue;
+    auto doc = parse(event);
+    const auto &delta = doc["choices"][0]["delta"];
+    if (delta.HasMember("tool_calls")) received += delta["tool_calls"][0]["function"]["arguments"].GetStringLength();
+  }
+  CHECK(received == pieces * arguments.size());
+  CHECK(server.engine.holds() > 0);
+  CHECK(server.engine.cancellations() == 0);
+}
+
 TEST_CASE("a stream cut at the shutdown deadline ends with an error event and [DONE]") {
   CapturedLog log;
   auto options = test_options();

@@ -89,8 +89,17 @@ struct ToolCall {
   std::string name;
   std::string arguments;
 };
-// Adds a piece to the call of its index (a new call for a new index), in the order the calls began.
-void add_tool_call_piece(std::vector<ToolCall> &calls, const core::ToolCallDelta &piece);
+// The tool calls of one answer, put together from their pieces, in the order they began.
+class ToolCalls {
+ public:
+  // Adds a piece to the call of its index (a new call for a new index).
+  void add(const core::ToolCallDelta &piece);
+  const std::vector<ToolCall> &calls() const { return calls_; }
+
+ private:
+  std::vector<ToolCall> calls_;
+  std::map<uint32_t, std::size_t> by_index_;  // a hostile plugin may send many: no scan per piece
+};
 
 // A whole non-streaming answer: object "chat.completion", with finish_reason and usage; with tool calls,
 // message.tool_calls (and content null when there is no text).
