@@ -116,8 +116,9 @@ void add_serve_options(CLI::App &serve, CommandLine &command_line) {
       ->check(CLI::PositiveNumber);
   serve.add_flag("--quiet", command_line.quiet, "No access log on stderr");
   serve.add_flag("--drop-unsupported-params", command_line.drop_unsupported_params,
-                 "Ignore request parameters no provider delivers (n > 1, logprobs, tools, ...) with a warning in "
-                 "the log, instead of answering 400 unsupported_parameter");
+                 "Ignore request parameters no provider delivers (n > 1, logprobs, tools when no candidate "
+                 "provider declares them, ...) with a warning in the log, instead of answering 400 "
+                 "unsupported_parameter");
   add_optional(serve, "--max-header-bytes", command_line.max_header_bytes,
                "Largest request header accepted, in bytes (default 16384)")
       ->type_name("BYTES")

@@ -26,20 +26,11 @@ class ChatBridge::Sink : public core::ChatSink {
     });
   }
   void on_text(std::string_view text) override {
+    update([&](ChatInbox &inbox) { return admit(inbox, text.size(), [&] { inbox.text.append(text); }); });
+  }
+  void on_tool_call(const core::ToolCallDelta &piece) override {
     update([&](ChatInbox &inbox) {
-      if (inbox.overflowed) return false;
-      if (inbox.text.size() + text.size() <= inbox.text_limit) {
-        inbox.text.append(text);
-        // Under the inbox's lock, as every hold and release is, so that they reach the engine in
-        // the order they were decided in (the engine's own lock is never held around a sink call).
-        if (!inbox.held && inbox.text.size() > inbox.hold_above) {
-          inbox.held = true;
-          if (inbox.chat) inbox.chat->hold_output(true);
-        }
-        return false;
-      }
-      inbox.overflowed = true;
-      return true;
+      return admit(inbox, ChatInbox::piece_bytes(piece), [&] { inbox.tool_calls.push_back(piece); });
     });
   }
   // Written from the engine's thread at once: a retry or fallback is news while it happens, and
@@ -75,6 +66,26 @@ class ChatBridge::Sink : public core::ChatSink {
   }
 
  private:
+  // Adds `bytes` more of the answer to what waits for the client (`add` puts them in), holding the chat's output
+  // past the mark; past the limit the inbox overflows instead. True when the bridge must hear of it at once.
+  template <class Add>
+  static bool admit(ChatInbox &inbox, std::size_t bytes, Add add) {
+    if (inbox.overflowed) return false;
+    if (inbox.waiting_bytes + bytes > inbox.text_limit) {
+      inbox.overflowed = true;
+      return true;
+    }
+    add();
+    inbox.waiting_bytes += bytes;
+    // Under the inbox's lock, as every hold and release is, so that they reach the engine in
+    // the order they were decided in (the engine's own lock is never held around a sink call).
+    if (!inbox.held && inbox.waiting_bytes > inbox.hold_above) {
+      inbox.held = true;
+      if (inbox.chat) inbox.chat->hold_output(true);
+    }
+    return false;
+  }
+
   // `change` returns true when the bridge must hear of it even if a wake-up is pending.
   template <class Change>
   void update(Change change) {
@@ -148,6 +159,7 @@ void ChatBridge::on_writable() {
 void ChatBridge::take_inbox(HttpConnection &connection) {
   std::optional<std::pair<std::string, std::string>> started;
   std::string text;
+  std::vector<core::ToolCallDelta> tool_calls;
   std::optional<core::ChatError> error;
   bool done = false, overflowed = false;
   {
@@ -155,6 +167,8 @@ void ChatBridge::take_inbox(HttpConnection &connection) {
     inbox_->wake_pending = false;
     started.swap(inbox_->started);
     text.swap(inbox_->text);
+    tool_calls.swap(inbox_->tool_calls);
+    inbox_->waiting_bytes = 0;
     error.swap(inbox_->error);
     if (inbox_->summary) summary_ = *inbox_->summary;
     done = inbox_->done;
@@ -163,6 +177,7 @@ void ChatBridge::take_inbox(HttpConnection &connection) {
   if (overflowed) return connection.cut("client too slow");
   if (started) chat_started(connection, started->first, started->second);
   if (!text.empty()) chat_text(connection, text);
+  for (const core::ToolCallDelta &piece : tool_calls) chat_tool_call(connection, piece);
   if (error) return chat_failed(connection, *error);
   if (done) return chat_done(connection);
   connection.flush();
@@ -174,7 +189,7 @@ void ChatBridge::regulate(HttpConnection &connection) {
   // Between the two marks the state stays, so that a client reading at about the upstream's pace
   // does not toggle the transfer at every write.
   std::lock_guard lock(inbox_->mutex);
-  const std::size_t waiting = connection.unsent_bytes() + inbox_->text.size();
+  const std::size_t waiting = connection.unsent_bytes() + inbox_->waiting_bytes;
   const bool hold = !inbox_->held && waiting > inbox_->hold_above;
   const bool release = inbox_->held && waiting <= inbox_->hold_above / 4;
   if (!hold && !release) return;
@@ -207,12 +222,19 @@ void ChatBridge::chat_text(HttpConnection &connection, std::string_view text) {
   connection.stream_append(format_->stream_text(identity_, text));
 }
 
+void ChatBridge::chat_tool_call(HttpConnection &connection, const core::ToolCallDelta &piece) {
+  if (!stream_) return tool_calls_.add(piece);
+  if (!connection.stream_started()) start_stream(connection);
+  connection.stream_append(format_->stream_tool_call(identity_, piece));
+}
+
 void ChatBridge::chat_done(HttpConnection &connection) {
   end_chat();
   count_finished(200);
   if (!stream_) {
-    respond_json(connection, http::status::ok, format_->whole(identity_, content_, summary_));
+    respond_json(connection, http::status::ok, format_->whole(identity_, content_, tool_calls_.calls(), summary_));
     content_ = {};
+    tool_calls_ = {};
     return;
   }
   if (!connection.stream_started()) start_stream(connection);

@@ -147,6 +147,18 @@ std::string Metrics::text() const {
           upstream_errors_);
   counter("provhost_plugin_events_total", "Plugin files added, replaced, removed or rejected while serving, by event.",
           plugin_events_);
+  // Counted by core where a worker's end is found out: read at the scrape, outside the label cap (a series per
+  // provider and cause at most).
+  const core::WorkerCounts workers = worker_counts_();
+  std::map<Labels, uint64_t> crashes, restarts;
+  for (const auto &[key, value] : workers.crashes) crashes[{{"provider", key.first}, {"cause", key.second}}] = value;
+  for (const auto &[provider, value] : workers.restarts) restarts[{{"provider", provider}}] = value;
+  counter("provhost_plugin_worker_crashes_total",
+          "Plugin worker processes that crashed, by provider and cause (signal, memory, hang, exit, sandbox, "
+          "protocol).",
+          crashes);
+  counter("provhost_plugin_worker_restarts_total", "Plugin worker processes started again after a crash, by provider.",
+          restarts);
   out +=
       "# HELP provhost_streams_in_flight Streamed answers being written now.\n"
       "# TYPE provhost_streams_in_flight gauge\n"

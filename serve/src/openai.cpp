@@ -1,3 +1,4 @@
+#include <provhost/provhost.h>
 #include <rapidjson/document.h>
 #include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
@@ -13,6 +14,7 @@
 #include <provhost/serve/ids.hpp>
 #include <provhost/serve/openai.hpp>
 #include <provhost/text.hpp>
+#include <set>
 
 #include "openai_json.hpp"
 
@@ -63,6 +65,25 @@ ApiError wrong_type(const std::string &param, std::string_view expected, const r
 }
 
 std::string_view view_of(const rapidjson::Value &v) { return {v.GetString(), v.GetStringLength()}; }
+
+std::string json_text(const rapidjson::Value &v) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  v.Accept(w);
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string tool_call_id_or_new(std::string_view id) {
+  return id.empty() ? "call_" + random_token(24) : std::string(id);
+}
+
+void add_tools_messages(ChatRequest &request, const std::string &tool_message, const std::string &messages_json) {
+  for (GatedParameter &gate : request.gated) {
+    if (gate.capability == PH_CAP_PARAM_TOOLS) gate.fields.emplace_back("messages", messages_json);
+  }
+  if (!tool_message.empty())
+    request.gated.push_back({tool_message, PH_CAP_PARAM_TOOLS, {{"messages", messages_json}}, false});
+}
 
 // OpenAI's newer clients send "developer" where older ones send "system"; providers know only the latter.
 bool normalise_role(std::string_view role, std::string &out) {
@@ -132,15 +153,94 @@ std::optional<ApiError> read_message(const rapidjson::Value &m, const std::strin
   return std::nullopt;
 }
 
-std::optional<ApiError> read_messages(const rapidjson::Value &messages, std::vector<core::Message> &out) {
+// A message of role "tool": the answer of the call `tool_call_id`, for providers that honour tools.
+std::optional<ApiError> read_tool_message(const rapidjson::Value &m, const std::string &param, core::Message &message) {
+  auto id = m.FindMember("tool_call_id");
+  if (id == m.MemberEnd() || id->value.IsNull()) {
+    return invalid_request("Missing required parameter: '" + param + ".tool_call_id'.", param + ".tool_call_id",
+                           "missing_required_parameter");
+  }
+  if (!id->value.IsString()) return wrong_type(param + ".tool_call_id", "a string", id->value);
+  auto content = m.FindMember("content");
+  if (content == m.MemberEnd()) {
+    return invalid_request("Missing required parameter: '" + param + ".content'.", param + ".content",
+                           "missing_required_parameter");
+  }
+  message.role = "tool";
+  return read_content(content->value, param + ".content", message.content);
+}
+
+// `tool_message`: set to the param of the first message only a provider that honours tools can take (a tool
+// message, an assistant's tool_calls).
+std::optional<ApiError> read_messages(const rapidjson::Value &messages, std::vector<core::Message> &out,
+                                      std::string &tool_message) {
   if (!messages.IsArray()) return wrong_type("messages", "an array", messages);
   if (messages.Empty()) return invalid_request("'messages' must contain at least one message.", "messages");
   out.reserve(messages.Size());
   for (rapidjson::SizeType i = 0; i < messages.Size(); ++i) {
+    const rapidjson::Value &m = messages[i];
+    const std::string param = "messages[" + std::to_string(i) + "]";
     core::Message message;
-    if (auto error = read_message(messages[i], "messages[" + std::to_string(i) + "]", message)) return error;
+    auto role = m.IsObject() ? m.FindMember("role") : rapidjson::Value::ConstMemberIterator();
+    if (m.IsObject() && role != m.MemberEnd() && role->value.IsString() && view_of(role->value) == "tool") {
+      if (auto error = read_tool_message(m, param, message)) return error;
+      if (tool_message.empty()) tool_message = param + ".role";
+    } else {
+      if (auto error = read_message(m, param, message)) return error;
+      auto calls = m.FindMember("tool_calls");
+      if (message.role == "assistant" && calls != m.MemberEnd() && !calls->value.IsNull()) {
+        if (!calls->value.IsArray()) return wrong_type(param + ".tool_calls", "an array", calls->value);
+        if (!calls->value.Empty() && tool_message.empty()) tool_message = param + ".tool_calls";
+      }
+    }
     out.push_back(std::move(message));
   }
+  return std::nullopt;
+}
+
+// tools, tool_choice, parallel_tool_calls and response_format of a chat-completions body: gated when some
+// provider may honour them, unsupported when none can (the legacy functions, tool_choice without tools).
+std::optional<ApiError> read_chat_gated(const rapidjson::Value &body, ChatRequest &request) {
+  auto given = [&](const char *name) -> const rapidjson::Value * {
+    auto member = body.FindMember(name);
+    return member == body.MemberEnd() || member->value.IsNull() ? nullptr : &member->value;
+  };
+  if (const auto *format = given("response_format")) {
+    auto type = format->IsObject() ? format->FindMember("type") : rapidjson::Value::ConstMemberIterator();
+    if (!format->IsObject() || type == format->MemberEnd() || !type->value.IsString()) {
+      return wrong_type("response_format", "an object with a \"type\" string", *format);
+    }
+    const std::string_view kind = view_of(type->value);
+    if (kind == "json_object" || kind == "json_schema") {
+      request.gated.push_back(
+          {"response_format", PH_CAP_PARAM_RESPONSE_FORMAT, {{"response_format", json_text(*format)}}});
+    } else if (kind != "text") {
+      request.unsupported.emplace_back("response_format");
+    }
+  }
+  if (const auto *functions = given("functions")) {
+    if (!functions->IsArray()) return wrong_type("functions", "an array", *functions);
+    if (!functions->Empty()) request.unsupported.emplace_back("functions");  // deprecated by OpenAI for tools
+  }
+  const auto *tools = given("tools");
+  if (tools && !tools->IsArray()) return wrong_type("tools", "an array", *tools);
+  const auto *choice = given("tool_choice");
+  if (!tools || tools->Empty()) {
+    // "none" and "auto" without tools ask for nothing a text-only provider cannot do.
+    if (choice && (!choice->IsString() || (view_of(*choice) != "none" && view_of(*choice) != "auto")))
+      request.unsupported.emplace_back("tool_choice");
+    return std::nullopt;
+  }
+  for (rapidjson::SizeType i = 0; i < tools->Size(); ++i) {
+    if (!(*tools)[i].IsObject()) return wrong_type("tools[" + std::to_string(i) + "]", "an object", (*tools)[i]);
+  }
+  GatedParameter gate{"tools", PH_CAP_PARAM_TOOLS, {{"tools", json_text(*tools)}}};
+  if (choice) gate.fields.emplace_back("tool_choice", json_text(*choice));
+  if (const auto *parallel = given("parallel_tool_calls")) {
+    if (!parallel->IsBool()) return wrong_type("parallel_tool_calls", "a boolean", *parallel);
+    gate.fields.emplace_back("parallel_tool_calls", json_text(*parallel));
+  }
+  request.gated.insert(request.gated.begin(), std::move(gate));
   return std::nullopt;
 }
 
@@ -183,25 +283,6 @@ std::optional<ApiError> read_unsupported(const rapidjson::Value &body, std::vect
     if (!top->IsInt64() || top->GetInt64() < 0) return wrong_type("top_logprobs", "a non-negative integer", *top);
     if (top->GetInt64() > 0) unsupported.emplace_back("top_logprobs");
   }
-  if (const auto *format = given("response_format")) {
-    auto type = format->IsObject() ? format->FindMember("type") : rapidjson::Value::ConstMemberIterator();
-    if (!format->IsObject() || type == format->MemberEnd() || !type->value.IsString()) {
-      return wrong_type("response_format", "an object with a \"type\" string", *format);
-    }
-    if (view_of(type->value) != "text") unsupported.emplace_back("response_format");
-  }
-  for (const char *name : {"tools", "functions"}) {
-    if (const auto *list = given(name)) {
-      if (!list->IsArray()) return wrong_type(name, "an array", *list);
-      if (!list->Empty()) unsupported.emplace_back(name);
-    }
-  }
-  if (const auto *choice = given("tool_choice")) {
-    // "none" and "auto" without tools ask for nothing a text-only provider cannot do.
-    if (!choice->IsString() || (view_of(*choice) != "none" && view_of(*choice) != "auto")) {
-      unsupported.emplace_back("tool_choice");
-    }
-  }
   if (given("audio")) unsupported.emplace_back("audio");
   if (const auto *modalities = given("modalities")) {
     if (!modalities->IsArray()) return wrong_type("modalities", "an array", *modalities);
@@ -239,8 +320,6 @@ void write_identity(Writer &w, const CompletionIdentity &identity, std::string_v
   }
 }
 
-enum class Delta { role, text, finish, usage };  // usage: no choices, the usage
-
 void write_usage(Writer &w, const core::Usage &usage) {
   write_key(w, "usage");
   w.StartObject();
@@ -260,47 +339,61 @@ std::string event_of(const rapidjson::StringBuffer &buffer) {
   return event;
 }
 
-std::string chunk_event(const CompletionIdentity &identity, Delta delta, std::string_view text = {},
-                        core::FinishReason reason = core::FinishReason::stop, const core::Usage &usage = {}) {
+// A chat.completion.chunk: `write_choices` writes the items of its choices, `write_rest` the members after them.
+template <class WriteChoices, class WriteRest>
+std::string chunk_object(const CompletionIdentity &identity, WriteChoices write_choices, WriteRest write_rest) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
   write_identity(w, identity, "chat.completion.chunk");
   write_key(w, "choices");
   w.StartArray();
-  if (delta == Delta::usage) {
-    w.EndArray();
-    write_usage(w, usage);
-    w.EndObject();
-    return event_of(buffer);
-  }
-  w.StartObject();
-  write_key(w, "index");
-  w.Int(0);
-  write_key(w, "delta");
-  w.StartObject();
-  if (delta == Delta::role) {
-    write_key(w, "role");
-    write_string(w, "assistant");
-    write_key(w, "content");
-    write_string(w, "");
-  } else if (delta == Delta::text) {
-    write_key(w, "content");
-    write_string(w, text);
-  }
-  w.EndObject();
-  write_key(w, "logprobs");
-  w.Null();
-  write_key(w, "finish_reason");
-  if (delta == Delta::finish) {
-    write_string(w, core::to_string(reason));
-  } else {
-    w.Null();
-  }
-  w.EndObject();
+  write_choices(w);
   w.EndArray();
+  write_rest(w);
   w.EndObject();
   return event_of(buffer);
+}
+
+// A chat.completion.chunk with one choice: `write_delta` writes the members of its delta; `finish_reason` null
+// for all but the last.
+template <class WriteDelta>
+std::string chunk_event(const CompletionIdentity &identity, WriteDelta write_delta,
+                        const char *finish_reason = nullptr) {
+  auto choice = [&](Writer &w) {
+    w.StartObject();
+    write_key(w, "index");
+    w.Int(0);
+    write_key(w, "delta");
+    w.StartObject();
+    write_delta(w);
+    w.EndObject();
+    write_key(w, "logprobs");
+    w.Null();
+    write_key(w, "finish_reason");
+    if (finish_reason) {
+      write_string(w, finish_reason);
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+  };
+  return chunk_object(identity, choice, [](Writer &) {});
+}
+
+// The members of one call of message.tool_calls, or of a delta's first piece of a call.
+void write_tool_call_head(Writer &w, std::string_view id, std::string_view name, std::string_view arguments) {
+  write_key(w, "id");
+  write_string(w, id);
+  write_key(w, "type");
+  write_string(w, "function");
+  write_key(w, "function");
+  w.StartObject();
+  write_key(w, "name");
+  write_string(w, name);
+  write_key(w, "arguments");
+  write_string(w, arguments);
+  w.EndObject();
 }
 
 void write_error_object(Writer &w, const ApiError &error) {
@@ -404,7 +497,8 @@ std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
   if (messages == doc.MemberEnd()) {
     return invalid_request("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
   }
-  if (auto error = read_messages(messages->value, spec.messages)) return *error;
+  std::string tool_message;
+  if (auto error = read_messages(messages->value, spec.messages, tool_message)) return *error;
 
   if (auto error = read_stream(doc, spec.stream)) return *error;
   // Newer clients send max_completion_tokens instead of max_tokens; providers know only the latter.
@@ -418,6 +512,10 @@ std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
   ChatRequest request;
   request.spec = std::move(spec);
   if (auto error = read_unsupported(doc, request.unsupported)) return *error;
+  if (auto error = read_chat_gated(doc, request)) return *error;
+  // Verbatim: a provider that honours tools gets the conversation with its tool calls and tool messages.
+  if (!tool_message.empty() || !request.gated.empty())
+    add_tools_messages(request, tool_message, json_text(messages->value));
   if (auto options = doc.FindMember("stream_options"); options != doc.MemberEnd() && !options->value.IsNull()) {
     if (!request.spec.stream) {
       return invalid_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
@@ -435,11 +533,53 @@ std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body) {
   return request;
 }
 
+std::optional<ApiError> route_gated_parameters(ChatRequest &request, const core::ResolveResult &candidates) {
+  const bool resolved = !candidates.candidates.empty();
+  core::ResolveResult remaining = candidates;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::optional<ApiError> refused;
+  for (const GatedParameter &gate : request.gated) {
+    if (resolved) {
+      core::ResolveResult honouring = core::keep_declaring(remaining, {gate.capability});
+      if (honouring.candidates.empty()) {
+        if (gate.droppable) {
+          request.unsupported.push_back(gate.name);
+        } else if (!refused) {
+          refused = invalid_request("'" + gate.name + "' needs a provider that honours tools, and " +
+                                        provhost::one_line(honouring.error) + ".",
+                                    gate.name, "unsupported_parameter");
+        }
+        continue;
+      }
+      remaining = std::move(honouring);
+    }
+    auto &required = request.spec.required_capabilities;
+    if (std::find(required.begin(), required.end(), gate.capability) == required.end())
+      required.push_back(gate.capability);
+    for (const auto &field : gate.fields) {
+      auto same = [&](const auto &kept) { return kept.first == field.first; };
+      if (std::none_of(fields.begin(), fields.end(), same)) fields.push_back(field);
+    }
+  }
+  request.spec.passthrough_json.clear();
+  if (!fields.empty()) {
+    std::string &json = request.spec.passthrough_json;
+    json = "{";
+    for (const auto &[name, value] : fields) {
+      if (json.size() > 1) json += ',';
+      json.append("\"").append(name).append("\":").append(value);
+    }
+    json += '}';
+  }
+  return refused;
+}
+
 ApiError unsupported_parameter_error(const std::vector<std::string> &unsupported) {
   const std::string &first = unsupported.front();
   return invalid_request("Unsupported parameter: '" + first +
-                             "' asks for what no provider here delivers. Send the request without it, or start "
-                             "provhost serve with --drop-unsupported-params to have such parameters ignored.",
+                             "' asks for what no provider this request could go to delivers. Send the request "
+                             "without it, or start provhost serve with --drop-unsupported-params to have such "
+                             "parameters ignored.",
                          first, "unsupported_parameter");
 }
 
@@ -461,7 +601,7 @@ CompletionIdentity new_identity(std::string model, int64_t created) {
 }
 
 std::string completion_json(const CompletionIdentity &identity, std::string_view content,
-                            const core::AnswerSummary &summary) {
+                            const std::vector<ToolCall> &tool_calls, const core::AnswerSummary &summary) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
@@ -476,7 +616,21 @@ std::string completion_json(const CompletionIdentity &identity, std::string_view
   write_key(w, "role");
   write_string(w, "assistant");
   write_key(w, "content");
-  write_string(w, content);
+  if (content.empty() && !tool_calls.empty()) {
+    w.Null();  // as OpenAI answers a turn that only calls tools
+  } else {
+    write_string(w, content);
+  }
+  if (!tool_calls.empty()) {
+    write_key(w, "tool_calls");
+    w.StartArray();
+    for (const ToolCall &call : tool_calls) {
+      w.StartObject();
+      write_tool_call_head(w, call.id, call.name, call.arguments);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.EndObject();
   write_key(w, "logprobs");
   w.Null();
@@ -489,18 +643,63 @@ std::string completion_json(const CompletionIdentity &identity, std::string_view
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-std::string role_event(const CompletionIdentity &identity) { return chunk_event(identity, Delta::role); }
+std::string role_event(const CompletionIdentity &identity) {
+  return chunk_event(identity, [](Writer &w) {
+    write_key(w, "role");
+    write_string(w, "assistant");
+    write_key(w, "content");
+    write_string(w, "");
+  });
+}
 
 std::string text_event(const CompletionIdentity &identity, std::string_view text) {
-  return chunk_event(identity, Delta::text, text);
+  return chunk_event(identity, [&](Writer &w) {
+    write_key(w, "content");
+    write_string(w, text);
+  });
+}
+
+std::string tool_call_event(const CompletionIdentity &identity, const core::ToolCallDelta &piece, bool first) {
+  return chunk_event(identity, [&](Writer &w) {
+    write_key(w, "tool_calls");
+    w.StartArray();
+    w.StartObject();
+    write_key(w, "index");
+    w.Uint(piece.index);
+    if (first) {
+      write_tool_call_head(w, piece.id, piece.name, piece.arguments);
+    } else {
+      write_key(w, "function");
+      w.StartObject();
+      write_key(w, "arguments");
+      write_string(w, piece.arguments);
+      w.EndObject();
+    }
+    w.EndObject();
+    w.EndArray();
+  });
 }
 
 std::string finish_event(const CompletionIdentity &identity, core::FinishReason reason) {
-  return chunk_event(identity, Delta::finish, {}, reason);
+  return chunk_event(
+      identity, [](Writer &) {}, core::to_string(reason));
 }
 
 std::string usage_event(const CompletionIdentity &identity, const core::Usage &usage) {
-  return chunk_event(identity, Delta::usage, {}, core::FinishReason::stop, usage);
+  return chunk_object(
+      identity, [](Writer &) {}, [&](Writer &w) { write_usage(w, usage); });
+}
+
+void ToolCalls::add(const core::ToolCallDelta &piece) {
+  auto [at, added] = by_index_.try_emplace(piece.index, calls_.size());
+  if (added) {
+    calls_.push_back({piece.index, piece.id, piece.name, piece.arguments});
+    return;
+  }
+  ToolCall &call = calls_[at->second];
+  if (call.id.empty()) call.id = piece.id;
+  if (call.name.empty()) call.name = piece.name;
+  call.arguments += piece.arguments;
 }
 
 std::string error_event(const ApiError &error) {
@@ -522,6 +721,13 @@ class ChatCompletionFormat final : public AnswerFormat {
   std::string stream_text(const CompletionIdentity &identity, std::string_view text) override {
     return text_event(identity, text);
   }
+  std::string stream_tool_call(const CompletionIdentity &identity, const core::ToolCallDelta &piece) override {
+    if (!begun_.insert(piece.index).second) return tool_call_event(identity, piece, false);
+    if (!piece.id.empty()) return tool_call_event(identity, piece, true);
+    core::ToolCallDelta named = piece;
+    named.id = tool_call_id_or_new(piece.id);
+    return tool_call_event(identity, named, true);
+  }
   std::string stream_end(const CompletionIdentity &identity, const core::AnswerSummary &summary) override {
     std::string events = finish_event(identity, summary.finish_reason);
     if (include_usage_) events += usage_event(identity, summary.usage);
@@ -531,12 +737,15 @@ class ChatCompletionFormat final : public AnswerFormat {
     return error_event(error).append(done_event);
   }
   std::string whole(const CompletionIdentity &identity, std::string_view content,
-                    const core::AnswerSummary &summary) override {
-    return completion_json(identity, content, summary);
+                    const std::vector<ToolCall> &tool_calls, const core::AnswerSummary &summary) override {
+    std::vector<ToolCall> calls = tool_calls;
+    for (ToolCall &call : calls) call.id = tool_call_id_or_new(call.id);
+    return completion_json(identity, content, calls, summary);
   }
 
  private:
   const bool include_usage_;
+  std::set<uint32_t> begun_;  // the indices of the tool calls streamed so far
 };
 
 }  // namespace

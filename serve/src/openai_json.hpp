@@ -23,6 +23,7 @@ void write_string_or_null(Writer &w, std::string_view s);
 void write_error_object(Writer &w, const ApiError &error);  // {"error": {...}}
 
 std::string_view view_of(const rapidjson::Value &v);  // a string value
+std::string json_text(const rapidjson::Value &v);     // any value as compact JSON
 ApiError invalid_request(std::string message, std::string param, std::string code = {});
 ApiError wrong_type(const std::string &param, std::string_view expected, const rapidjson::Value &got);
 
@@ -54,6 +55,14 @@ struct OptionField {
 // provider; of two fields for one option the first in `fields` wins.
 std::optional<ApiError> read_options(const rapidjson::Value &body, std::string &options_json,
                                      const std::vector<OptionField> &fields);
+// The conversation in chat-completions shape (`messages_json`) joins every gate of param:tools, and a message
+// only such a provider can take (`tool_message`, its param; "" for none) gates the request on it, never dropped.
+void add_tools_messages(ChatRequest &request, const std::string &tool_message, const std::string &messages_json);
+
+// A tool call's id as the upstream gave it, or a new "call_..." when it gave none: clients match a tool's
+// answer to its call by this id.
+std::string tool_call_id_or_new(std::string_view id);
+
 // See ChatRequest::unsupported.
 std::optional<ApiError> read_unsupported(const rapidjson::Value &body, std::vector<std::string> &unsupported);
 

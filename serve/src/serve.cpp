@@ -99,7 +99,10 @@ void run(core::Registry &registry, core::EngineOptions engine_options, ServerOpt
   };
   std::optional<Server> server;
   try {
-    server.emplace(io, std::move(options), submit, std::move(catalog));
+    auto resolve = [&registry](std::string_view provider, std::string_view model) {
+      return registry.resolve(provider, model);
+    };
+    server.emplace(io, std::move(options), submit, resolve, std::move(catalog));
   } catch (const boost::system::system_error &e) {
     throw ListenError(e.code());
   }

@@ -24,24 +24,25 @@ HttpLimits limits_of(const ServerOptions &options) {
 }  // namespace
 
 struct ServerState : HttpService, std::enable_shared_from_this<ServerState> {
-  ServerState(net::io_context &io, ServerOptions options, SubmitChat submit, Catalog catalog)
+  ServerState(net::io_context &io, ServerOptions options, SubmitChat submit, ResolveCandidates resolve, Catalog catalog)
       : io(io),
         options(std::move(options)),
         catalog(std::make_shared<LiveCatalog>(std::move(catalog))),
-        router(routes(std::move(submit)), this->options.api_key,
+        router(routes(std::move(submit), std::move(resolve)), this->options.api_key,
                CrossSitePolicy(this->options.listen.address(), this->options.cross_site)),
         acceptor(io),
         shutdown_timer(io),
         accept_retry(io) {}
 
-  std::vector<Route> routes(SubmitChat submit) {
+  std::vector<Route> routes(SubmitChat submit, ResolveCandidates resolve) {
     ChatBridge::Settings chat_settings{options.max_stream_backlog, options.access_log ? options.log : LogWriter(),
                                        metrics};
     return {
         {http::verb::post, "/v1/chat/completions",
-         chat_completions_handler(submit, chat_settings, options.drop_unsupported_params), true, true},
+         chat_completions_handler(submit, resolve, chat_settings, options.drop_unsupported_params), true, true},
         {http::verb::post, "/v1/responses",
-         responses_handler(std::move(submit), chat_settings, options.drop_unsupported_params), true, true},
+         responses_handler(std::move(submit), std::move(resolve), chat_settings, options.drop_unsupported_params), true,
+         true},
         {http::verb::get, "/v1/models", models_handler(catalog)},
         {http::verb::get, "/v1/models/*", model_handler(catalog)},
         {http::verb::get, "/v1/providers", providers_handler(catalog)},
@@ -185,8 +186,10 @@ void ServerState::stop_if_drained() {
   if (on_stopped) on_stopped();
 }
 
-Server::Server(net::io_context &io, ServerOptions options, SubmitChat submit, Catalog catalog)
-    : state_(std::make_shared<ServerState>(io, std::move(options), std::move(submit), std::move(catalog))) {
+Server::Server(net::io_context &io, ServerOptions options, SubmitChat submit, ResolveCandidates resolve,
+               Catalog catalog)
+    : state_(std::make_shared<ServerState>(io, std::move(options), std::move(submit), std::move(resolve),
+                                           std::move(catalog))) {
   auto &acceptor = state_->acceptor;
   acceptor.open(state_->options.listen.protocol());
   acceptor.set_option(net::socket_base::reuse_address(true));

@@ -33,7 +33,10 @@ const std::vector<std::string> providers = [] {
 // The emulator in-process, `provhost serve` as a child process pointed at it.
 class Served {
  public:
-  explicit Served(std::vector<std::string> serve_args = {}, emulator::Config config = {}) : upstream_(config) {
+  // `with_instance`: also the emulator's OpenAI-compatible endpoint, as the OpenAICompatible instance "Emu" (model
+  // gpt-4o-mini), the one provider that declares tools and response formats.
+  explicit Served(std::vector<std::string> serve_args = {}, emulator::Config config = {}, bool with_instance = false)
+      : upstream_(config) {
     upstream_.start();
     std::vector<std::string> argv = {test::provhost_binary()};
     for (const std::string &name : providers) {
@@ -42,9 +45,15 @@ class Served {
     }
     argv.insert(argv.end(), {"serve", "--listen", "127.0.0.1:0"});
     argv.insert(argv.end(), serve_args.begin(), serve_args.end());
-    process_ = std::make_unique<test::BackgroundProcess>(
-        argv,
-        test::Environment{{"PROVHOST_BACKOFF_SCALE", "0.01"}, {"PROVHOST_PLUGIN_PATH", ""}, {"PROVHOST_API_KEY", ""}});
+    test::Environment env{{"PROVHOST_BACKOFF_SCALE", "0.01"}, {"PROVHOST_PLUGIN_PATH", ""}, {"PROVHOST_API_KEY", ""}};
+    if (with_instance) {
+      env.insert(env.end(), {{"PROVHOST_INSTANCES", "Emu"},
+                             {"PROVHOST_EMU_BASE_URL", upstream_.origin() + "/openai/v1"},
+                             {"PROVHOST_EMU_API_KEY_ENV", "EMU_TEST_KEY"},
+                             {"EMU_TEST_KEY", "sk-emulator"},
+                             {"PROVHOST_EMU_MODELS", "gpt-4o-mini"}});
+    }
+    process_ = std::make_unique<test::BackgroundProcess>(argv, env);
     auto line = process_->wait_for_line([](const std::string &l) { return l.rfind("listening on ", 0) == 0; });
     if (!line) FAIL("provhost serve did not start: " << process_->err());
     port_ = static_cast<uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
@@ -205,4 +214,131 @@ TEST_CASE("a port already in use is reported in one line") {
       test::run_process({test::provhost_binary(), "serve", "--listen", "127.0.0.1:" + std::to_string(served.port())});
   CHECK(second.exit_code == 1);
   CHECK_THAT(second.err, Catch::Contains("cannot listen on 127.0.0.1:" + std::to_string(served.port())));
+}
+
+namespace {
+
+const std::string weather_tool =
+    R"({"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}})";
+
+std::string tools_body(bool stream, const std::string &messages) {
+  return R"({"model": "gpt-4o-mini", "stream": )" + std::string(stream ? "true" : "false") + R"(, "tools": [)" +
+         weather_tool + R"(], "messages": )" + messages + "}";
+}
+
+const std::string question = R"([{"role": "user", "content": "Weather in Oslo?"}])";
+const std::string answered =
+    R"([{"role": "user", "content": "Weather in Oslo?"},)"
+    R"( {"role": "assistant", "content": null, "tool_calls": [{"id": "call_emulator_1", "type": "function", "function": {"name": "weather", "arguments": "{\"query\":\"emulator\"}"}}]},)"
+    R"( {"role": "tool", "tool_call_id": "call_emulator_1", "content": "rain"}])";
+
+}  // namespace
+
+TEST_CASE("tools go only to the provider that declares them, and its tool calls come back through both endpoints") {
+  Served served({}, {}, true);
+
+  SECTION("chat completions, whole") {
+    auto r = fetch(served.port(), "POST", "/v1/chat/completions", tools_body(false, question));
+    REQUIRE(r.status == 200);
+    auto doc = parse(r.body);
+    CHECK(str(doc["provider"]) == "Emu");  // Koala lists gpt-4o-mini too, and comes first, but has no tools
+    const auto &message = doc["choices"][0]["message"];
+    CHECK(message["content"].IsNull());
+    REQUIRE(message["tool_calls"].Size() == 1);
+    CHECK(str(message["tool_calls"][0]["id"]) == "call_emulator_1");
+    CHECK(str(message["tool_calls"][0]["type"]) == "function");
+    CHECK(str(message["tool_calls"][0]["function"]["name"]) == "weather");
+    CHECK(str(message["tool_calls"][0]["function"]["arguments"]) == R"({"query":"emulator"})");
+    CHECK(str(doc["choices"][0]["finish_reason"]) == "tool_calls");
+  }
+  SECTION("chat completions, streamed: the pieces add up to the call") {
+    auto r = fetch(served.port(), "POST", "/v1/chat/completions", tools_body(true, question));
+    REQUIRE(r.status == 200);
+    auto events = sse_data(r.body);
+    REQUIRE(events.size() >= 4);
+    CHECK(events.back() == "[DONE]");
+    std::string id, name, arguments, finish;
+    for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+      auto doc = parse(events[i]);
+      const auto &choice = doc["choices"][0];
+      if (!choice["finish_reason"].IsNull()) finish = str(choice["finish_reason"]);
+      if (!choice["delta"].HasMember("tool_calls")) continue;
+      const auto &call = choice["delta"]["tool_calls"][0];
+      CHECK(call["index"].GetUint() == 0);
+      if (call.HasMember("id")) {
+        CHECK(id.empty());  // the id and name come once, on the first piece
+        id = str(call["id"]);
+        name = str(call["function"]["name"]);
+      }
+      arguments += str(call["function"]["arguments"]);
+    }
+    CHECK(id == "call_emulator_1");
+    CHECK(name == "weather");
+    CHECK(arguments == R"({"query":"emulator"})");
+    CHECK(finish == "tool_calls");
+  }
+  SECTION("the tool's answer goes back, and the model answers in text") {
+    auto r = fetch(served.port(), "POST", "/v1/chat/completions", tools_body(false, answered));
+    REQUIRE(r.status == 200);
+    auto doc = parse(r.body);
+    CHECK(str(doc["choices"][0]["message"]["content"]) == "The tool said: rain");
+    CHECK(str(doc["choices"][0]["finish_reason"]) == "stop");
+  }
+  SECTION("response_format json_object reaches the provider that declares it") {
+    auto r =
+        fetch(served.port(), "POST", "/v1/chat/completions",
+              R"({"model": "gpt-4o-mini", "response_format": {"type": "json_object"}, "messages": )" + question + "}");
+    REQUIRE(r.status == 200);
+    auto doc = parse(r.body);
+    CHECK(str(doc["provider"]) == "Emu");
+    auto answer = parse(str(doc["choices"][0]["message"]["content"]));
+    CHECK(str(answer["answer"]) == served.upstream().expected_text());
+  }
+  SECTION("the Responses API: a function_call item, whole and streamed, and the round trip") {
+    const std::string tools = R"("tools": [{"type": "function", "name": "weather", "parameters": {"type": "object"}}])";
+    auto whole = fetch(served.port(), "POST", "/v1/responses",
+                       R"({"model": "gpt-4o-mini", "input": "Weather in Oslo?", )" + tools + "}");
+    REQUIRE(whole.status == 200);
+    auto doc = parse(whole.body);
+    REQUIRE(doc["output"].Size() == 1);
+    const auto &call = doc["output"][0];
+    CHECK(str(call["type"]) == "function_call");
+    CHECK(str(call["call_id"]) == "call_emulator_1");
+    CHECK(str(call["name"]) == "weather");
+    CHECK(str(call["arguments"]) == R"({"query":"emulator"})");
+
+    auto streamed = fetch(served.port(), "POST", "/v1/responses",
+                          R"({"model": "gpt-4o-mini", "stream": true, "input": "Weather in Oslo?", )" + tools + "}");
+    REQUIRE(streamed.status == 200);
+    std::string deltas, done_arguments;
+    for (const std::string &data : sse_data(streamed.body)) {
+      auto event = parse(data);
+      const std::string type = str(event["type"]);
+      if (type == "response.function_call_arguments.delta") deltas += str(event["delta"]);
+      if (type == "response.function_call_arguments.done") done_arguments = str(event["arguments"]);
+    }
+    CHECK(deltas == R"({"query":"emulator"})");
+    CHECK(done_arguments == deltas);
+
+    auto round_trip =
+        fetch(served.port(), "POST", "/v1/responses",
+              R"({"model": "gpt-4o-mini", )" + tools +
+                  R"(, "input": [{"role": "user", "content": "Weather in Oslo?"},)"
+                  R"( {"type": "function_call", "call_id": "call_emulator_1", "name": "weather", "arguments": "{}"},)"
+                  R"( {"type": "function_call_output", "call_id": "call_emulator_1", "output": "rain"}]})");
+    REQUIRE(round_trip.status == 200);
+    auto answer = parse(round_trip.body);
+    CHECK(str(answer["output"][0]["content"][0]["text"]) == "The tool said: rain");
+  }
+  SECTION("a provider without tools, named: a 400 naming tools, and the tool message named too") {
+    auto r =
+        fetch(served.port(), "POST", "/v1/chat/completions",
+              R"({"model": "Koala/gpt-4o-mini", "tools": [)" + weather_tool + R"(], "messages": )" + question + "}");
+    CHECK(r.status == 400);
+    CHECK(str(parse(r.body)["error"]["param"]) == "tools");
+    auto message = fetch(served.port(), "POST", "/v1/chat/completions",
+                         R"({"model": "Koala/gpt-4o-mini", "messages": )" + answered + "}");
+    CHECK(message.status == 400);
+    CHECK(str(parse(message.body)["error"]["param"]) == "messages[1].tool_calls");
+  }
 }

@@ -53,3 +53,29 @@ TEST_CASE("metrics: label values from plugins and clients are escaped, and their
   CHECK_THAT(text, Catch::Contains("provhost_requests_total{endpoint=\"chat.completions\",provider=\"other\","
                                    "model=\"other\",status=\"200\"} 9\n"));
 }
+
+TEST_CASE("metrics: plugin worker crashes by provider and cause, and restarts, as core counts them") {
+  core::WorkerCounts counts;
+  counts.crashes[{"BodySegv", "signal"}] = 2;
+  counts.crashes[{"Odd\"Name\n", "hang"}] = 1;
+  counts.restarts["BodySegv"] = 1;
+  serve::Metrics metrics(1000, [&] { return counts; });
+  const std::string text = metrics.text();
+  using Catch::Contains;
+  CHECK_THAT(text, Contains("# TYPE provhost_plugin_worker_crashes_total counter\n"
+                            "provhost_plugin_worker_crashes_total{provider=\"BodySegv\",cause=\"signal\"} 2\n"
+                            "provhost_plugin_worker_crashes_total{provider=\"Odd\\\"Name\\n\",cause=\"hang\"} 1\n"));
+  CHECK_THAT(text, Contains("# TYPE provhost_plugin_worker_restarts_total counter\n"
+                            "provhost_plugin_worker_restarts_total{provider=\"BodySegv\"} 1\n"));
+
+  // Core's own counters, which the default Metrics reads: a provider no other test uses.
+  auto before = core::worker_counts();
+  core::count_worker_crash("MetricsTestProvider", core::WorkerCrash::memory);
+  core::count_worker_crash("MetricsTestProvider", core::WorkerCrash::memory);
+  core::count_worker_restart("MetricsTestProvider");
+  auto after = core::worker_counts();
+  CHECK(after.crashes[{"MetricsTestProvider", "memory"}] - before.crashes[{"MetricsTestProvider", "memory"}] == 2);
+  CHECK(after.restarts["MetricsTestProvider"] - before.restarts["MetricsTestProvider"] == 1);
+  CHECK_THAT(serve::Metrics().text(),
+             Contains("provhost_plugin_worker_crashes_total{provider=\"MetricsTestProvider\",cause=\"memory\"} "));
+}

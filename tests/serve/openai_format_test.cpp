@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include <catch2/catch.hpp>
+#include <provhost/serve/answer_format.hpp>
 #include <provhost/serve/openai.hpp>
 #include <variant>
 
@@ -150,7 +151,7 @@ TEST_CASE("fields of the wrong type are 400s naming the parameter") {
 
 TEST_CASE("empty messages, unknown roles, missing content and non-text parts are 400s") {
   CHECK(parse_error(R"({"messages": []})").param == "messages");
-  CHECK(parse_error(R"({"messages": [{"role": "tool", "content": "x"}]})").param == "messages[0].role");
+  CHECK(parse_error(R"({"messages": [{"role": "critic", "content": "x"}]})").param == "messages[0].role");
   CHECK(parse_error(R"({"messages": [{"content": "x"}]})").param == "messages[0].role");
   CHECK(parse_error(R"({"messages": [{"role": "user"}]})").param == "messages[0].content");
   CHECK(parse_error(R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})").param ==
@@ -205,7 +206,8 @@ TEST_CASE("an error has OpenAI's shape, with null for an absent param and code")
 TEST_CASE("a completion is a chat.completion with one assistant message") {
   CompletionIdentity identity = new_identity("gpt-4", 1700000000);
   identity.provider = "FreeNetfly";
-  auto doc = parse(completion_json(identity, "Hi \"there\"\n\xf0\x9f\x98\x80", {core::FinishReason::stop, {12, 4}}));
+  auto doc =
+      parse(completion_json(identity, "Hi \"there\"\n\xf0\x9f\x98\x80", {}, {core::FinishReason::stop, {12, 4}}));
   CHECK(str(doc["id"]) == identity.id);
   CHECK(str(doc["object"]) == "chat.completion");
   CHECK(doc["created"].GetInt64() == 1700000000);
@@ -221,8 +223,8 @@ TEST_CASE("a completion is a chat.completion with one assistant message") {
   CHECK(doc["usage"]["prompt_tokens"].GetUint64() == 12);
   CHECK(doc["usage"]["completion_tokens"].GetUint64() == 4);
   CHECK(doc["usage"]["total_tokens"].GetUint64() == 16);
-  CHECK(str(parse(completion_json(identity, "Hi", {core::FinishReason::length, {}}))["choices"][0]["finish_reason"]) ==
-        "length");
+  CHECK(str(parse(completion_json(identity, "Hi", {},
+                                  {core::FinishReason::length, {}}))["choices"][0]["finish_reason"]) == "length");
 }
 
 TEST_CASE("stream_options.include_usage asks for a last chunk with the usage, and only with stream") {
@@ -262,11 +264,9 @@ TEST_CASE("parameters no provider delivers are listed as unsupported; harmless v
             .empty());
   CHECK(unsupported(R"("n": 2)") == Names{"n"});
   CHECK(unsupported(R"("logprobs": true, "top_logprobs": 3)") == Names{"logprobs", "top_logprobs"});
-  CHECK(unsupported(R"("response_format": {"type": "json_object"})") == Names{"response_format"});
-  CHECK(unsupported(R"("response_format": {"type": "json_schema", "json_schema": {"name": "x"}})") ==
-        Names{"response_format"});
-  CHECK(unsupported(R"("tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required")") ==
-        Names{"tools", "tool_choice"});
+  // A response format no provider here could honour, and a tool choice without tools.
+  CHECK(unsupported(R"("response_format": {"type": "xml"})") == Names{"response_format"});
+  CHECK(unsupported(R"("tool_choice": "required")") == Names{"tool_choice"});
   CHECK(unsupported(R"("functions": [{"name": "f"}])") == Names{"functions"});
   CHECK(unsupported(R"("audio": {"voice": "alloy"}, "modalities": ["text", "audio"])") == Names{"audio", "modalities"});
 
@@ -369,4 +369,187 @@ TEST_CASE("a key given twice in one object is a 400 naming it, at any depth") {
   CHECK(deep.param == "q");
   CHECK(parse_ok(R"({"messages": [{"role": "user", "content": "Hi"}], "a": {"role": 1}, "b": [{"role": 2}]})")
             .messages.size() == 1);
+}
+
+namespace {
+
+ChatRequest parse_request(std::string_view body) {
+  auto result = parse_chat_request(body);
+  if (auto *error = std::get_if<ApiError>(&result)) FAIL("unexpected error: " << error->message);
+  return std::get<ChatRequest>(result);
+}
+
+// Providers a request could go to, each declaring `capabilities`.
+core::ResolveResult candidates(const std::vector<std::pair<std::string, std::vector<std::string>>> &providers) {
+  core::ResolveResult result;
+  for (const auto &[name, capabilities] : providers) {
+    auto provider = std::make_shared<core::LoadedProvider>();
+    provider->meta.name = name;
+    provider->meta.capabilities = capabilities;
+    result.candidates.push_back({provider, "m"});
+  }
+  return result;
+}
+
+const std::string tools_body =
+    R"({"model": "m", "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}],)"
+    R"( "tool_choice": "required", "parallel_tool_calls": false,)"
+    R"( "response_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": {}}},)"
+    R"( "messages": [{"role": "user", "content": "Weather?"},)"
+    R"( {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]},)"
+    R"( {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]})";
+
+const std::string tools_json =
+    R"({"tools":[{"type":"function","function":{"name":"weather","parameters":{"type":"object"}}}],"tool_choice":"required",)"
+    R"("parallel_tool_calls":false,"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":null,)"
+    R"("tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{}"}}]},)"
+    R"({"role":"tool","tool_call_id":"call_1","content":"sunny"}])";
+const std::string format_json = R"("response_format":{"type":"json_schema","json_schema":{"name":"w","schema":{}}})";
+
+}  // namespace
+
+TEST_CASE("tools, response formats and tool messages are gated on the capabilities that honour them") {
+  ChatRequest request = parse_request(tools_body);
+  REQUIRE(request.gated.size() == 3);
+  CHECK(request.gated[0].name == "tools");
+  CHECK(request.gated[0].capability == "param:tools");
+  CHECK(request.gated[1].name == "response_format");
+  CHECK(request.gated[1].capability == "param:response_format");
+  CHECK(request.gated[2].name == "messages[1].tool_calls");  // the first message only tools providers take
+  CHECK_FALSE(request.gated[2].droppable);
+  CHECK(request.unsupported.empty());
+  // The engine's messages: the tool call's turn and the tool's answer are there, for the estimate.
+  REQUIRE(request.spec.messages.size() == 3);
+  CHECK(request.spec.messages[1].role == "assistant");
+  CHECK(request.spec.messages[1].content.empty());
+  CHECK(request.spec.messages[2].role == "tool");
+  CHECK(request.spec.messages[2].content == "sunny");
+
+  SECTION("candidates that honour both: only they are tried, and get every field verbatim") {
+    CHECK_FALSE(route_gated_parameters(
+        request,
+        candidates({{"Text", {}}, {"Tools", {"param:tools"}}, {"Both", {"param:tools", "param:response_format"}}})));
+    CHECK(request.spec.required_capabilities == std::vector<std::string>{"param:tools", "param:response_format"});
+    CHECK(request.spec.passthrough_json == tools_json + "," + format_json + "}");
+    CHECK(request.unsupported.empty());
+  }
+  SECTION("candidates that honour tools only: response_format is unsupported, the rest goes") {
+    CHECK_FALSE(route_gated_parameters(request, candidates({{"Tools", {"param:tools"}}, {"Text", {}}})));
+    CHECK(request.spec.required_capabilities == std::vector<std::string>{"param:tools"});
+    CHECK(request.spec.passthrough_json == tools_json + "}");
+    CHECK(request.unsupported == std::vector<std::string>{"response_format"});
+  }
+  SECTION("no candidate honours tools: tools unsupported, and the tool message a 400 of its own") {
+    auto refused = route_gated_parameters(request, candidates({{"Koala", {}}, {"Ylokh", {"param:response_format"}}}));
+    CHECK(request.unsupported == std::vector<std::string>{"tools"});
+    REQUIRE(refused);
+    CHECK(refused->status == 400);
+    CHECK(refused->param == "messages[1].tool_calls");
+    CHECK(refused->code == "unsupported_parameter");
+    // response_format, honoured by Ylokh alone, left the request only Ylokh.
+    CHECK(refused->message ==
+          "'messages[1].tool_calls' needs a provider that honours tools, and no provider this request could go to "
+          "(Ylokh) declares \"param:tools\".");
+    CHECK(request.spec.required_capabilities == std::vector<std::string>{"param:response_format"});
+    CHECK(request.spec.passthrough_json == "{" + format_json + "}");
+  }
+  SECTION("an unknown model decides nothing: everything is required, and the engine says why") {
+    core::ResolveResult failed;
+    failed.kind = core::ResolveResult::Kind::model_not_found;
+    failed.error = "model not found";
+    CHECK_FALSE(route_gated_parameters(request, failed));
+    CHECK(request.spec.required_capabilities == std::vector<std::string>{"param:tools", "param:response_format"});
+    CHECK(request.unsupported.empty());
+  }
+}
+
+TEST_CASE("keep_declaring keeps the candidates declaring every capability, in order, or says which is missing") {
+  auto kept = core::keep_declaring(candidates({{"A", {"param:tools"}}, {"B", {}}, {"C", {"param:tools", "x"}}}),
+                                   {"param:tools", "x"});
+  REQUIRE(kept.candidates.size() == 1);
+  CHECK(kept.candidates[0].provider->meta.name == "C");
+  auto none = core::keep_declaring(candidates({{"A", {"param:tools"}}}), {"param:tools", "x"});
+  CHECK(none.candidates.empty());
+  CHECK(none.kind == core::ResolveResult::Kind::lacks_capability);
+  CHECK(none.error == "no provider this request could go to (A) declares \"x\"");
+  CHECK(core::keep_declaring(candidates({{"A", {}}}), {}).candidates.size() == 1);
+}
+
+TEST_CASE("tool messages and assistant tool calls are read, with a 400 naming what is wrong") {
+  auto body = [](const std::string &message) {
+    return R"({"model": "m", "messages": [{"role": "user", "content": "Hi"}, )" + message + "]}";
+  };
+  CHECK(parse_error(body(R"({"role": "tool", "content": "x"})")).param == "messages[1].tool_call_id");
+  CHECK(parse_error(body(R"({"role": "tool", "tool_call_id": 3, "content": "x"})")).param ==
+        "messages[1].tool_call_id");
+  CHECK(parse_error(body(R"({"role": "tool", "tool_call_id": "c"})")).param == "messages[1].content");
+  CHECK(parse_error(body(R"({"role": "assistant", "content": null, "tool_calls": {}})")).param ==
+        "messages[1].tool_calls");
+  CHECK(parse_error(body(R"({"role": "function", "name": "f", "content": "x"})")).param == "messages[1].role");
+  // Text parts of a tool's answer are joined as any content is.
+  ChatRequest parts = parse_request(body(
+      R"({"role": "tool", "tool_call_id": "c", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})"));
+  CHECK(parts.spec.messages[1].content == "a\nb");
+  REQUIRE(parts.gated.size() == 1);
+  CHECK(parts.gated[0].name == "messages[1].role");
+  // An assistant's empty tool_calls asks for nothing.
+  CHECK(parse_request(body(R"({"role": "assistant", "content": "ok", "tool_calls": []})")).gated.empty());
+  CHECK(parse_error(R"({"model": "m", "tools": {}, "messages": [{"role": "user", "content": "Hi"}]})").param ==
+        "tools");
+  CHECK(parse_error(R"({"model": "m", "tools": [3], "messages": [{"role": "user", "content": "Hi"}]})").param ==
+        "tools[0]");
+  CHECK(
+      parse_error(
+          R"({"model": "m", "tools": [{}], "parallel_tool_calls": "yes", "messages": [{"role": "user", "content": "Hi"}]})")
+          .param == "parallel_tool_calls");
+}
+
+TEST_CASE("tool calls stream as delta.tool_calls in OpenAI's shape: id, type and name first, then arguments") {
+  const CompletionIdentity identity{"chatcmpl-1", 5, "m", ""};
+  const std::string head = R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":5,"model":"m",)";
+  const std::string tail = R"(,"logprobs":null,"finish_reason":null}]})"
+                           "\n\n";
+  auto format = chat_completion_format(false);
+  CHECK(
+      format->stream_tool_call(identity, {0, "call_1", "weather", ""}) ==
+      head +
+          R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"weather","arguments":""}}]})" +
+          tail);
+  CHECK(format->stream_tool_call(identity, {0, "", "", R"({"city":)"}) ==
+        head + R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]})" +
+            tail);
+  // A second call, whose upstream gave no id: it gets one, since clients answer a call by its id.
+  auto second = event_json(format->stream_tool_call(identity, {1, "", "time", "{}"}));
+  const auto &call = second["choices"][0]["delta"]["tool_calls"][0];
+  CHECK(call["index"].GetUint() == 1);
+  CHECK(str(call["id"]).rfind("call_", 0) == 0);
+  CHECK(str(call["id"]).size() > 10);
+  CHECK(str(call["function"]["name"]) == "time");
+  CHECK(str(call["function"]["arguments"]) == "{}");
+  CHECK(str(event_json(finish_event(identity, core::FinishReason::tool_calls))["choices"][0]["finish_reason"]) ==
+        "tool_calls");
+}
+
+TEST_CASE("a whole answer's tool calls are put together from their pieces; content is null without text") {
+  ToolCalls assembled;
+  for (const core::ToolCallDelta &piece : std::vector<core::ToolCallDelta>{{0, "call_1", "weather", ""},
+                                                                           {0, "", "", R"({"city":)"},
+                                                                           {1, "call_2", "time", "{}"},
+                                                                           {0, "", "", R"("Oslo"})"}})
+    assembled.add(piece);
+  const std::vector<ToolCall> &calls = assembled.calls();
+
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0].arguments == R"({"city":"Oslo"})");
+  CHECK(calls[1].name == "time");
+  const CompletionIdentity identity{"chatcmpl-1", 5, "m", ""};
+  CHECK(completion_json(identity, "", calls, {core::FinishReason::tool_calls, {4, 2}}) ==
+        R"({"id":"chatcmpl-1","object":"chat.completion","created":5,"model":"m","choices":[{"index":0,"message":)"
+        R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":)"
+        R"("weather","arguments":"{\"city\":\"Oslo\"}"}},{"id":"call_2","type":"function","function":{"name":"time",)"
+        R"("arguments":"{}"}}]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":4,)"
+        R"("completion_tokens":2,"total_tokens":6}})");
+  auto with_text = parse(chat_completion_format(false)->whole(identity, "Let me look.", calls, {}));
+  CHECK(str(with_text["choices"][0]["message"]["content"]) == "Let me look.");
+  CHECK(with_text["choices"][0]["message"]["tool_calls"].Size() == 2);
 }

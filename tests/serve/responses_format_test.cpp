@@ -86,8 +86,11 @@ TEST_CASE("responses: bad input is a 400 naming the field; stateful and non-text
   CHECK(parse_error(R"({"model": "m"})").param == "input");
   CHECK(parse_error(R"({"input": 3})").param == "input");
   CHECK(parse_error(R"({"input": []})").param == "input");
-  CHECK(parse_error(R"({"input": [{"type": "function_call_output", "call_id": "c", "output": "x"}]})").param ==
-        "input[0].type");
+  CHECK(parse_error(R"({"input": [{"type": "reasoning", "id": "r", "summary": []}]})").param == "input[0].type");
+  CHECK(parse_error(R"({"input": [{"type": "item_reference", "id": "msg_1"}]})").param == "input[0].type");
+  CHECK(parse_error(R"({"input": [{"type": "function_call_output", "output": "x"}]})").param == "input[0].call_id");
+  CHECK(parse_error(R"({"input": [{"type": "function_call", "call_id": "c", "name": "f"}]})").param ==
+        "input[0].arguments");
   CHECK(parse_error(R"({"input": [{"role": "tool", "content": "x"}]})").param == "input[0].role");
   CHECK(parse_error(R"({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "u"}]}]})").param ==
         "input[0].content[0].type");
@@ -96,7 +99,12 @@ TEST_CASE("responses: bad input is a 400 naming the field; stateful and non-text
 
   auto request = parse_ok(R"({"input": "Hi", "previous_response_id": "resp_1", "tools": [{"type": "web_search"}],
                               "text": {"format": {"type": "json_schema", "name": "x", "schema": {}}}})");
-  CHECK(request.unsupported == std::vector<std::string>{"tools", "previous_response_id", "text.format"});
+  CHECK(request.unsupported == std::vector<std::string>{"tools", "previous_response_id"});  // web_search: hosted
+  REQUIRE(request.gated.size() == 1);
+  CHECK(request.gated[0].name == "text.format");
+  CHECK(request.gated[0].capability == "param:response_format");
+  CHECK(parse_ok(R"({"input": "Hi", "text": {"format": {"type": "grammar"}}})").unsupported ==
+        std::vector<std::string>{"text.format"});
   CHECK(parse_ok(R"({"input": "Hi", "text": {"format": {"type": "text"}}, "background": false})").unsupported.empty());
 }
 
@@ -104,7 +112,7 @@ TEST_CASE("responses: a whole answer is a response object with the message, usag
   CompletionIdentity identity = new_identity("gpt-4o-mini", 1700000000);
   identity.provider = "Koala";
   auto format = responses_format();
-  auto doc = parse(format->whole(identity, "Hi there", {core::FinishReason::stop, {7, 2}}));
+  auto doc = parse(format->whole(identity, "Hi there", {}, {core::FinishReason::stop, {7, 2}}));
   CHECK(str(doc["id"]).rfind("resp_", 0) == 0);
   CHECK(str(doc["object"]) == "response");
   CHECK(doc["created_at"].GetInt64() == 1700000000);
@@ -122,7 +130,7 @@ TEST_CASE("responses: a whole answer is a response object with the message, usag
   CHECK(doc["usage"]["output_tokens"].GetUint64() == 2);
   CHECK(doc["usage"]["total_tokens"].GetUint64() == 9);
 
-  auto cut = parse(responses_format()->whole(identity, "Hi", {core::FinishReason::length, {7, 1}}));
+  auto cut = parse(responses_format()->whole(identity, "Hi", {}, {core::FinishReason::length, {7, 1}}));
   CHECK(str(cut["status"]) == "incomplete");
   CHECK(str(cut["incomplete_details"]["reason"]) == "max_output_tokens");
 }
@@ -170,4 +178,138 @@ TEST_CASE("responses: an error after the stream began is an error event, then re
   CHECK(events[1].first == "response.failed");
   CHECK(str(events[1].second["response"]["status"]) == "failed");
   CHECK(str(events[1].second["response"]["error"]["message"]) == "Koala: connection reset");
+}
+
+namespace {
+
+std::vector<std::string> names_of(const std::vector<std::pair<std::string, rapidjson::Document>> &events) {
+  std::vector<std::string> names;
+  for (const auto &[name, doc] : events) names.push_back(name);
+  return names;
+}
+
+// The passthrough a provider declaring every capability gets for `body`.
+std::string routed_passthrough(std::string_view body) {
+  ChatRequest request = parse_ok(body);
+  core::ResolveResult candidates;
+  auto provider = std::make_shared<core::LoadedProvider>();
+  provider->meta.name = "Both";
+  provider->meta.capabilities = {"param:tools", "param:response_format"};
+  candidates.candidates.push_back({provider, "m"});
+  REQUIRE_FALSE(route_gated_parameters(request, candidates));
+  CHECK(request.unsupported.empty());
+  return request.spec.passthrough_json;
+}
+
+}  // namespace
+
+TEST_CASE("responses: flat function tools, function calls and their outputs become chat completions' shape") {
+  const std::string body =
+      R"({"model": "m", "instructions": "Be brief.", "tool_choice": {"type": "function", "name": "weather"},
+    "tools": [{"type": "function", "name": "weather", "description": "Today's", "parameters": {"type": "object"}, "strict": true}],
+    "input": [{"role": "user", "content": "Weather?"},
+              {"type": "function_call", "call_id": "call_1", "name": "weather", "arguments": "{}", "id": "fc_1"},
+              {"type": "function_call", "call_id": "call_2", "name": "weather", "arguments": "{\"x\":1}"},
+              {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+              {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "warm"}]}]})";
+  ChatRequest request = parse_ok(body);
+  REQUIRE(request.gated.size() == 2);
+  CHECK(request.gated[0].name == "tools");
+  CHECK(request.gated[1].name == "input[1].type");
+  CHECK_FALSE(request.gated[1].droppable);
+  // The engine's messages: the calls are one assistant turn, each output a tool message.
+  REQUIRE(request.spec.messages.size() == 5);
+  CHECK(request.spec.messages[2].role == "assistant");
+  CHECK(request.spec.messages[3].role == "tool");
+  CHECK(request.spec.messages[4].content == "warm");
+  CHECK(
+      routed_passthrough(body) ==
+      R"({"tools":[{"type":"function","function":{"name":"weather","description":"Today's","parameters":{"type":"object"},)"
+      R"("strict":true}}],"tool_choice":{"type":"function","function":{"name":"weather"}},"messages":[)"
+      R"({"role":"system","content":"Be brief."},{"role":"user","content":"Weather?"},{"role":"assistant","content":null,)"
+      R"("tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{}"}},)"
+      R"({"id":"call_2","type":"function","function":{"name":"weather","arguments":"{\"x\":1}"}}]},)"
+      R"({"role":"tool","content":"sunny","tool_call_id":"call_1"},{"role":"tool","content":"warm","tool_call_id":"call_2"}]})");
+
+  CHECK(
+      routed_passthrough(
+          R"({"input": "Hi", "text": {"format": {"type": "json_schema", "name": "w", "schema": {"type": "object"}, "strict": true}}})") ==
+      R"({"response_format":{"type":"json_schema","json_schema":{"name":"w","schema":{"type":"object"},"strict":true}}})");
+  CHECK(routed_passthrough(R"({"input": "Hi", "text": {"format": {"type": "json_object"}}})") ==
+        R"({"response_format":{"type":"json_object"}})");
+  CHECK(
+      parse_ok(
+          R"({"input": "Hi", "tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "allowed_tools"}})")
+          .unsupported == std::vector<std::string>{"tool_choice"});
+  CHECK(parse_error(R"({"input": "Hi", "tools": [{"type": "function"}]})").param == "tools[0].name");
+}
+
+TEST_CASE("responses: a streamed tool call is a function_call item: added, argument deltas, done") {
+  CompletionIdentity identity = new_identity("m", 5);
+  auto format = responses_format();
+  std::string stream = format->stream_start(identity);
+  stream += format->stream_tool_call(identity, {0, "call_1", "weather", ""});
+  stream += format->stream_tool_call(identity, {0, "", "", R"({"city":)"});
+  stream += format->stream_tool_call(identity, {0, "", "", R"("Oslo"})"});
+  stream += format->stream_end(identity, {core::FinishReason::tool_calls, {3, 2}});
+  auto events = events_of(stream);
+  CHECK(names_of(events) ==
+        std::vector<std::string>{"response.created", "response.in_progress", "response.output_item.added",
+                                 "response.function_call_arguments.delta", "response.function_call_arguments.delta",
+                                 "response.function_call_arguments.done", "response.output_item.done",
+                                 "response.completed"});
+  const auto &added = events[2].second["item"];
+  CHECK(str(added["type"]) == "function_call");
+  CHECK(str(added["status"]) == "in_progress");
+  CHECK(str(added["call_id"]) == "call_1");
+  CHECK(str(added["name"]) == "weather");
+  CHECK(str(added["arguments"]).empty());
+  const std::string item_id = str(added["id"]);
+  CHECK(item_id.rfind("fc_", 0) == 0);
+  CHECK(str(events[3].second["item_id"]) == item_id);
+  CHECK(events[3].second["output_index"].GetUint() == 0);
+  CHECK(str(events[3].second["delta"]) == R"({"city":)");
+  CHECK(str(events[5].second["arguments"]) == R"({"city":"Oslo"})");
+  CHECK(str(events[6].second["item"]["status"]) == "completed");
+  CHECK(str(events[6].second["item"]["arguments"]) == R"({"city":"Oslo"})");
+  const auto &output = events.back().second["response"]["output"];
+  REQUIRE(output.Size() == 1);  // no message: the turn only called a tool
+  CHECK(str(output[0]["id"]) == item_id);
+  CHECK(str(output[0]["call_id"]) == "call_1");
+}
+
+TEST_CASE("responses: text then a tool call: the message item ends before the call's begins") {
+  CompletionIdentity identity = new_identity("m", 5);
+  auto format = responses_format();
+  std::string stream = format->stream_start(identity);
+  stream += format->stream_text(identity, "Looking.");
+  stream += format->stream_tool_call(identity, {0, "call_1", "weather", "{}"});
+  stream += format->stream_end(identity, {core::FinishReason::tool_calls, {3, 2}});
+  auto events = events_of(stream);
+  CHECK(names_of(events) ==
+        std::vector<std::string>{
+            "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+            "response.output_text.delta", "response.output_text.done", "response.content_part.done",
+            "response.output_item.done", "response.output_item.added", "response.function_call_arguments.delta",
+            "response.function_call_arguments.done", "response.output_item.done", "response.completed"});
+  CHECK(events[8].second["output_index"].GetUint() == 1);
+  const auto &output = events.back().second["response"]["output"];
+  REQUIRE(output.Size() == 2);
+  CHECK(str(output[0]["content"][0]["text"]) == "Looking.");
+  CHECK(str(output[1]["arguments"]) == "{}");
+}
+
+TEST_CASE("responses: a whole answer lists the message when there is text, then the function calls") {
+  CompletionIdentity identity = new_identity("m", 5);
+  std::vector<ToolCall> calls = {{0, "call_1", "weather", "{}"}};
+  auto only_calls = parse(responses_format()->whole(identity, "", calls, {core::FinishReason::tool_calls, {3, 2}}));
+  REQUIRE(only_calls["output"].Size() == 1);
+  CHECK(str(only_calls["output"][0]["type"]) == "function_call");
+  CHECK(str(only_calls["output"][0]["status"]) == "completed");
+  CHECK(str(only_calls["output"][0]["call_id"]) == "call_1");
+  CHECK(str(only_calls["output"][0]["arguments"]) == "{}");
+  auto both = parse(responses_format()->whole(identity, "Looking.", calls, {core::FinishReason::tool_calls, {3, 2}}));
+  REQUIRE(both["output"].Size() == 2);
+  CHECK(str(both["output"][0]["type"]) == "message");
+  CHECK(str(both["output"][1]["type"]) == "function_call");
 }

@@ -34,6 +34,13 @@ struct Script {
                                                                      // with hold_after_first_text, once released
   std::vector<std::pair<std::string, std::string>> warnings = {};    // provider, message: sent first, as retries are
   core::AnswerSummary summary = {core::FinishReason::stop, {9, 3}};  // heard just before on_done
+  std::vector<core::ToolCallDelta> tool_calls = {};                  // pieces sent after the texts
+};
+
+// A provider the scripted resolution offers, with the capabilities it declares.
+struct Candidate {
+  std::string name;
+  std::vector<std::string> capabilities;
 };
 
 class ScriptedEngine {
@@ -48,6 +55,31 @@ class ScriptedEngine {
   void set_script(Script script) {
     std::lock_guard lock(mutex_);
     script_ = std::move(script);
+  }
+
+  // The providers every request could go to, in order (serve::ResolveCandidates); none makes resolution fail.
+  void set_candidates(std::vector<Candidate> candidates) {
+    std::lock_guard lock(mutex_);
+    candidates_ = std::move(candidates);
+  }
+
+  serve::ResolveCandidates resolver() {
+    return [this](std::string_view, std::string_view model) {
+      std::lock_guard lock(mutex_);
+      core::ResolveResult result;
+      for (const Candidate &candidate : candidates_) {
+        auto provider = std::make_shared<core::LoadedProvider>();
+        provider->meta.name = candidate.name;
+        provider->meta.working = true;
+        provider->meta.capabilities = candidate.capabilities;
+        result.candidates.push_back({std::move(provider), std::string(model)});
+      }
+      if (result.candidates.empty()) {
+        result.kind = core::ResolveResult::Kind::model_not_found;
+        result.error = "no provider offers the model";
+      }
+      return result;
+    };
   }
 
   serve::SubmitChat submitter() {
@@ -158,9 +190,10 @@ class ScriptedEngine {
     if (script.repeat_until_cancelled || (script.repeat_times > 0 && !script.hold_after_first_text)) {
       return repeat(chat, true);
     }
-    if (!script.texts.empty()) chat->sink->on_start(script.provider, script.model);
+    if (!script.texts.empty() || !script.tool_calls.empty()) chat->sink->on_start(script.provider, script.model);
     if (script.hold_after_first_text) {
       if (!script.texts.empty()) chat->sink->on_text(script.texts[0]);
+      if (script.texts.empty() && !script.tool_calls.empty()) chat->sink->on_tool_call(script.tool_calls[0]);
       chat->repeated = 1;
       held_chats_.push_back(chat);
       std::lock_guard lock(mutex_);
@@ -169,6 +202,7 @@ class ScriptedEngine {
       return;
     }
     for (const auto &text : script.texts) chat->sink->on_text(text);
+    for (const auto &piece : script.tool_calls) chat->sink->on_tool_call(piece);
     finish(*chat);
   }
 
@@ -182,7 +216,12 @@ class ScriptedEngine {
     if (first) chat->sink->on_start(chat->script.provider, chat->script.model);
     if (!chat->script.repeat_until_cancelled && chat->repeated == chat->script.repeat_times) return finish(*chat);
     ++chat->repeated;
-    chat->sink->on_text(chat->script.texts.at(0));
+    // A script without texts repeats its first tool call's piece instead.
+    if (chat->script.texts.empty()) {
+      chat->sink->on_tool_call(chat->script.tool_calls.at(0));
+    } else {
+      chat->sink->on_text(chat->script.texts.at(0));
+    }
     boost::asio::post(io_, [this, chat] { repeat(chat, false); });
   }
 
@@ -207,6 +246,7 @@ class ScriptedEngine {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   Script script_;
+  std::vector<Candidate> candidates_ = {{"Scripted", {}}};
   std::vector<core::ChatSpec> specs_;
   std::size_t cancellations_ = 0;
   std::size_t held_ = 0;

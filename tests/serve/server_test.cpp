@@ -40,7 +40,7 @@ class RunningServer {
   explicit RunningServer(serve::ServerOptions options = test_options(),
                          serve::Catalog catalog = {R"({"object":"list","data":[]})",
                                                    R"({"providers":[],"rejected":[]})"}) {
-    server_.emplace(io_, std::move(options), engine.submitter(), std::move(catalog));
+    server_.emplace(io_, std::move(options), engine.submitter(), engine.resolver(), std::move(catalog));
     server_->start();
     thread_ = std::thread([this] {
       io_.run();
@@ -151,12 +151,17 @@ TEST_CASE("with stream_options.include_usage a stream ends with a usage chunk be
   const std::string body = R"({"model": "scripted-1", "stream": true, "stream_options": {"include_usage": true},)"
                            R"( "messages": [{"role": "user", "content": "Hi"}]})";
   auto events = sse_data(fetch(server.port(), "POST", "/v1/chat/completions", body).body);
-  REQUIRE(events.size() == 6);  // role, two texts, finish, usage, [DONE]
-  CHECK(str(parse(events[3])["choices"][0]["finish_reason"]) == "length");
-  auto usage = parse(events[4]);
+  // role, the texts (one event, or two when the server took the first before the second came), finish, usage, [DONE]
+  REQUIRE(events.size() >= 5);
+  const std::size_t last = events.size() - 1;
+  std::string text;
+  for (std::size_t i = 1; i + 3 < events.size(); ++i) text += str(parse(events[i])["choices"][0]["delta"]["content"]);
+  CHECK(text == "Hello");
+  CHECK(str(parse(events[last - 2])["choices"][0]["finish_reason"]) == "length");
+  auto usage = parse(events[last - 1]);
   CHECK(usage["choices"].Empty());
   CHECK(usage["usage"]["total_tokens"].GetUint64() == 23);
-  CHECK(events[5] == "[DONE]");
+  CHECK(events[last] == "[DONE]");
 
   auto plain = sse_data(fetch(server.port(), "POST", "/v1/chat/completions", hello_stream_body).body);
   for (const auto &event : plain) CHECK(event.find("\"usage\"") == std::string::npos);
@@ -508,6 +513,88 @@ TEST_CASE("an unsupported parameter is a 400 naming it, or with --drop-unsupport
   CHECK(str(parse(r.body)["choices"][0]["message"]["content"]) == "Hello, world");
   auto warnings = log.lines_containing("ignored unsupported parameters: n, tools");
   CHECK(warnings.size() == 1);
+}
+
+TEST_CASE("a request with tools goes only to the candidates that honour them; tool calls come back in OpenAI's shape") {
+  auto body = [](bool stream) {
+    return std::string(R"({"model": "scripted-1", "stream": )") + (stream ? "true" : "false") +
+           R"(, "tools": [{"type": "function", "function": {"name": "weather"}}], "tool_choice": "auto",)"
+           R"( "messages": [{"role": "user", "content": "Hi"},)"
+           R"( {"role": "assistant", "content": null, "tool_calls": [{"id": "call_0", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]},)"
+           R"( {"role": "tool", "tool_call_id": "call_0", "content": "rain"}]})";
+  };
+  RunningServer server;
+  server.engine.set_candidates({{"Text", {}}, {"Tools", {"param:tools"}}});
+  server.engine.set_script({.texts = {},
+                            .summary = {core::FinishReason::tool_calls, {5, 2}},
+                            .tool_calls = {{0, "call_1", "weather", ""}, {0, "", "", R"({"city":"Oslo"})"}}});
+
+  auto streamed = fetch(server.port(), "POST", "/v1/chat/completions", body(true));
+  REQUIRE(streamed.status == 200);
+  auto events = sse_data(streamed.body);
+  REQUIRE(events.size() == 5);  // role, the call's first piece, its arguments, the finish, [DONE]
+  auto first = parse(events[1]);
+  const auto &call = first["choices"][0]["delta"]["tool_calls"][0];
+  CHECK(call["index"].GetUint() == 0);
+  CHECK(str(call["id"]) == "call_1");
+  CHECK(str(call["type"]) == "function");
+  CHECK(str(call["function"]["name"]) == "weather");
+  auto piece = parse(events[2]);
+  CHECK(str(piece["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]) == R"({"city":"Oslo"})");
+  CHECK_FALSE(piece["choices"][0]["delta"]["tool_calls"][0].HasMember("id"));
+  CHECK(str(parse(events[3])["choices"][0]["finish_reason"]) == "tool_calls");
+  CHECK(events[4] == "[DONE]");
+
+  auto whole = fetch(server.port(), "POST", "/v1/chat/completions", body(false));
+  REQUIRE(whole.status == 200);
+  auto doc = parse(whole.body);
+  const auto &message = doc["choices"][0]["message"];
+  CHECK(message["content"].IsNull());
+  REQUIRE(message["tool_calls"].Size() == 1);
+  CHECK(str(message["tool_calls"][0]["id"]) == "call_1");
+  CHECK(str(message["tool_calls"][0]["function"]["arguments"]) == R"({"city":"Oslo"})");
+  CHECK(str(doc["choices"][0]["finish_reason"]) == "tool_calls");
+
+  auto specs = server.engine.specs();
+  REQUIRE(specs.size() == 2);
+  CHECK(specs[0].required_capabilities == std::vector<std::string>{"param:tools"});
+  auto passthrough = parse(specs[0].passthrough_json);
+  CHECK(str(passthrough["tools"][0]["function"]["name"]) == "weather");
+  CHECK(str(passthrough["tool_choice"]) == "auto");
+  CHECK(str(passthrough["messages"][2]["tool_call_id"]) == "call_0");
+  REQUIRE(specs[0].messages.size() == 3);
+  CHECK(specs[0].messages[2].role == "tool");
+}
+
+TEST_CASE("tools no candidate honours: a 400, or dropped with a warning; a tool message is a 400 either way") {
+  const std::string tools = R"({"model": "scripted-1", "tools": [{"type": "function", "function": {"name": "f"}}],)"
+                            R"( "messages": [{"role": "user", "content": "Hi"}]})";
+  const std::string tool_message =
+      R"({"model": "scripted-1", "messages": [{"role": "user", "content": "Hi"}, {"role": "tool", "tool_call_id": "c", "content": "x"}]})";
+  {
+    RunningServer server;
+    server.engine.set_candidates({{"Text", {}}, {"Json", {"param:response_format"}}});
+    auto r = fetch(server.port(), "POST", "/v1/chat/completions", tools);
+    CHECK(r.status == 400);
+    CHECK(str(parse(r.body)["error"]["param"]) == "tools");
+    auto refused = fetch(server.port(), "POST", "/v1/chat/completions", tool_message);
+    CHECK(refused.status == 400);
+    auto doc = parse(refused.body);
+    CHECK(str(doc["error"]["param"]) == "messages[1].role");
+    CHECK_THAT(str(doc["error"]["message"]), Catch::Contains("(Text, Json) declares \"param:tools\""));
+    CHECK(server.engine.specs().empty());
+  }
+  auto options = test_options();
+  options.drop_unsupported_params = true;
+  RunningServer server(options);
+  auto dropped = fetch(server.port(), "POST", "/v1/chat/completions", tools);
+  CHECK(dropped.status == 200);
+  CHECK(dropped.header("x-provhost-warning") == "ignored unsupported parameters: tools");
+  CHECK(fetch(server.port(), "POST", "/v1/chat/completions", tool_message).status == 400);
+  auto specs = server.engine.specs();
+  REQUIRE(specs.size() == 1);
+  CHECK(specs[0].passthrough_json.empty());
+  CHECK(specs[0].required_capabilities.empty());
 }
 
 TEST_CASE("a chat's retries and fallbacks are logged, one escaped line each naming the client, request and provider") {
@@ -895,6 +982,33 @@ TEST_CASE("a streaming client slower than its chat gets every byte: the chat is 
   std::string text = stream_text(client.read_rest());
   CHECK(text.size() == pieces * piece.size());
   CHECK(text.find_first_not_of('z') == std::string::npos);
+  CHECK(server.engine.holds() > 0);
+  CHECK(server.engine.cancellations() == 0);
+}
+
+TEST_CASE("a streaming client slower than its chat's tool calls gets every piece: the chat is held") {
+  auto options = test_options();
+  options.max_stream_backlog = 64 * 1024;
+  RunningServer server(options);
+  const std::string arguments(16 * 1024, 'a');
+  constexpr std::size_t pieces = 256;  // 4 MiB of arguments: 64 times the backlog
+  server.engine.set_script(
+      {.texts = {}, .hold_after_first_text = true, .repeat_times = pieces, .tool_calls = {{0, "", "", arguments}}});
+  Client client(server.port());
+  client.shrink_receive_buffer(64 * 1024);
+  client.send_request("POST", "/v1/chat/completions",
+                      R"({"model": "scripted-1", "stream": true, "messages": [{"role": "user", "content": "Hi"}]})");
+  REQUIRE(client.read_header().status == 200);
+  REQUIRE(server.engine.wait_for_held(1));
+  server.engine.release();
+  std::size_t received = 0;
+  for (const std::string &event : sse_data(client.read_rest())) {
+    if (event == "[DONE]") continue;
+    auto doc = parse(event);
+    const auto &delta = doc["choices"][0]["delta"];
+    if (delta.HasMember("tool_calls")) received += delta["tool_calls"][0]["function"]["arguments"].GetStringLength();
+  }
+  CHECK(received == pieces * arguments.size());
   CHECK(server.engine.holds() > 0);
   CHECK(server.engine.cancellations() == 0);
 }

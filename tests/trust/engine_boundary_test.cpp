@@ -116,6 +116,18 @@ TEST_CASE("an answer longer than max_answer_bytes fails the chat, streamed or no
   }
 }
 
+TEST_CASE("a flood of empty tool-call pieces counts against max_answer_bytes too") {
+  Registry registry;
+  registry.load({PROVHOST_HOSTILE_PLUGIN_DIR});
+  EngineOptions options;
+  options.limits.max_answer_bytes = 1024 * 1024;  // 100,000 pieces of 64 bytes each are more
+  Engine engine(registry, options);
+  auto heard = chat(engine, "ToolFlood");
+  REQUIRE(heard->error);
+  CHECK(heard->error->kind == ErrorKind::protocol);
+  CHECK(heard->error->detail == "the answer is longer than the limit of 1048576 bytes (--max-answer-bytes)");
+}
+
 TEST_CASE("a plugin asking for requests without end is stopped at max_requests") {
   provhost::emulator::Emulator upstream;
   upstream.start();

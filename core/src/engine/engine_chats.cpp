@@ -23,10 +23,12 @@ void Engine::Impl::start(std::shared_ptr<Chat> pointer) {
   if (chat.spec.messages.empty()) {
     return close_chat(chat, make_error(ErrorKind::bad_request, "", "no messages to send"));
   }
-  ResolveResult resolved = registry.resolve(chat.spec.provider, chat.spec.model);
+  ResolveResult resolved =
+      keep_declaring(registry.resolve(chat.spec.provider, chat.spec.model), chat.spec.required_capabilities);
   if (resolved.candidates.empty()) {
-    ErrorKind kind = resolved.kind == ResolveResult::Kind::unknown_provider ? ErrorKind::unknown_provider
-                                                                            : ErrorKind::model_not_found;
+    ErrorKind kind = resolved.kind == ResolveResult::Kind::unknown_provider   ? ErrorKind::unknown_provider
+                     : resolved.kind == ResolveResult::Kind::lacks_capability ? ErrorKind::bad_request
+                                                                              : ErrorKind::model_not_found;
     return close_chat(chat, make_error(kind, "", resolved.error.empty() ? "no provider found" : resolved.error));
   }
   chat.candidates = std::move(resolved.candidates);

@@ -124,12 +124,14 @@ bool Engine::Impl::count_answer_bytes(Chat &chat, size_t bytes) {
   return true;
 }
 
-// A tool call's strings are the plugin's, like its text: repaired to UTF-8 and counted in the answer's size.
+// A tool call's strings are the plugin's, like its text: repaired to UTF-8 and counted in the answer's size, each
+// piece with what it costs beside its strings, so that --max-answer-bytes bounds a flood of empty pieces too.
 void Engine::Impl::deliver_tool_call(Chat &chat, ToolCallDelta &call) {
+  constexpr size_t piece_overhead = 64;
   for (std::string *field : {&call.id, &call.name, &call.arguments}) {
     if (!is_utf8(*field)) *field = repair_utf8(*field);
   }
-  if (!count_answer_bytes(chat, call.id.size() + call.name.size() + call.arguments.size())) return;
+  if (!count_answer_bytes(chat, piece_overhead + call.id.size() + call.name.size() + call.arguments.size())) return;
   chat.sink->on_tool_call(call);
 }
 

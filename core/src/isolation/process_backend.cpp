@@ -13,15 +13,19 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <provhost/core/error.hpp>
 #include <provhost/core/host_services.hpp>
+#include <provhost/core/worker_stats.hpp>
 #include <unordered_set>
+#include <utility>
 
 #include "../engine/lane_backend.hpp"
 #include "child.hpp"
@@ -144,6 +148,7 @@ class WorkerLane final : public Lane {
       std::cerr << "provhost: warning: plugins run without a sandbox: the kernel refused seccomp (" << sandbox_error
                 << ")\n";
     }
+    if (std::exchange(after_crash_, false)) count_worker_restart(provider_);
     return true;
   }
 
@@ -151,7 +156,13 @@ class WorkerLane final : public Lane {
   void note_death() {
     if (death_.empty()) death_ = "the plugin's worker ended";
     int status = isolation::kill_and_reap(pid_);
-    if (death_ == ended_by_itself) death_ = "the plugin " + isolation::describe_end(status);
+    if (death_ == ended_by_itself) {
+      death_ = "the plugin " + isolation::describe_end(status);
+      crash_ = WIFSIGNALED(status) ? WorkerCrash::signal : WorkerCrash::exit;
+    }
+    if (crash_) count_worker_crash(provider_, *crash_);
+    after_crash_ = crash_.has_value();
+    crash_.reset();
     ::close(socket_);
     socket_ = -1;
     pid_ = -1;
@@ -212,6 +223,7 @@ class WorkerLane final : public Lane {
       if (ready > 0) return true;
       if (Clock::now() >= deadline) {
         death_ = "the plugin did not answer within " + isolation::seconds_text(options_.call_timeout) + " (killed)";
+        crash_ = WorkerCrash::hang;
         return false;
       }
     }
@@ -244,6 +256,7 @@ class WorkerLane final : public Lane {
     if (!read_bytes(reinterpret_cast<char *>(&length), sizeof length, deadline)) return false;
     if (length == 0 || length > isolation::max_frame_size) {
       death_ = "the plugin's worker sent an unreadable answer (killed)";
+      crash_ = WorkerCrash::protocol;
       return false;
     }
     received_.resize(length);
@@ -253,7 +266,9 @@ class WorkerLane final : public Lane {
       isolation::WireReader reader(std::string_view(received_).substr(1));
       uint8_t cause = reader.u8();
       uint32_t value = reader.u32();
-      if (cause == static_cast<uint8_t>(isolation::FatalCause::sandbox))
+      const bool sandbox = cause == static_cast<uint8_t>(isolation::FatalCause::sandbox);
+      crash_ = sandbox ? WorkerCrash::sandbox : WorkerCrash::memory;
+      if (sandbox)
         death_ = "blocked by the sandbox: " + isolation::syscall_name(static_cast<int>(value));
       else
         death_ =
@@ -262,6 +277,7 @@ class WorkerLane final : public Lane {
     }
     if (type != expected) {
       death_ = "the plugin's worker sent an unreadable answer (killed)";
+      crash_ = WorkerCrash::protocol;
       return false;
     }
     return true;
@@ -292,6 +308,7 @@ class WorkerLane final : public Lane {
     if (!isolation::read_results(reader, results_)) {
       results_.clear();
       death_ = "the plugin's worker sent an unreadable answer (killed)";
+      crash_ = WorkerCrash::protocol;
       return false;
     }
     for (size_t i = 0; i < results_.size(); ++i) {
@@ -322,6 +339,8 @@ class WorkerLane final : public Lane {
   Clock::time_point restart_not_before_;
   int deaths_ = 0;
   std::string death_;                       // why the worker is being ended, as it is found out
+  std::optional<WorkerCrash> crash_;        // and how it crashed, when it did (/metrics)
+  bool after_crash_ = false;                // the next worker started is a restart
   std::string last_death_;                  // why the last one ended
   std::string failure_;                     // what the sessions that cannot run are told
   std::unordered_set<SessionId> sessions_;  // open in the worker

@@ -176,4 +176,22 @@ ResolveResult Registry::resolve(std::string_view provider, std::string_view mode
                                                            "; working providers' models: " + listed(offered));
 }
 
+ResolveResult keep_declaring(ResolveResult resolved, const std::vector<std::string> &required) {
+  for (const std::string &capability : required) {
+    if (resolved.candidates.empty()) return resolved;
+    std::vector<Resolution> declaring;
+    for (Resolution &candidate : resolved.candidates) {
+      if (candidate.provider->meta.has_capability(capability)) declaring.push_back(std::move(candidate));
+    }
+    if (declaring.empty()) {
+      std::vector<std::string> names;
+      for (const Resolution &candidate : resolved.candidates) names.push_back(candidate.provider->meta.name);
+      return failure(ResolveResult::Kind::lacks_capability,
+                     "no provider this request could go to (" + joined(names) + ") declares " + in_quotes(capability));
+    }
+    resolved.candidates = std::move(declaring);
+  }
+  return resolved;
+}
+
 }  // namespace provhost::core

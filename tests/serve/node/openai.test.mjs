@@ -5,11 +5,9 @@
 //
 // Run by ctest (test "serve.the official OpenAI Node.js client against provhost serve"), which sets PROVHOST_BIN, PROVHOST_EMULATOR_BIN and
 // PROVHOST_BUNDLED_PROVIDERS (the build's list of bundled providers, one name a line).
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { bundledProviders, emulatorControl, required, startServer, stopServers } from './fixture.mjs';
 
 let OpenAI, createOpenAI, generateText, streamText;
 try {
@@ -21,44 +19,8 @@ try {
   throw error;
 }
 
-const providers = readFileSync(required('PROVHOST_BUNDLED_PROVIDERS'), 'utf8').split('\n').filter((name) => name);
+const providers = bundledProviders();
 const apiKey = 'sk-provhost-node-test';
-const children = [];
-
-// Starts a server process and resolves with the origin it prints ("listening on http://...").
-function startServer(command, args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let stderr = '';
-    child.stderr.on('data', (data) => (stderr += data));
-    const timer = setTimeout(() => reject(new Error(`${command} did not start within 10 s: ${stderr}`)), 10_000);
-    child.on('error', (error) => reject(error));
-    child.on('exit', (code) => reject(new Error(`${command} exited with ${code}: ${stderr}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const match = /^listening on (http:\/\/\S+)/.exec(line);
-      if (!match) return;
-      clearTimeout(timer);
-      resolve(match[1]);
-    });
-  });
-}
-
-async function emulatorControl(origin, method, path, body) {
-  const response = await fetch(`${origin}/__emulator/${path}`, {
-    method,
-    headers: body ? { 'Content-Type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  assert.equal(response.status, 200, `emulator ${method} ${path}`);
-  return response.text();
-}
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run this test through ctest`);
-  return value;
-}
 
 describe('provhost serve with the OpenAI Node.js library', () => {
   let emulator, client, aiSdk, expectedText;
@@ -80,9 +42,7 @@ describe('provhost serve with the OpenAI Node.js library', () => {
     for (const provider of (await listing.json()).providers) defaultModels[provider.name] = provider.default_model;
   });
 
-  after(() => {
-    for (const child of children) child.kill('SIGTERM');
-  });
+  after(stopServers);
 
   test('models.list() names every provider model, plain and as Provider/model', async () => {
     const ids = [];

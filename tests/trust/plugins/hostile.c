@@ -131,6 +131,34 @@ static void hostile_session_close(ph_session *session) {
 #endif
 #endif
 
+#if defined(HOSTILE_TOOL_FLOOD)
+#define HOSTILE_NAME "ToolFlood"
+/* Answers at once with many tool calls of empty strings, each with an index of its own: what the host keeps
+ * of them must be bounded all the same (--max-answer-bytes). */
+static ph_status hostile_session_open(const ph_provider *provider, const ph_chat_request *request,
+                                      const ph_session_events *events, ph_session **out_session) {
+  ph_status status = raw_session_open(provider, request, events, out_session);
+  if (status != PH_OK) return status;
+  if (PH_HAS_FIELD(events, ph_session_events, tool_call)) {
+    for (uint32_t i = 0; i < 100000; ++i) {
+      ph_tool_call call;
+      memset(&call, 0, sizeof call);
+      call.struct_size = sizeof call;
+      call.index = i;
+      events->tool_call(events, &call);
+    }
+  }
+  events->finish(events);
+  return PH_OK;
+}
+
+static ph_status hostile_answered(ph_session *session, ph_http_request *out) {
+  (void)session;
+  (void)out;
+  return PH_DONE;
+}
+#endif
+
 /* ---- metadata ---------------------------------------------------------------------------------------- */
 
 #if defined(HOSTILE_MANY_MODELS)
@@ -161,6 +189,10 @@ PH_EXPORT ph_status provhost_plugin_entry(ph_entry_args *args) {
   raw_provider.session_open = hostile_session_open;
   raw_provider.next_request = hostile_answered;
   raw_provider.session_close = hostile_session_close;
+#endif
+#if defined(HOSTILE_TOOL_FLOOD)
+  raw_provider.session_open = hostile_session_open;
+  raw_provider.next_request = hostile_answered;
 #endif
 #if defined(HOSTILE_MANY_MODELS)
   for (size_t i = 0; i < HOSTILE_MODEL_COUNT; ++i) {

@@ -34,6 +34,9 @@ struct ChatSpec {
   // tool_choice, the raw messages, response_format); "" = none. The front end fills it only with fields some
   // provider may honour, and the engine hands it to a provider only when it declares the capability.
   std::string passthrough_json;
+  // Only candidates that declare every one of these capabilities are tried (fallback stays among them): a request
+  // with tools goes only to providers that declare "param:tools". None left is a bad_request naming the first.
+  std::vector<std::string> required_capabilities;
 };
 
 // Token counts of one answer, estimated as provhost/core/tokens.hpp says.

@@ -127,8 +127,13 @@ struct Resolution {
 struct ResolveResult {
   std::vector<Resolution> candidates;
   std::string error;  // one line; set when candidates is empty
-  enum class Kind { ok, unknown_provider, model_not_found } kind = Kind::ok;
+  enum class Kind { ok, unknown_provider, model_not_found, lacks_capability } kind = Kind::ok;
 };
+
+// `resolved` with only the candidates that declare every capability of `required`, in their order; a failure of
+// kind lacks_capability, naming the first capability no remaining candidate declares, when none is left. A failed
+// resolution stays as it was.
+ResolveResult keep_declaring(ResolveResult resolved, const std::vector<std::string> &required);
 
 // The user's say in resolution when no provider is named (the configuration's provider_order and
 // [models] chains). Provider names match case-insensitively; models exactly as requested.

@@ -9,6 +9,7 @@
 #include <provhost/serve/openai.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace provhost::serve {
 
@@ -23,12 +24,13 @@ class AnswerFormat {
   // after it began (the status line has gone out; the error travels inside the stream).
   virtual std::string stream_start(const CompletionIdentity &identity) = 0;
   virtual std::string stream_text(const CompletionIdentity &identity, std::string_view text) = 0;
+  virtual std::string stream_tool_call(const CompletionIdentity &identity, const core::ToolCallDelta &piece) = 0;
   virtual std::string stream_end(const CompletionIdentity &identity, const core::AnswerSummary &summary) = 0;
   virtual std::string stream_error(const CompletionIdentity &identity, const ApiError &error) = 0;
 
   // A whole answer as one JSON body.
   virtual std::string whole(const CompletionIdentity &identity, std::string_view content,
-                            const core::AnswerSummary &summary) = 0;
+                            const std::vector<ToolCall> &tool_calls, const core::AnswerSummary &summary) = 0;
 };
 
 // chat.completion / chat.completion.chunk; `include_usage`: a last chunk with the usage.

@@ -27,6 +27,7 @@
 #include <provhost/serve/openai.hpp>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace provhost::serve {
 
@@ -46,6 +47,13 @@ struct ChatInbox {
   bool wake_pending = false;     // the bridge will look here soon; no need to post again
   std::optional<std::pair<std::string, std::string>> started;  // provider, model
   std::string text;
+  std::vector<core::ToolCallDelta> tool_calls;  // after `text`: a model writes its text before it calls tools
+  // What `text` and `tool_calls` hold, counted against text_limit; a piece of a tool call counts its strings and
+  // what it costs beside them, so that a flood of empty pieces fills the inbox as text would.
+  std::size_t waiting_bytes = 0;
+  static std::size_t piece_bytes(const core::ToolCallDelta &piece) {
+    return sizeof piece + piece.id.size() + piece.name.size() + piece.arguments.size();
+  }
   std::optional<core::AnswerSummary> summary;
   bool done = false;
   std::optional<core::ChatError> error;
@@ -86,6 +94,7 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
   void take_inbox(HttpConnection &connection);
   void chat_started(HttpConnection &connection, const std::string &provider, const std::string &model);
   void chat_text(HttpConnection &connection, std::string_view text);
+  void chat_tool_call(HttpConnection &connection, const core::ToolCallDelta &piece);
   void chat_done(HttpConnection &connection);
   void chat_failed(HttpConnection &connection, const core::ChatError &error);
   void start_stream(HttpConnection &connection);
@@ -110,6 +119,7 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
   std::shared_ptr<core::ChatHandle> chat_;
   std::shared_ptr<ChatInbox> inbox_;  // set while the chat runs
   std::string content_;               // a non-streaming answer so far
+  ToolCalls tool_calls_;              // a non-streaming answer's tool calls so far
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> first_text_at_;
   bool counted_ = false;            // count_finished() ran

@@ -13,12 +13,15 @@
 namespace provhost::serve {
 
 // POST /v1/chat/completions: the body becomes a chat for the engine, answered through a ChatBridge.
-// With `drop_unsupported_params`, parameters no provider delivers (ChatRequest::unsupported) are
-// ignored and logged as a warning; without, they are a 400 unsupported_parameter.
-RouteHandler chat_completions_handler(SubmitChat submit, ChatBridge::Settings settings, bool drop_unsupported_params);
+// Tools and response formats go only to the candidates `resolve` finds that declare them
+// (route_gated_parameters). With `drop_unsupported_params`, parameters no candidate delivers
+// (ChatRequest::unsupported) are ignored and logged as a warning; without, they are a 400 unsupported_parameter.
+RouteHandler chat_completions_handler(SubmitChat submit, ResolveCandidates resolve, ChatBridge::Settings settings,
+                                      bool drop_unsupported_params);
 
 // POST /v1/responses: the same chat, read and answered in the Responses API's shape (responses.hpp).
-RouteHandler responses_handler(SubmitChat submit, ChatBridge::Settings settings, bool drop_unsupported_params);
+RouteHandler responses_handler(SubmitChat submit, ResolveCandidates resolve, ChatBridge::Settings settings,
+                               bool drop_unsupported_params);
 
 // GET /v1/models: the current catalog's model list.
 RouteHandler models_handler(std::shared_ptr<const LiveCatalog> catalog);

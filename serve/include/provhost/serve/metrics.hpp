@@ -9,20 +9,26 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <provhost/core/error.hpp>
+#include <provhost/core/worker_stats.hpp>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace provhost::serve {
 
 class Metrics {
  public:
-  explicit Metrics(std::size_t max_series = 1000) : max_series_(max_series) {}
+  // `worker_counts`: the plugin workers' crashes and restarts (core's process backend counts them, process-wide).
+  explicit Metrics(std::size_t max_series = 1000,
+                   std::function<core::WorkerCounts()> worker_counts = core::worker_counts)
+      : max_series_(max_series), worker_counts_(std::move(worker_counts)) {}
 
   // One chat request answered: its endpoint ("chat.completions", "responses"), who answered (or
   // failed last), the HTTP status, and its timings (first_token: none when no text came).
@@ -54,6 +60,7 @@ class Metrics {
   void add_gauge(int delta);
 
   const std::size_t max_series_;
+  const std::function<core::WorkerCounts()> worker_counts_;
   mutable std::mutex mutex_;
   std::map<Labels, bool> known_;  // every label set admitted so far
   std::map<Labels, uint64_t> requests_, retries_, fallbacks_, upstream_errors_, plugin_events_;

@@ -48,8 +48,10 @@ struct ServerState;
 class Server {
  public:
   // Binds at once (throws boost::system::system_error when it cannot); serves once start() is called
-  // and the io_context runs.
-  Server(boost::asio::io_context &io, ServerOptions options, SubmitChat submit, Catalog catalog);
+  // and the io_context runs. `resolve` tells which providers a request could go to (see
+  // route_gated_parameters), as the engine behind `submit` resolves them.
+  Server(boost::asio::io_context &io, ServerOptions options, SubmitChat submit, ResolveCandidates resolve,
+         Catalog catalog);
   ~Server();
   Server(const Server &) = delete;
   Server &operator=(const Server &) = delete;
