@@ -100,7 +100,7 @@ void SessionRunner::handle(SessionWork &work, Batch<SessionResult> &produced) {
 void SessionRunner::body(Slot &slot, SessionWork &work, Batch<SessionResult> &produced) {
   if (slot.answered) return;
   SessionResult &out = result(produced, &slot, work.session, SessionResult::Kind::body_taken);
-  ph_status status = slot.session->body(work.bytes);
+  ph_status status = slot.session->body(work.body());
   if (status == PH_DONE) {
     out.answer_complete = slot.answered = true;
     // The rest of this response is not the session's; what the engine asks next is certain.
