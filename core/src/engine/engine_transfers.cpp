@@ -84,7 +84,7 @@ void Engine::Impl::advance(Transfer &t) {
       if (t.curl_done && t.bodies_in_flight == 0 && t.buffer.empty()) {
         if (t.result != CURLE_OK) return transport_failed(chat, t);
         transition(t, TransferState::settling);
-        post(SessionWork::Kind::response_end, chat);
+        if (!t.end_handed_on) post(SessionWork::Kind::response_end, chat);
       }
       return;
     case TransferState::collecting_error: {
@@ -155,6 +155,13 @@ void Engine::Impl::begin_response(Chat &chat, Transfer &t) {
     hand_over(t.buffer, item.bytes, buffer_limit);
     t.bodies_in_flight = 1;  // until the session says what they are
     resume(t);
+  }
+  // The whole response is here: its end goes in the same batch, saving a round trip. The session
+  // takes it only when it reads the response (session_runner.cpp); otherwise the engine goes on
+  // as it would have.
+  if (t.curl_done && t.result == CURLE_OK && t.buffer.empty()) {
+    post(SessionWork::Kind::response_end, chat);
+    t.end_handed_on = true;
   }
 }
 

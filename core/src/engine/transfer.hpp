@@ -99,6 +99,7 @@ struct Transfer {
   size_t drained = 0;      // bytes dropped while draining
   TimePoint drain_until = never;
   bool body_fed = false;          // body bytes reached the session: no retry any more
+  bool end_handed_on = false;     // the response's end went with its start (it had come whole)
   unsigned bodies_in_flight = 0;  // batches of body bytes with the session
   bool paused = false;            // libcurl holds the bytes until we resume the transfer
   bool curl_done = false;
