@@ -51,6 +51,14 @@ class Driver {
     return seen;
   }
   const std::vector<SessionResult> &all() const { return last_; }
+  // What session `id` got so far, in order, as (kind, text).
+  std::vector<std::pair<Kind, std::string>> of(SessionId id) const {
+    std::vector<std::pair<Kind, std::string>> seen;
+    for (const SessionResult &result : last_) {
+      if (result.session == id) seen.emplace_back(result.kind, result.text);
+    }
+    return seen;
+  }
   SessionBackend &backend() { return *backend_; }
 
  private:
@@ -141,23 +149,16 @@ TEST_CASE("after PH_DONE (the next request follows unasked) or a failure the res
   driver.submit();
   driver.results(12);
   // Order holds within a session; sessions interleave as their threads run.
-  auto of = [&](SessionId id) {
-    std::vector<std::pair<Kind, std::string>> seen;
-    for (const SessionResult &result : driver.all()) {
-      if (result.session == id) seen.emplace_back(result.kind, result.text);
-    }
-    return seen;
-  };
-  CHECK(of(1) == std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""},
-                                                           {Kind::request, ""},
-                                                           {Kind::action, ""},
-                                                           {Kind::body_taken, "abc"},
-                                                           {Kind::no_more_requests, ""},
-                                                           {Kind::closed, ""}});
-  CHECK(of(2) ==
+  CHECK(driver.of(1) == std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""},
+                                                                  {Kind::request, ""},
+                                                                  {Kind::action, ""},
+                                                                  {Kind::body_taken, "abc"},
+                                                                  {Kind::no_more_requests, ""},
+                                                                  {Kind::closed, ""}});
+  CHECK(driver.of(2) ==
         std::vector<std::pair<Kind, std::string>>{
             {Kind::opened, ""}, {Kind::request, ""}, {Kind::action, ""}, {Kind::failed, ""}, {Kind::closed, ""}});
-  CHECK(of(99) == std::vector<std::pair<Kind, std::string>>{{Kind::closed, ""}});
+  CHECK(driver.of(99) == std::vector<std::pair<Kind, std::string>>{{Kind::closed, ""}});
   for (const SessionResult &result : driver.all()) {
     if (result.kind == Kind::body_taken) CHECK(result.answer_complete);
     if (result.kind == Kind::failed) {
@@ -206,22 +207,15 @@ TEST_CASE("a response that came whole ends in its start's batch; only a session 
   }
   driver.submit();
   driver.results(9);
-  auto of = [&](SessionId id) {
-    std::vector<std::pair<Kind, std::string>> seen;
-    for (const SessionResult &result : driver.all()) {
-      if (result.session == id) seen.emplace_back(result.kind, result.text);
-    }
-    return seen;
-  };
   // Read: the body, the end and the next request's answer, all from the one batch.
-  CHECK(of(1) == std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""},
-                                                           {Kind::request, ""},
-                                                           {Kind::action, ""},
-                                                           {Kind::body_taken, "whole"},
-                                                           {Kind::response_ended, ""},
-                                                           {Kind::no_more_requests, ""}});
+  CHECK(driver.of(1) == std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""},
+                                                                  {Kind::request, ""},
+                                                                  {Kind::action, ""},
+                                                                  {Kind::body_taken, "whole"},
+                                                                  {Kind::response_ended, ""},
+                                                                  {Kind::no_more_requests, ""}});
   // Not read (an HTTP error the host maps): the bytes go back, and the end is not the session's.
-  CHECK(of(2) ==
+  CHECK(driver.of(2) ==
         std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""}, {Kind::request, ""}, {Kind::action, ""}});
   REQUIRE(driver.all().size() == 9);
   for (const SessionResult &result : driver.all()) {
