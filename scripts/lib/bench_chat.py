@@ -98,6 +98,7 @@ def measure_chat(args, providers, provhost, emulator_bin):
     if args.against:
         builds.append((args.against, os.path.join(args.against, "bin", "provhost")))
     emulator = subprocess.Popen([emulator_bin], stdout=subprocess.PIPE, text=True)
+    caches = tempfile.TemporaryDirectory()
     try:
         line = emulator.stdout.readline()
         origin = line.strip().split()[-1]
@@ -109,15 +110,22 @@ def measure_chat(args, providers, provhost, emulator_bin):
               f"(CPU = user + system of the client process):")
         print(f"  {'provider':<12} {'none':>10} {'process':>10} {'ratio':>7} {'curl -sN':>10} {'ratio':>7} "
               f"{'ns/chunk':>9}")
+        # Each build its own scan cache, warm before the first run: builds sharing one would rescan
+        # every plugin (a worker each) whenever the other build ran last.
+        def chat(index, binary, mode, provider):
+            cache = os.path.join(caches.name, str(index))
+            return [binary, "--plugin-cache", cache, "--isolation", mode, *upstreams, "chat", "-p", provider,
+                    "benchmark"]
+        for index, (_, binary) in enumerate(builds):
+            child_cpu(chat(index, binary, "process", providers[0]))
         for p in providers:
             raw_url = f"{origin}/__emulator/raw?route={p.lower()}"  # the route is the provider's id
             curl = ["curl", "-sN", "-o", "/dev/null", raw_url]
             cpu = {}
             for _ in range(args.runs):
                 for mode in ("none", "process"):
-                    for label, binary in builds:
-                        command = [binary, "--isolation", mode, *upstreams, "chat", "-p", p, "benchmark"]
-                        cpu.setdefault((label, mode), []).append(child_cpu(command)[0])
+                    for index, (label, binary) in enumerate(builds):
+                        cpu.setdefault((label, mode), []).append(child_cpu(chat(index, binary, mode, p))[0])
                 cpu.setdefault("curl", []).append(child_cpu(curl)[0])
             theirs = statistics.median(cpu["curl"])
             for label, _ in builds:
@@ -128,6 +136,7 @@ def measure_chat(args, providers, provhost, emulator_bin):
                       f"{ours / theirs if theirs > 0 else float('inf'):>6.2f}x {ours / args.chunks * 1e9:>9.0f}"
                       + (f"   {label}" if label else "   (targets: process < 1.3x none, < 1.5x curl)"))
     finally:
+        caches.cleanup()
         emulator.terminate()
         emulator.wait(timeout=10)
 
