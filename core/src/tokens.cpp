@@ -1,3 +1,4 @@
+#include <array>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/tokens.hpp>
 
@@ -6,33 +7,36 @@ namespace {
 
 constexpr uint32_t letters_per_token = 8;
 
-bool is_word_byte(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
+// What each byte is to the estimate; a table, since every byte of every answer is looked at.
+enum class ByteKind : uint8_t { word, space, continuation, other };
 
-bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-bool is_continuation_byte(unsigned char c) { return (c & 0xC0) == 0x80; }
+constexpr std::array<ByteKind, 256> byte_kinds = [] {
+  std::array<ByteKind, 256> kinds{};
+  for (unsigned c = 0; c < 256; ++c) {
+    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
+      kinds[c] = ByteKind::word;
+    else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
+      kinds[c] = ByteKind::space;
+    else if ((c & 0xC0) == 0x80)
+      kinds[c] = ByteKind::continuation;
+    else
+      kinds[c] = ByteKind::other;
+  }
+  return kinds;
+}();
 
 }  // namespace
 
 size_t TokenEstimator::feed(std::string_view text, uint64_t limit) {
+  // Each byte starts at most one token: when the limit cannot be reached, no byte needs to check it.
+  const bool unlimited = limit >= tokens_ && limit - tokens_ >= text.size();
   for (size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    bool starts_token;
-    if (is_word_byte(c)) {
-      starts_token = word_length_ % letters_per_token == 0;
-      ++word_length_;
-    } else {
-      starts_token = !is_space(c) && !is_continuation_byte(c);
-      if (!is_continuation_byte(c)) word_length_ = 0;
-    }
-    if (!starts_token) continue;
-    if (tokens_ >= limit) {
-      if (is_word_byte(c)) --word_length_;  // not counted: the next call starts this token again
-      return i;
-    }
-    ++tokens_;
+    ByteKind kind = byte_kinds[static_cast<unsigned char>(text[i])];
+    bool word = kind == ByteKind::word;
+    bool starts_token = word ? word_length_ % letters_per_token == 0 : kind == ByteKind::other;
+    if (!unlimited && starts_token && tokens_ >= limit) return i;  // this token is counted by the next call
+    tokens_ += starts_token;
+    word_length_ = word ? word_length_ + 1 : (kind == ByteKind::continuation ? word_length_ : 0);
   }
   return text.size();
 }

@@ -4,6 +4,10 @@ CPU is user + system time of the measured child process and its own children (ge
 children: with --isolation process, the plugin workers provhost waited for count too), so the
 emulator serving the bytes is not counted. Each figure is the median of several runs. `list` runs on
 a warm scan cache in a temporary folder, with the bundled plugins and with 1,000 plugin files.
+
+--parts chooses the measurements ("list chat" by default). --against BUILD_DIR weighs another build's
+provhost in the same runs, each of its runs right after the same run of this build, so that whatever
+else the machine does falls on both; its rows are marked with that folder.
 """
 import argparse
 import json
@@ -50,13 +54,23 @@ def main():
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--list-runs", type=int, default=200)
+    parser.add_argument("--parts", default="list chat")
+    parser.add_argument("--against", help="another build folder, weighed in the same runs")
     args = parser.parse_args()
+    parts = args.parts.split()
 
     providers = bundled_providers(args.build_dir)
     provhost = os.path.join(args.build_dir, "bin", "provhost")
     emulator_bin = os.path.join(args.build_dir, "bin", "provhost-emulator")
 
-    # (a) provhost list on a warm scan cache: wall time, median of many runs.
+    if "list" in parts:
+        measure_list(args, provhost)
+    if "chat" in parts:
+        measure_chat(args, providers, provhost, emulator_bin)
+
+
+def measure_list(args, provhost):
+    """(a) provhost list on a warm scan cache: wall time, median of many runs."""
     with tempfile.TemporaryDirectory() as work:
         many = os.path.join(work, "plugins")
         os.mkdir(many)
@@ -77,8 +91,14 @@ def main():
         version = [child_cpu([provhost, "--version"])[1] for _ in range(args.list_runs)]
         print(f"provhost --version (the process alone): median {statistics.median(version) * 1000:.2f} ms")
 
-    # (b) chat CPU per chunk against curl fetching the same bytes.
+
+def measure_chat(args, providers, provhost, emulator_bin):
+    """(b) chat CPU per chunk against curl fetching the same bytes."""
+    builds = [("", provhost)]
+    if args.against:
+        builds.append((args.against, os.path.join(args.against, "bin", "provhost")))
     emulator = subprocess.Popen([emulator_bin], stdout=subprocess.PIPE, text=True)
+    caches = tempfile.TemporaryDirectory()
     try:
         line = emulator.stdout.readline()
         origin = line.strip().split()[-1]
@@ -90,21 +110,33 @@ def main():
               f"(CPU = user + system of the client process):")
         print(f"  {'provider':<12} {'none':>10} {'process':>10} {'ratio':>7} {'curl -sN':>10} {'ratio':>7} "
               f"{'ns/chunk':>9}")
+        # Each build its own scan cache, warm before the first run: builds sharing one would rescan
+        # every plugin (a worker each) whenever the other build ran last.
+        def chat(index, binary, mode, provider):
+            cache = os.path.join(caches.name, str(index))
+            return [binary, "--plugin-cache", cache, "--isolation", mode, *upstreams, "chat", "-p", provider,
+                    "benchmark"]
+        for index, (_, binary) in enumerate(builds):
+            child_cpu(chat(index, binary, "process", providers[0]))
         for p in providers:
             raw_url = f"{origin}/__emulator/raw?route={p.lower()}"  # the route is the provider's id
-            chat = [provhost, *upstreams, "chat", "-p", p, "benchmark"]
             curl = ["curl", "-sN", "-o", "/dev/null", raw_url]
-            isolation = {}
-            for mode in ("none", "process"):
-                command = [provhost, "--isolation", mode, *chat[1:]]
-                isolation[mode] = statistics.median(child_cpu(command)[0] for _ in range(args.runs))
-            theirs = statistics.median(child_cpu(curl)[0] for _ in range(args.runs))
-            ours = isolation["process"]
-            print(f"  {p:<12} {isolation['none'] * 1000:>8.1f}ms {ours * 1000:>8.1f}ms "
-                  f"{ours / isolation['none']:>6.2f}x {theirs * 1000:>8.1f}ms "
-                  f"{ours / theirs if theirs > 0 else float('inf'):>6.2f}x {ours / args.chunks * 1e9:>9.0f}"
-                  f"   (targets: process < 1.3x none, < 1.5x curl)")
+            cpu = {}
+            for _ in range(args.runs):
+                for mode in ("none", "process"):
+                    for index, (label, binary) in enumerate(builds):
+                        cpu.setdefault((label, mode), []).append(child_cpu(chat(index, binary, mode, p))[0])
+                cpu.setdefault("curl", []).append(child_cpu(curl)[0])
+            theirs = statistics.median(cpu["curl"])
+            for label, _ in builds:
+                none = statistics.median(cpu[(label, "none")])
+                ours = statistics.median(cpu[(label, "process")])
+                print(f"  {p:<12} {none * 1000:>8.1f}ms {ours * 1000:>8.1f}ms "
+                      f"{ours / none:>6.2f}x {theirs * 1000:>8.1f}ms "
+                      f"{ours / theirs if theirs > 0 else float('inf'):>6.2f}x {ours / args.chunks * 1e9:>9.0f}"
+                      + (f"   {label}" if label else "   (targets: process < 1.3x none, < 1.5x curl)"))
     finally:
+        caches.cleanup()
         emulator.terminate()
         emulator.wait(timeout=10)
 

@@ -109,8 +109,11 @@ class Recorder final : public ChatSink {
 // without an upstream in `options` are sent to the emulator.
 class Harness {
  public:
-  explicit Harness(EngineOptions options = {}) {
+  // `isolation`: the plugins' sessions run in worker processes (provhost-plugin-worker, next to the
+  // test) instead of this one.
+  explicit Harness(EngineOptions options = {}, std::optional<IsolationOptions> isolation = std::nullopt) {
     upstream.start();
+    if (isolation) registry.use_isolation(*isolation);
     registry.load({PROBE_PLUGIN_DIR, provhost::test::plugin_dir()});
     for (const auto &provider : provhost::bundled::providers) {
       options.upstreams.try_emplace(std::string(provider.name), upstream.origin());
@@ -629,4 +632,25 @@ TEST_CASE("a chat's output held by its caller pauses its transfer, without count
   CHECK(held->events().back() == "done");
   CHECK(held->text().size() == expected.size());
   CHECK(held->text() == expected);
+}
+
+TEST_CASE("a worker that dies mid-batch costs its chat; the next worker streams the next chat whole") {
+  Harness harness({}, IsolationOptions{});
+  provhost::emulator::Config config;
+  config.chunks = 20'000;  // about 2 MB: many batches through the body region, which the new worker reuses
+  config.write_size = 16'384;
+  harness.upstream.configure(config);
+  const std::string whole = harness.upstream.answer_body("ylokh");
+  REQUIRE(whole.size() > (1u << 20));
+
+  auto crashed = harness.chat(ask("Probe", R"({"crash_in": "on_body"})"));
+  REQUIRE(crashed->error());
+  CHECK(crashed->error()->kind == ErrorKind::plugin);
+  // SIGSEGV, or SIGABRT where a sanitizer takes the fault first.
+  CHECK_THAT(crashed->error()->message(), Catch::StartsWith("Probe: the plugin crashed: SIG"));
+  for (int chat = 0; chat < 2; ++chat) {
+    auto next = harness.chat(ask("Probe"));
+    CHECK_FALSE(next->error());
+    CHECK(next->text() == whole);
+  }
 }

@@ -3,7 +3,8 @@
 // across the boundary, never finish, discard a response, stop reading early. Each chat chooses its
 // behaviour in options_json:
 //
-//   {"path": "/v1/chat/completions", "body": "{...}", "throw_in": "on_body", "finish": false,
+//   {"path": "/v1/chat/completions", "body": "{...}", "throw_in": "on_body", "crash_in": "on_body",
+//    "finish": false,
 //    "discard_first": true, "done_after": 10, "timeout_ms": 500, "journal": "/tmp/x/journal",
 //    "block_on": "/tmp/x/fifo", "body_delay_ms": 20,
 //    "retry": {"attempts": 3, "backoff_ms": 10, "multiplier": 2, "on": ["rate_limit", "connect"]}}
@@ -28,6 +29,7 @@ struct Script {
   std::string path = "/v1/chat/completions";
   std::string body = R"({"messages":[{"role":"user","content":"hi"}],"stream":true})";
   std::string throw_in;
+  std::string crash_in;  // the call that segfaults: for a worker process only (--isolation process)
   std::string journal;
   std::string block_on;        // a FIFO: the first on_body waits until a writer opened it and closed it
   uint32_t body_delay_ms = 0;  // every on_body takes this long: a slow plugin
@@ -38,6 +40,9 @@ struct Script {
   bool has_retry = false;
   ph_retry_policy retry{};
 };
+
+// Keeps the compiler from proving the crash and dropping it.
+int *volatile nowhere = nullptr;
 
 std::string_view view(ph_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
 ph_str str(std::string_view s) { return ph_str{s.data(), s.size()}; }
@@ -61,6 +66,7 @@ Script read_script(std::string_view json) {
   text("path", script.path);
   text("body", script.body);
   text("throw_in", script.throw_in);
+  text("crash_in", script.crash_in);
   text("journal", script.journal);
   text("block_on", script.block_on);
   if (auto m = options.FindMember("body_delay_ms"); m != options.MemberEnd() && m->value.IsUint()) {
@@ -109,6 +115,7 @@ struct ph_session {
     }
   }
   void maybe_throw(std::string_view function) const {
+    if (script.crash_in == function) *nowhere = 1;
     if (script.throw_in == function) throw std::runtime_error("probe: thrown on purpose");
   }
   // The body passed on as text, in whole characters as the ABI asks: a character cut between two

@@ -51,6 +51,14 @@ class Driver {
     return seen;
   }
   const std::vector<SessionResult> &all() const { return last_; }
+  // What session `id` got so far, in order, as (kind, text).
+  std::vector<std::pair<Kind, std::string>> of(SessionId id) const {
+    std::vector<std::pair<Kind, std::string>> seen;
+    for (const SessionResult &result : last_) {
+      if (result.session == id) seen.emplace_back(result.kind, result.text);
+    }
+    return seen;
+  }
   SessionBackend &backend() { return *backend_; }
 
  private:
@@ -141,23 +149,16 @@ TEST_CASE("after PH_DONE (the next request follows unasked) or a failure the res
   driver.submit();
   driver.results(12);
   // Order holds within a session; sessions interleave as their threads run.
-  auto of = [&](SessionId id) {
-    std::vector<std::pair<Kind, std::string>> seen;
-    for (const SessionResult &result : driver.all()) {
-      if (result.session == id) seen.emplace_back(result.kind, result.text);
-    }
-    return seen;
-  };
-  CHECK(of(1) == std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""},
-                                                           {Kind::request, ""},
-                                                           {Kind::action, ""},
-                                                           {Kind::body_taken, "abc"},
-                                                           {Kind::no_more_requests, ""},
-                                                           {Kind::closed, ""}});
-  CHECK(of(2) ==
+  CHECK(driver.of(1) == std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""},
+                                                                  {Kind::request, ""},
+                                                                  {Kind::action, ""},
+                                                                  {Kind::body_taken, "abc"},
+                                                                  {Kind::no_more_requests, ""},
+                                                                  {Kind::closed, ""}});
+  CHECK(driver.of(2) ==
         std::vector<std::pair<Kind, std::string>>{
             {Kind::opened, ""}, {Kind::request, ""}, {Kind::action, ""}, {Kind::failed, ""}, {Kind::closed, ""}});
-  CHECK(of(99) == std::vector<std::pair<Kind, std::string>>{{Kind::closed, ""}});
+  CHECK(driver.of(99) == std::vector<std::pair<Kind, std::string>>{{Kind::closed, ""}});
   for (const SessionResult &result : driver.all()) {
     if (result.kind == Kind::body_taken) CHECK(result.answer_complete);
     if (result.kind == Kind::failed) {
@@ -190,4 +191,37 @@ TEST_CASE("a response's first body bytes travel with its start: read at once, or
                     {1, Kind::action, "", ""},
                     {1, Kind::body_taken, "first bytes", ""},
                     {2, Kind::action, "", R"({"error": "down"})"}});
+}
+
+TEST_CASE("a response that came whole ends in its start's batch; only a session that reads it takes the end") {
+  Registry registry;
+  registry.load({PROBE_PLUGIN_DIR});
+  Driver driver(registry);
+  for (SessionId id : {1, 2}) {
+    open(driver, id);
+    driver.add(SessionWork::Kind::next_request, id);
+    SessionWork &start = driver.add(SessionWork::Kind::response_start, id);
+    start.status = id == 1 ? 200 : 500;
+    start.bytes = id == 1 ? "whole" : R"({"error": "down"})";
+    driver.add(SessionWork::Kind::response_end, id);
+  }
+  driver.submit();
+  driver.results(9);
+  // Read: the body, the end and the next request's answer, all from the one batch.
+  CHECK(driver.of(1) == std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""},
+                                                                  {Kind::request, ""},
+                                                                  {Kind::action, ""},
+                                                                  {Kind::body_taken, "whole"},
+                                                                  {Kind::response_ended, ""},
+                                                                  {Kind::no_more_requests, ""}});
+  // Not read (an HTTP error the host maps): the bytes go back, and the end is not the session's.
+  CHECK(driver.of(2) ==
+        std::vector<std::pair<Kind, std::string>>{{Kind::opened, ""}, {Kind::request, ""}, {Kind::action, ""}});
+  REQUIRE(driver.all().size() == 9);
+  for (const SessionResult &result : driver.all()) {
+    if (result.session == 2 && result.kind == Kind::action) {
+      CHECK(result.action != PH_RESPONSE_READ);
+      CHECK(result.bytes == R"({"error": "down"})");
+    }
+  }
 }

@@ -56,3 +56,18 @@ TEST_CASE("tokens: a prompt counts each message's content plus 3 per message and
   CHECK(estimate_prompt_tokens(messages) == 3 + (3 + 3) + (3 + 1));
   CHECK(estimate_prompt_tokens({}) == 3);
 }
+
+TEST_CASE("tokens: a limit the text reaches at most exactly counts it whole, as no limit does") {
+  const std::string text = "Hello, w\xC3\xB6rld! 12345678901 \xE4\xB8\x96";
+  const uint64_t all = estimate_tokens(text);
+  REQUIRE(all == 9);  // Hello , w ö rld ! 12345678 901 世
+  for (uint64_t limit = all; limit <= all + text.size() + 1; ++limit) {
+    TokenEstimator estimator;
+    INFO("limit " << limit);
+    CHECK(estimator.feed(text, limit) == text.size());
+    CHECK(estimator.tokens() == all);
+  }
+  TokenEstimator one_short;
+  CHECK(one_short.feed(text, all - 1) == text.size() - 3);  // before "世"
+  CHECK(one_short.tokens() == all - 1);
+}

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <string>
+#include <vector>
 
 using namespace provhost::core;
 using namespace provhost::core::isolation;
@@ -18,6 +20,21 @@ std::string_view payload(const std::string &bytes, FrameType type) {
   REQUIRE(length == bytes.size() - 4);
   REQUIRE(static_cast<FrameType>(bytes[4]) == type);
   return std::string_view(bytes).substr(5);
+}
+
+// A work frame of body bytes for session 9, one item per entry of `bodies`, written with `region`.
+std::string body_frame(const std::vector<std::string> &bodies, BodyRegion &region) {
+  engine::Batch<engine::SessionWork> work;
+  for (const std::string &bytes : bodies) {
+    engine::SessionWork &body = work.add();
+    body.kind = engine::SessionWork::Kind::body;
+    body.session = 9;
+    body.bytes = bytes;
+  }
+  std::string frame;
+  WireWriter w(frame);
+  write_work(w, work, &region);
+  return frame;
 }
 
 }  // namespace
@@ -191,5 +208,68 @@ TEST_CASE("a scan answer reads back as written, loaded or not") {
     CHECK(back.meta.models == answer->meta.models);
     CHECK(back.meta.aliases == answer->meta.aliases);
     CHECK(back.error == answer->error);
+  }
+}
+
+TEST_CASE("body bytes cross in the body region while they fit, and in the frame after") {
+  char memory[16] = {};
+  BodyRegion region{memory, sizeof memory, 0};
+  engine::Batch<engine::SessionWork> back;
+  std::string frame = body_frame({"0123456789", "abcdefghij", std::string("XYZ\0!!", 6)}, region);
+  // The first and the last fit (10 + 6 of 16 bytes); the second went in the frame.
+  CHECK(region.used == 16);
+  CHECK(std::string_view(memory, 10) == "0123456789");
+  CHECK(frame.find("0123456789") == std::string::npos);
+  CHECK(frame.find("abcdefghij") != std::string::npos);
+  WireReader r(payload(frame, FrameType::work));
+  REQUIRE(read_work(r, back, std::string_view(memory, sizeof memory)));
+  REQUIRE(back.size() == 3);
+  CHECK(back[0].body() == "0123456789");
+  CHECK(back[0].bytes.empty());
+  CHECK(back[0].shared.data() == memory);
+  CHECK(back[1].body() == "abcdefghij");
+  CHECK(back[1].shared.empty());
+  CHECK(back[2].body() == std::string_view("XYZ\0!!", 6));
+  CHECK(back[2].shared.data() == memory + 10);
+
+  // A recycled item forgets where its last bytes were.
+  back.clear();
+  engine::SessionWork &again = back.add();
+  CHECK(again.shared.empty());
+  CHECK(again.body().empty());
+}
+
+TEST_CASE("a body placed outside the worker's view of the region is refused") {
+  char memory[16] = {};
+  BodyRegion region{memory, sizeof memory, 0};
+  engine::Batch<engine::SessionWork> back;
+  std::string frame = body_frame({"0123456789"}, region);
+  REQUIRE(region.used == 10);
+  {
+    WireReader r(payload(frame, FrameType::work));
+    CHECK_FALSE(read_work(r, back, std::string_view(memory, 8)));  // ends past the view
+  }
+  back.clear();
+  {
+    WireReader r(payload(frame, FrameType::work));
+    CHECK_FALSE(read_work(r, back));  // no region at all
+  }
+  back.clear();
+  // An offset past the region, and an unknown placement, are refused too.
+  std::string forged = frame;
+  uint32_t offset = 17;
+  size_t placement_at = 4 + 1 + 4 + 1 + 8;  // length, type, count, kind, session
+  REQUIRE(static_cast<uint8_t>(forged[placement_at]) == 1);
+  std::memcpy(forged.data() + placement_at + 1, &offset, sizeof offset);
+  {
+    WireReader r(payload(forged, FrameType::work));
+    CHECK_FALSE(read_work(r, back, std::string_view(memory, sizeof memory)));
+  }
+  back.clear();
+  forged = frame;
+  forged[placement_at] = 7;
+  {
+    WireReader r(payload(forged, FrameType::work));
+    CHECK_FALSE(read_work(r, back, std::string_view(memory, sizeof memory)));
   }
 }

@@ -77,6 +77,7 @@ struct Engine::Impl {
   std::atomic<uint64_t> next_chat_id{1};
   uint64_t next_id = 1;  // sessions and transfers
 
+  size_t buffer_limit = transfer_buffer_limit(0);             // for the transfers running now
   std::unordered_map<uint64_t, std::shared_ptr<Chat>> chats;  // the loop's own, by chat id
   std::unordered_map<SessionId, uint64_t> by_session;         // open sessions (the failed ones too) -> chat id
   std::unordered_map<uint64_t, Transfer *> transfers;         // every transfer in libcurl or settling
@@ -90,6 +91,8 @@ struct Engine::Impl {
   std::mt19937 random{std::random_device{}()};
 
   void flush_work() { backend->submit(work); }
+  // A transfer started or ended: the batches of body bytes each may take change.
+  void transfers_changed() { buffer_limit = transfer_buffer_limit(transfers.size()); }
   SessionWork &post(SessionWork::Kind kind, const Chat &chat) { return post(kind, chat.session); }
 
   // The loop and the mailbox (engine.cpp).

@@ -14,10 +14,13 @@ namespace {
 
 // Body bytes travel as plain data: the buffers trade places instead of being copied, and the
 // transfer goes on with the item's spent buffer, its capacity kept, so that neither side allocates
-// or copies per batch.
-void hand_over(std::string &buffer, std::string &bytes) {
+// or copies per batch. A spent buffer far larger than the transfer may now fill (it grew while
+// fewer transfers ran) is let go, so that an idle stream does not keep it; one up to twice the
+// limit is what appending to a full buffer leaves, and is kept.
+void hand_over(std::string &buffer, std::string &bytes, size_t limit) {
   bytes.swap(buffer);
   buffer.clear();
+  if (buffer.capacity() > 2 * limit + CURL_MAX_WRITE_SIZE) std::string().swap(buffer);
 }
 
 }  // namespace
@@ -81,7 +84,7 @@ void Engine::Impl::advance(Transfer &t) {
       if (t.curl_done && t.bodies_in_flight == 0 && t.buffer.empty()) {
         if (t.result != CURLE_OK) return transport_failed(chat, t);
         transition(t, TransferState::settling);
-        post(SessionWork::Kind::response_end, chat);
+        if (!t.end_handed_on) post(SessionWork::Kind::response_end, chat);
       }
       return;
     case TransferState::collecting_error: {
@@ -149,15 +152,22 @@ void Engine::Impl::begin_response(Chat &chat, Transfer &t) {
   item.status = static_cast<int>(t.status);
   item.headers = t.response_headers;
   if (!t.buffer.empty()) {
-    hand_over(t.buffer, item.bytes);
+    hand_over(t.buffer, item.bytes, buffer_limit);
     t.bodies_in_flight = 1;  // until the session says what they are
     resume(t);
+  }
+  // The whole response is here: its end goes in the same batch, saving a round trip. The session
+  // takes it only when it reads the response (session_runner.cpp); otherwise the engine goes on
+  // as it would have.
+  if (t.curl_done && t.result == CURLE_OK && t.buffer.empty()) {
+    post(SessionWork::Kind::response_end, chat);
+    t.end_handed_on = true;
   }
 }
 
 void Engine::Impl::hand_on_body(Chat &chat, Transfer &t) {
   SessionWork &item = post(SessionWork::Kind::body, chat);
-  hand_over(t.buffer, item.bytes);
+  hand_over(t.buffer, item.bytes, buffer_limit);
   t.body_fed = true;
   ++t.bodies_in_flight;
   resume(t);
@@ -187,6 +197,7 @@ SessionWork &Engine::Impl::post(SessionWork::Kind kind, SessionId session) {
 void Engine::Impl::answer_complete(Chat &chat) {
   std::unique_ptr<Transfer> rest = std::move(chat.transfer);
   transfers.erase(rest->id);
+  transfers_changed();
   if (!rest->easy) {
     transition(*rest, TransferState::finished);
   } else {
@@ -210,10 +221,11 @@ void Engine::Impl::start_attempt(Chat &chat) {
     return provider_failed(chat,
                            make_error(ErrorKind::connection, chat.provider, "cannot start a transfer (out of memory)"));
   }
-  chat.transfer = std::make_unique<Transfer>(next_id++, chat, easy, touched);
+  chat.transfer = std::make_unique<Transfer>(next_id++, chat, easy, touched, buffer_limit);
   Transfer &t = *chat.transfer;
   t.clock.attempt_timeout_ms = chat.request.timeout_ms;
   transfers.emplace(t.id, &t);
+  transfers_changed();
   transition(chat, ChatState::transferring);
   if (chat.recording) record_request(chat, t);
   std::string refused = configure_transfer(t, chat.request, options.proxy, options.timeouts.connect_ms);
@@ -271,6 +283,7 @@ void Engine::Impl::drop_transfer(Chat &chat) {
   if (t.easy) pool.release(t.easy);
   transition(t, TransferState::finished);
   transfers.erase(t.id);
+  transfers_changed();
   chat.transfer.reset();
 }
 

@@ -15,6 +15,7 @@
 #include <provhost/core/http_error.hpp>
 #include <provhost/core/registry.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -70,9 +71,14 @@ struct SessionWork {
   // body; also response_start, with the first body bytes: read at once when the session reads
   // the response, handed back (SessionResult::bytes) when it does not, saving a round trip
   std::string bytes;
+  // body, in a plugin worker: the bytes where the host put them instead (the body region,
+  // ../isolation/wire.hpp), valid while the batch runs; empty when they are in `bytes`
+  std::string_view shared;
 
+  std::string_view body() const { return shared.empty() ? std::string_view(bytes) : shared; }
   void recycle() {
     bytes.clear();
+    shared = {};
     plugin.reset();
   }
 };

@@ -23,6 +23,7 @@ struct SessionRunner::Slot {
   std::unique_ptr<detail::PluginSession> session;
   bool failed = false;    // later work is ignored until the close
   bool answered = false;  // PH_DONE from on_body: the rest of this response is not the session's
+  bool reading = false;   // the session reads the current response (its end is the session's)
 };
 
 SessionRunner::SessionRunner(ProviderPtr provider) : provider_(std::move(provider)) {}
@@ -79,6 +80,7 @@ void SessionRunner::handle(SessionWork &work, Batch<SessionResult> &produced) {
       std::optional<ph_response_action> action = slot.session->response_start(work.status, work.headers);
       if (!action) return failed(out, slot);
       out.action = *action;
+      slot.reading = *action == PH_RESPONSE_READ;
       if (work.bytes.empty()) return;
       // The first body bytes came along: the session reads them now, or they go back.
       if (*action != PH_RESPONSE_READ) return out.bytes.swap(work.bytes);
@@ -87,7 +89,9 @@ void SessionRunner::handle(SessionWork &work, Batch<SessionResult> &produced) {
     case SessionWork::Kind::body:
       return body(slot, work, produced);
     case SessionWork::Kind::response_end: {
-      if (slot.answered) return;
+      // A response the session does not read ends without it: the engine maps or drops it.
+      if (slot.answered || !slot.reading) return;
+      slot.reading = false;
       SessionResult &out = result(produced, &slot, work.session, Kind::response_ended);
       if (slot.session->response_end() != PH_OK) return failed(out, slot);
       return next_request(slot, work.session, produced);  // what the engine asks next, always
@@ -100,7 +104,7 @@ void SessionRunner::handle(SessionWork &work, Batch<SessionResult> &produced) {
 void SessionRunner::body(Slot &slot, SessionWork &work, Batch<SessionResult> &produced) {
   if (slot.answered) return;
   SessionResult &out = result(produced, &slot, work.session, SessionResult::Kind::body_taken);
-  ph_status status = slot.session->body(work.bytes);
+  ph_status status = slot.session->body(work.body());
   if (status == PH_DONE) {
     out.answer_complete = slot.answered = true;
     // The rest of this response is not the session's; what the engine asks next is certain.

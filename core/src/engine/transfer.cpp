@@ -75,7 +75,7 @@ size_t take_body(Transfer &t, char *data, size_t size) {
       break;
   }
   // A chunk that does not fit waits in libcurl; one larger than the whole buffer is taken alone.
-  if (!t.buffer.empty() && t.buffer.size() + size > transfer_buffer_limit) {
+  if (!t.buffer.empty() && t.buffer.size() + size > t.buffer_limit) {
     t.paused = true;
     t.clock.paused = true;
     t.touch();
@@ -123,8 +123,8 @@ std::string_view to_string(TransferState state) {
   return "?";
 }
 
-Transfer::Transfer(uint64_t id, Chat &chat, CURL *easy, std::vector<uint64_t> &touched)
-    : id(id), chat(&chat), easy(easy), touched_list(touched) {
+Transfer::Transfer(uint64_t id, Chat &chat, CURL *easy, std::vector<uint64_t> &touched, const size_t &buffer_limit)
+    : id(id), chat(&chat), easy(easy), buffer_limit(buffer_limit), touched_list(touched) {
   clock.started = clock.last_data = Clock::now();
 }
 
@@ -193,6 +193,8 @@ std::string configure_transfer(Transfer &t, const detail::OutgoingRequest &reque
   }
   set("CURLOPT_SUPPRESS_CONNECT_HEADERS", curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L));
   set("CURLOPT_NOSIGNAL", curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L));
+  set("CURLOPT_BUFFERSIZE",
+      curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, static_cast<long>(receive_buffer_size(t.buffer_limit))));
   if (connect_ms) {
     set("CURLOPT_CONNECTTIMEOUT_MS", curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms)));
   }

@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <provhost/core/http_error.hpp>
 #include <provhost/core/recording.hpp>
 #include <string>
@@ -40,8 +41,18 @@ enum class TransferState : uint8_t {
 };
 std::string_view to_string(TransferState state);
 
-// Bytes a transfer holds for its session before libcurl is told to pause it.
-constexpr size_t transfer_buffer_limit = 64 * 1024;
+// Bytes a transfer holds for its session before libcurl is told to pause it: the most one batch of
+// body bytes carries. Every batch costs a wake-up on each side (and with --isolation process a
+// round trip to the worker), so a transfer takes batches as large as the engine's budget allows
+// shared among the transfers running: a chat alone streams in a few large batches, while 10,000
+// streams hold no more each than the floor.
+constexpr size_t transfer_buffer_floor = 64 * 1024;
+constexpr size_t transfer_buffer_ceiling = 256 * 1024;
+constexpr size_t transfer_buffer_budget = 1024 * 1024;
+constexpr size_t transfer_buffer_limit(size_t transfers) {
+  return std::clamp(transfer_buffer_budget / std::max<size_t>(transfers, 1), transfer_buffer_floor,
+                    transfer_buffer_ceiling);
+}
 // Enough for any error message, bounded for a hostile one.
 constexpr size_t error_body_limit = 64 * 1024;
 // After the session has its answer, the rest of the response is dropped for at most this much.
@@ -57,8 +68,17 @@ constexpr bool may_hand_on_body(size_t buffered, unsigned bodies_in_flight) {
   return buffered > 0 && bodies_in_flight < max_bodies_in_flight;
 }
 
+// libcurl's receive buffer for a transfer (CURLOPT_BUFFERSIZE), the most one read from the socket
+// and one write callback take. Larger reads cost fewer system calls and acknowledgements per byte,
+// but libcurl holds the buffer as long as the transfer runs, idle or not: a quarter of what the
+// transfer may buffer, and never less than libcurl's own default.
+constexpr size_t receive_buffer_size(size_t buffer_limit) {
+  return std::max<size_t>(CURL_MAX_WRITE_SIZE, buffer_limit / 4);
+}
+
 struct Transfer {
-  Transfer(uint64_t id, Chat &chat, CURL *easy, std::vector<uint64_t> &touched);
+  // `buffer_limit`: the engine's transfer_buffer_limit() for the transfers running now.
+  Transfer(uint64_t id, Chat &chat, CURL *easy, std::vector<uint64_t> &touched, const size_t &buffer_limit);
   ~Transfer();
   Transfer(const Transfer &) = delete;
   Transfer &operator=(const Transfer &) = delete;
@@ -73,11 +93,13 @@ struct Transfer {
   HttpHeaders response_headers;
   long status = 0;
   ph_response_action action = PH_RESPONSE_READ;
-  std::string buffer;      // body bytes not yet handed on
+  std::string buffer;  // body bytes not yet handed on
+  const size_t &buffer_limit;
   std::string error_body;  // collecting_error
   size_t drained = 0;      // bytes dropped while draining
   TimePoint drain_until = never;
   bool body_fed = false;          // body bytes reached the session: no retry any more
+  bool end_handed_on = false;     // the response's end went with its start (it had come whole)
   unsigned bodies_in_flight = 0;  // batches of body bytes with the session
   bool paused = false;            // libcurl holds the bytes until we resume the transfer
   bool curl_done = false;

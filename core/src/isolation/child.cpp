@@ -16,7 +16,8 @@ extern char **environ;
 
 namespace provhost::core::isolation {
 
-Child spawn_worker(const std::filesystem::path &worker, const std::vector<std::string> &args, int channel) {
+Child spawn_worker(const std::filesystem::path &worker, const std::vector<std::string> &args, int channel,
+                   int body_region) {
   Child child;
   std::vector<std::string> argv_storage;
   argv_storage.push_back(worker.string());
@@ -30,9 +31,14 @@ Child spawn_worker(const std::filesystem::path &worker, const std::vector<std::s
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, 2, 1);
   posix_spawn_file_actions_adddup2(&actions, channel, 3);
+  int first_closed = body_region_descriptor;
+  if (body_region >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, body_region, body_region_descriptor);
+    first_closed = body_region_descriptor + 1;
+  }
   // Descriptors of the host (sockets of other chats, other workers' channels) must not leak into
-  // a worker: everything from 4 up is closed.
-  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+  // a worker: everything past its own is closed.
+  posix_spawn_file_actions_addclosefrom_np(&actions, first_closed);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   sigset_t defaults, none;

@@ -15,11 +15,14 @@ namespace provhost::core::isolation {
 // A worker started with `channel` as its file descriptor 3 (the host's end stays with the host).
 // Its stdin is /dev/null and its stdout goes to the host's stderr, so that nothing a plugin prints
 // can be taken for output; stderr is the host's. Dies with its parent (PR_SET_PDEATHSIG).
+// `body_region`, when >= 0, becomes its file descriptor 4 (a session worker's body region).
 struct Child {
   pid_t pid = -1;
   std::string error;  // why it could not start, when pid is -1
 };
-Child spawn_worker(const std::filesystem::path &worker, const std::vector<std::string> &args, int channel);
+Child spawn_worker(const std::filesystem::path &worker, const std::vector<std::string> &args, int channel,
+                   int body_region = -1);
+inline constexpr int body_region_descriptor = 4;
 
 // "SIGSEGV" for SIGSEGV, "signal 77" for a number without a name.
 std::string signal_name(int signal);

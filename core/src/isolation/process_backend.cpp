@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include <utility>
 
 #include "../engine/lane_backend.hpp"
+#include "../engine/transfer.hpp"
 #include "child.hpp"
 #include "sandbox.hpp"
 #include "wire.hpp"
@@ -47,6 +49,11 @@ constexpr auto first_backoff = std::chrono::milliseconds(100);
 constexpr auto longest_backoff = std::chrono::seconds(10);
 constexpr auto forgiven_after = std::chrono::seconds(60);
 
+// The body region each worker shares with its lane (wire.hpp): room for a few of a transfer's
+// largest batches, so that a chat's body bytes never pass through the socket; under many streams
+// at once, what does not fit goes in the frame. Its pages are taken as they are first written.
+constexpr size_t body_region_size = 4 * transfer_buffer_ceiling;
+
 class WorkerLane final : public Lane {
  public:
   // `file` "" when no such provider is loaded: its sessions fail.
@@ -65,6 +72,8 @@ class WorkerLane final : public Lane {
   ~WorkerLane() override {
     stop();
     if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (region_.data) ::munmap(region_.data, region_.size);
+    if (region_fd_ >= 0) ::close(region_fd_);
   }
 
  private:
@@ -80,7 +89,8 @@ class WorkerLane final : public Lane {
     }
     out_.clear();
     isolation::WireWriter w(out_);
-    isolation::write_work(w, working);
+    region_.used = 0;  // the worker answered the last frame: its bytes are spent
+    isolation::write_work(w, working, region_.data ? &region_ : nullptr);
     received_.clear();
     if (!send(out_) || !receive(produced)) return worker_died(produced);
   }
@@ -118,7 +128,9 @@ class WorkerLane final : public Lane {
     std::vector<std::string> args = {"session", file_.string(), "--memory", std::to_string(options_.memory_limit)};
     if (!options_.sandbox) args.push_back("--no-sandbox");
     if (!instance_.empty()) args.insert(args.end(), {"--instance", instance_});
-    isolation::Child child = isolation::spawn_worker(worker_path_, args, ends[1]);
+    make_body_region();
+    if (region_.data) args.insert(args.end(), {"--body-region", std::to_string(region_.size)});
+    isolation::Child child = isolation::spawn_worker(worker_path_, args, ends[1], region_fd_);
     ::close(ends[1]);
     if (child.pid < 0) {
       ::close(ends[0]);
@@ -150,6 +162,24 @@ class WorkerLane final : public Lane {
     }
     if (std::exchange(after_crash_, false)) count_worker_restart(provider_);
     return true;
+  }
+
+  // Once per lane: the workers it starts, one after the other, share it in turn. Without one (no
+  // memfd), body bytes go in the frames, as they always may.
+  void make_body_region() {
+    if (region_fd_ >= 0) return;
+    int fd = ::memfd_create("provhost-body-region", MFD_CLOEXEC);
+    if (fd < 0) return;
+    void *mapped = MAP_FAILED;
+    if (::ftruncate(fd, static_cast<off_t>(body_region_size)) == 0)
+      mapped = ::mmap(nullptr, body_region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mapped == MAP_FAILED) {
+      ::close(fd);
+      return;
+    }
+    region_fd_ = fd;
+    region_.data = static_cast<char *>(mapped);
+    region_.size = body_region_size;
   }
 
   // Ends the worker and remembers why it ended for the sessions that fail and the next start.
@@ -346,6 +376,8 @@ class WorkerLane final : public Lane {
   std::unordered_set<SessionId> sessions_;  // open in the worker
   std::string out_, received_;
   Batch<SessionResult> results_;
+  isolation::BodyRegion region_;
+  int region_fd_ = -1;
 };
 
 }  // namespace

@@ -227,7 +227,39 @@ bool read_settings(WireReader &r, HostSettings &settings) {
   return r.at_end();
 }
 
-void write_work(WireWriter &w, Batch<SessionWork> &work) {
+namespace {
+
+// Where a body item's bytes are.
+enum class Placement : uint8_t { frame = 0, region = 1 };
+
+void write_body(WireWriter &w, const std::string &bytes, BodyRegion *region) {
+  if (!region || bytes.empty() || bytes.size() > region->size - region->used) {
+    w.u8(static_cast<uint8_t>(Placement::frame));
+    return w.str(bytes);
+  }
+  std::memcpy(region->data + region->used, bytes.data(), bytes.size());
+  w.u8(static_cast<uint8_t>(Placement::region));
+  w.u32(static_cast<uint32_t>(region->used));
+  w.u32(static_cast<uint32_t>(bytes.size()));
+  region->used += bytes.size();
+}
+
+void read_body(WireReader &r, SessionWork &item, std::string_view region) {
+  uint8_t placement = r.u8();
+  if (placement == static_cast<uint8_t>(Placement::frame)) return r.str(item.bytes);
+  uint32_t offset = r.u32();
+  uint32_t size = r.u32();
+  if (placement != static_cast<uint8_t>(Placement::region) || offset > region.size() || size > region.size() - offset ||
+      size == 0) {
+    return r.fail();
+  }
+  item.bytes.clear();
+  item.shared = region.substr(offset, size);
+}
+
+}  // namespace
+
+void write_work(WireWriter &w, Batch<SessionWork> &work, BodyRegion *region) {
   w.begin(FrameType::work);
   w.u32(static_cast<uint32_t>(work.size()));
   for (size_t i = 0; i < work.size(); ++i) {
@@ -246,7 +278,7 @@ void write_work(WireWriter &w, Batch<SessionWork> &work) {
         w.str(item.bytes);
         break;
       case SessionWork::Kind::body:
-        w.str(item.bytes);
+        write_body(w, item.bytes, region);
         break;
       default:
         break;
@@ -255,7 +287,7 @@ void write_work(WireWriter &w, Batch<SessionWork> &work) {
   w.end();
 }
 
-bool read_work(WireReader &r, Batch<SessionWork> &work) {
+bool read_work(WireReader &r, Batch<SessionWork> &work, std::string_view region) {
   uint32_t count = r.count(1 + sizeof(uint64_t));
   for (uint32_t i = 0; i < count && r.ok(); ++i) {
     SessionWork &item = work.add();
@@ -275,7 +307,7 @@ bool read_work(WireReader &r, Batch<SessionWork> &work) {
         r.str(item.bytes);
         break;
       case SessionWork::Kind::body:
-        r.str(item.bytes);
+        read_body(r, item, region);
         break;
       default:
         break;

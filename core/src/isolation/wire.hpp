@@ -77,8 +77,22 @@ class WireReader {
 void write_settings(WireWriter &w, const HostSettings &settings);
 bool read_settings(WireReader &r, HostSettings &settings);
 
-void write_work(WireWriter &w, Batch<SessionWork> &work);
-bool read_work(WireReader &r, Batch<SessionWork> &work);
+// Memory shared with a session worker (a memfd both map) that body bytes are written to instead of
+// the work frame: they reach the plugin without passing through the socket, two copies and the
+// kernel's socket buffers fewer per byte. One work frame uses it at a time: the host writes the
+// next frame's bytes only once the worker has answered the last, and never reads the region, so
+// whatever a worker writes there reaches nobody but its own plugin.
+struct BodyRegion {
+  char *data = nullptr;
+  size_t size = 0;
+  size_t used = 0;  // by the frame being written
+};
+
+// Body bytes go to `region` while they fit (null: all in the frame); the caller empties the region
+// (used = 0) before each frame.
+void write_work(WireWriter &w, Batch<SessionWork> &work, BodyRegion *region = nullptr);
+// `region`: the worker's view of the body region; a body placed outside it fails the frame.
+bool read_work(WireReader &r, Batch<SessionWork> &work, std::string_view region = {});
 
 void write_results(WireWriter &w, Batch<SessionResult> &results);
 bool read_results(WireReader &r, Batch<SessionResult> &results);

@@ -1,10 +1,12 @@
 // The plugin worker process (provhost-plugin-worker): loads one plugin file and either answers its
 // metadata (scan) or runs its sessions (session), talking to the host over file descriptor 3.
 // Session work is run by the same SessionRunner the in-process backend uses.
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <iostream>
@@ -31,6 +33,7 @@ struct WorkerArgs {
   std::filesystem::path file;
   std::string instance;  // ABI 1.1: the instance to load the plugin for; "" for its own provider
   std::uint64_t memory = 0;
+  std::uint64_t body_region = 0;  // session: the size of the body region on descriptor 4; 0: none
   bool sandbox = true;
   ph_log_level log_level = PH_LOG_INFO;
   std::string check;  // validate: which check (validate.hpp)
@@ -48,6 +51,8 @@ bool parse(int argc, char **argv, WorkerArgs &args) {
       args.log_level = static_cast<ph_log_level>(std::stoi(argv[++i]));
     } else if (arg == "--check" && i + 1 < argc) {
       args.check = argv[++i];
+    } else if (arg == "--body-region" && i + 1 < argc) {
+      args.body_region = std::stoull(argv[++i]);
     } else if (arg == "--instance" && i + 1 < argc) {
       args.instance = argv[++i];
     } else if (arg == "--no-sandbox") {
@@ -115,7 +120,23 @@ int scan(const WorkerArgs &args) {
   ::_exit(0);
 }
 
+// The host's body region, read-only here (wire.hpp); its descriptor is closed once mapped, so that
+// the plugin cannot map it again. Empty when the host shares none.
+std::optional<std::string_view> map_body_region(std::uint64_t size) {
+  if (size == 0) return std::string_view();
+  void *mapped = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, isolation::body_region_descriptor, 0);
+  int error = errno;
+  ::close(isolation::body_region_descriptor);
+  if (mapped == MAP_FAILED) {
+    std::cerr << "provhost-plugin-worker: cannot map the body region: " << std::strerror(error) << "\n";
+    return std::nullopt;
+  }
+  return std::string_view(static_cast<const char *>(mapped), size);
+}
+
 int serve_sessions(const WorkerArgs &args) {
+  std::optional<std::string_view> region = map_body_region(args.body_region);
+  if (!region) return 1;
   auto settings = std::make_shared<HostSettings>();
   isolation::FrameType type{};
   std::string frame;
@@ -142,7 +163,7 @@ int serve_sessions(const WorkerArgs &args) {
     if (type != isolation::FrameType::work) break;
     isolation::WireReader reader(fields);
     work.clear();
-    if (!isolation::read_work(reader, work)) break;
+    if (!isolation::read_work(reader, work, *region)) break;
     runner.run(work, results);
     out.clear();
     isolation::write_results(w, results);
@@ -171,9 +192,10 @@ int run_plugin_worker(int argc, char **argv) {
   WorkerArgs args;
   try {
     if (!parse(argc, argv, args)) {
-      std::cerr << "provhost-plugin-worker: started by provhost only (scan|session FILE [--memory BYTES] "
-                   "[--log-level N] [--no-sandbox] [--instance NAME], or validate FILE --check NAME "
-                   "[--memory BYTES], with its channel on descriptor 3)\n";
+      std::cerr
+          << "provhost-plugin-worker: started by provhost only (scan|session FILE [--memory BYTES] "
+             "[--log-level N] [--no-sandbox] [--instance NAME] [--body-region BYTES], or validate FILE --check NAME "
+             "[--memory BYTES], with its channel on descriptor 3)\n";
       return 2;
     }
   } catch (const std::exception &) {

@@ -36,8 +36,8 @@ struct IsolationOptions {
 std::filesystem::path default_worker_path();
 
 // The worker's main(): `provhost-plugin-worker scan|session FILE [--memory BYTES] [--no-sandbox]
-// [--log-level N] [--instance NAME]`, or `validate FILE --check NAME [--memory BYTES]` (validate.hpp),
-// talking to the host on file descriptor 3.
+// [--log-level N] [--instance NAME] [--body-region BYTES]`, or `validate FILE --check NAME [--memory BYTES]`
+// (validate.hpp), talking to the host on file descriptor 3.
 int run_plugin_worker(int argc, char **argv);
 
 // In a worker: an allocation failed, so the plugin went past the memory limit. Tells the host and
