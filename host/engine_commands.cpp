@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <provhost/core/plugin_abi.hpp>
 #include <provhost/text.hpp>
 #include <string>
 #include <vector>
@@ -43,7 +44,7 @@ const EngineModule &engine_module() {
     module->load(boost::dll::fs::path(file.string()),
                  boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception &e) {
-    throw ModuleUnusable{named + " cannot be loaded: " + one_line(e.what())};
+    throw ModuleUnusable{named + " cannot be loaded: " + one_line(core::loader_message(e.what(), file))};
   }
   if (!module->has(engine_module_symbol)) {
     throw ModuleUnusable{named + " has no " + engine_module_symbol + " (is it provhost's engine module?)"};
