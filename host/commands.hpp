@@ -47,6 +47,15 @@ struct Command {
   std::function<int()> run;
 };
 
+// Adds the subcommand `name`, whose options `add_options` adds only once the command line chose it:
+// every command's options, built at every start, were a quarter of what `provhost list` ran.
+inline CLI::App *add_command_with_deferred_options(CLI::App &app, std::string name, std::string description,
+                                                   std::function<void(CLI::App &)> add_options) {
+  CLI::App *command = app.add_subcommand(std::move(name), std::move(description));
+  command->preparse_callback([command, add_options = std::move(add_options)](std::size_t) { add_options(*command); });
+  return command;
+}
+
 Command add_list_command(CLI::App &app, const GlobalOptions &global);
 Command add_inspect_command(CLI::App &app, const GlobalOptions &global);
 Command add_chat_command(CLI::App &app, GlobalOptions &global);

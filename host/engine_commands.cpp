@@ -88,34 +88,36 @@ config::UpstreamParsers engine_module_upstream_parsers() { return {&parse_origin
 Command add_chat_command(CLI::App &app, GlobalOptions &global) {
   auto options = std::make_shared<ChatOptions>();
   auto words = std::make_shared<std::vector<std::string>>();
-  CLI::App *chat = app.add_subcommand("chat", "Ask a provider and stream its answer to stdout");
-  chat->add_option("-p,--provider", options->provider, "Provider to ask (default: the working ones, in order)")
-      ->type_name("NAME");
-  chat->add_option("-m,--model", options->model, "Model or alias, or Provider/model (default: the provider's)")
-      ->type_name("MODEL");
-  chat->add_option("--system", options->system, "System message to put first")->type_name("TEXT");
-  chat->add_option("--messages", options->messages_file, "JSON file with an OpenAI-style messages array")
-      ->type_name("FILE");
-  chat->add_flag("--no-stream", options->no_stream, "Ask for the whole answer at once");
-  chat->add_option("-o,--option", options->request_options,
-                   "A request parameter for the provider, the value in JSON (a bare word is a string): "
-                   "temperature, top_p, max_tokens, stop; repeatable")
-      ->type_name("KEY=VALUE")
-      ->allow_extra_args(false)  // one KEY=VALUE per -o: the words after it are the prompt
-      ->take_all();
-  chat->add_flag("-v,--verbose", options->verbose, "Say on stderr which provider and model answered");
-  chat->add_flag("--usage", options->usage,
-                 "Print the token counts (the upstream's, else estimated) and why the answer ended on stderr");
-  chat->add_option("--record", options->record,
-                   "Write the chat's upstream exchanges to FILE as HAR 1.2, secrets masked (for replay tests)")
-      ->type_name("FILE");
-  config::add_engine_options(*chat, global.command_line);
-  chat->add_option("prompt", *words,
-                   "The user message (words are joined); - reads it from stdin. Piped stdin "
-                   "and a PROMPT are joined: stdin first")
-      ->type_name("PROMPT|-")
-      ->expected(0, -1);
-  return {chat, [&global, options, words] {
+  CLI::App *command = add_command_with_deferred_options(
+      app, "chat", "Ask a provider and stream its answer to stdout", [&global, options, words](CLI::App &chat) {
+        chat.add_option("-p,--provider", options->provider, "Provider to ask (default: the working ones, in order)")
+            ->type_name("NAME");
+        chat.add_option("-m,--model", options->model, "Model or alias, or Provider/model (default: the provider's)")
+            ->type_name("MODEL");
+        chat.add_option("--system", options->system, "System message to put first")->type_name("TEXT");
+        chat.add_option("--messages", options->messages_file, "JSON file with an OpenAI-style messages array")
+            ->type_name("FILE");
+        chat.add_flag("--no-stream", options->no_stream, "Ask for the whole answer at once");
+        chat.add_option("-o,--option", options->request_options,
+                        "A request parameter for the provider, the value in JSON (a bare word is a string): "
+                        "temperature, top_p, max_tokens, stop; repeatable")
+            ->type_name("KEY=VALUE")
+            ->allow_extra_args(false)  // one KEY=VALUE per -o: the words after it are the prompt
+            ->take_all();
+        chat.add_flag("-v,--verbose", options->verbose, "Say on stderr which provider and model answered");
+        chat.add_flag("--usage", options->usage,
+                      "Print the token counts (the upstream's, else estimated) and why the answer ended on stderr");
+        chat.add_option("--record", options->record,
+                        "Write the chat's upstream exchanges to FILE as HAR 1.2, secrets masked (for replay tests)")
+            ->type_name("FILE");
+        config::add_engine_options(chat, global.command_line);
+        chat.add_option("prompt", *words,
+                        "The user message (words are joined); - reads it from stdin. Piped stdin "
+                        "and a PROMPT are joined: stdin first")
+            ->type_name("PROMPT|-")
+            ->expected(0, -1);
+      });
+  return {command, [&global, options, words] {
             if (words->size() > 1 && std::find(words->begin(), words->end(), "-") != words->end()) {
               std::cerr << "provhost: \"-\" (read the prompt from stdin) must be the only prompt argument\n";
               return static_cast<int>(exit_usage);
@@ -129,16 +131,19 @@ Command add_chat_command(CLI::App &app, GlobalOptions &global) {
 }
 
 Command add_serve_command(CLI::App &app, GlobalOptions &global) {
-  CLI::App *serve = app.add_subcommand("serve", "Serve every loaded provider through an OpenAI-compatible HTTP API");
-  config::add_serve_options(*serve, global.command_line);
-  config::add_engine_options(*serve, global.command_line);
   auto record_dir = std::make_shared<std::filesystem::path>();
-  serve
-      ->add_option("--record", *record_dir,
-                   "Write each chat's upstream exchanges to DIR/chat-<ms>-<id>.har (HAR 1.2, secrets masked)")
-      ->check(CLI::ExistingDirectory)
-      ->type_name("DIR");
-  return {serve, [&global, record_dir] { return run_in_engine_module({global, ServeOptions{*record_dir}}); }};
+  CLI::App *command = add_command_with_deferred_options(
+      app, "serve", "Serve every loaded provider through an OpenAI-compatible HTTP API",
+      [&global, record_dir](CLI::App &serve) {
+        config::add_serve_options(serve, global.command_line);
+        config::add_engine_options(serve, global.command_line);
+        serve
+            .add_option("--record", *record_dir,
+                        "Write each chat's upstream exchanges to DIR/chat-<ms>-<id>.har (HAR 1.2, secrets masked)")
+            ->check(CLI::ExistingDirectory)
+            ->type_name("DIR");
+      });
+  return {command, [&global, record_dir] { return run_in_engine_module({global, ServeOptions{*record_dir}}); }};
 }
 
 }  // namespace provhost::host

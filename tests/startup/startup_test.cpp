@@ -156,3 +156,24 @@ TEST_CASE("an installed provhost finds its plugins and its engine module, and ch
   CHECK(chat.exit_code == 0);
   CHECK(chat.out == upstream.expected_text());
 }
+
+TEST_CASE("a command's options, added only once it is chosen, are all there") {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+      {"chat", {"--provider", "--record", "--timeout", "--max-request-body", "PROMPT|-"}},
+      {"serve", {"--listen", "--api-key", "--plugin-rescan", "--record", "--timeout", "--max-requests"}},
+      {"config", {"--json", "--listen", "--timeout", "--proxy"}},
+  };
+  for (const auto &[command, options] : commands) {
+    INFO(command);
+    ProcessResult help = run({provhost_binary(), command, "--help"});
+    CHECK(help.exit_code == 0);
+    for (const std::string &option : options) CHECK(help.out.find(option) != std::string::npos);
+  }
+  // Parsed, not only listed: a bad value is chat's usage error; a good one reaches the configuration.
+  ProcessResult bad = run({provhost_binary(), "chat", "--timeout", "soon", "Hi"});
+  CHECK(bad.exit_code == 2);
+  ProcessResult config = run({provhost_binary(), "config", "--timeout", "7", "--listen", "127.0.0.1:9"});
+  CHECK(config.exit_code == 0);
+  CHECK(config.out.find("from --timeout") != std::string::npos);
+  CHECK(config.out.find("\"127.0.0.1:9\"") != std::string::npos);
+}
