@@ -32,25 +32,25 @@ struct ModuleUnusable {
 // The module's table, loaded at the first call. Never unloaded: threads a command started may still
 // be running its code while the process exits. Throws ModuleUnusable.
 const EngineModule &engine_module() {
-  static const EngineModule *loaded = nullptr;
-  if (loaded) return *loaded;
+  static boost::dll::shared_library *library = nullptr;
+  if (library) return library->get<const EngineModule>(engine_module_symbol);
   const std::filesystem::path file = engine_module_file();
   const std::string named = "the engine module " + one_line(file.string());
   std::error_code ignored;
   if (!std::filesystem::exists(file, ignored))
     throw ModuleUnusable{named + " is missing (is provhost installed whole?)"};
-  auto module = std::make_unique<boost::dll::shared_library>();
+  auto candidate = std::make_unique<boost::dll::shared_library>();
   try {
-    module->load(boost::dll::fs::path(file.string()),
-                 boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    candidate->load(boost::dll::fs::path(file.string()),
+                    boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception &e) {
     throw ModuleUnusable{named + " cannot be loaded: " + one_line(core::loader_message(e.what(), file))};
   }
-  if (!module->has(engine_module_symbol)) {
+  if (!candidate->has(engine_module_symbol)) {
     throw ModuleUnusable{named + " has no " + engine_module_symbol + " (is it provhost's engine module?)"};
   }
-  loaded = &module.release()->get<const EngineModule>(engine_module_symbol);
-  return *loaded;
+  library = candidate.release();
+  return library->get<const EngineModule>(engine_module_symbol);
 }
 
 const config::UpstreamParsers &module_parsers(std::string_view what) {
