@@ -40,9 +40,12 @@ const EngineModule &engine_module() {
   if (!std::filesystem::exists(file, ignored))
     throw ModuleUnusable{named + " is missing (is provhost installed whole?)"};
   auto candidate = std::make_unique<boost::dll::shared_library>();
+  // Lazily bound, as the executable is: binding every function of the module and of libcurl's
+  // dozens of libraries up front cost chat and serve a fifth more start-up. A library the module
+  // needs that is missing still fails here, at load.
   try {
     candidate->load(boost::dll::fs::path(file.string()),
-                    boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+                    boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local);
   } catch (const std::exception &e) {
     throw ModuleUnusable{named + " cannot be loaded: " + one_line(core::loader_message(e.what(), file))};
   }
