@@ -17,17 +17,21 @@
 namespace provhost::host {
 namespace {
 
-// lib/provhost/libprovhost-engine.so from the folder above the executable's (bin/), in the build
-// tree as in an install; the build says where (host/CMakeLists.txt).
-std::filesystem::path engine_module_file() {
-  std::filesystem::path executable_folder(boost::dll::program_location().parent_path().string());
-  return (executable_folder / ".." / PROVHOST_ENGINE_MODULE_RELATIVE_PATH).lexically_normal();
-}
-
 // Why the module cannot be used, as the end of a line naming it.
 struct ModuleUnusable {
   std::string line;
 };
+
+// lib/provhost/libprovhost-engine.so from the folder above the executable's (bin/), in the build
+// tree as in an install; the build says where (host/CMakeLists.txt). Throws ModuleUnusable.
+std::filesystem::path engine_module_file() {
+  std::error_code error;
+  std::filesystem::path executable = boost::dll::program_location(error);
+  if (error)
+    throw ModuleUnusable{"the engine module cannot be found: where provhost runs from is unknown (" + error.message() +
+                         ")"};
+  return (executable.parent_path() / ".." / PROVHOST_ENGINE_MODULE_RELATIVE_PATH).lexically_normal();
+}
 
 // The module's table, loaded at the first call. Never unloaded: threads a command started may still
 // be running its code while the process exits. Throws ModuleUnusable.
