@@ -1,5 +1,6 @@
-// provhost chat: builds the conversation from --messages, --system and PROMPT, runs it on the
-// engine and streams the answer's text to stdout as it arrives (the options are parsed in main.cpp).
+// provhost chat, in the engine module (engine_module.hpp): builds the conversation from --messages,
+// --system and PROMPT, runs it on the engine and streams the answer's text to stdout as it arrives
+// (the options are parsed in the executable, engine_commands.cpp).
 #include <pthread.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -22,7 +23,7 @@
 #include <provhost/text.hpp>
 #include <thread>
 
-#include "commands.hpp"
+#include "engine_module.hpp"
 
 namespace provhost::host {
 namespace {

@@ -7,7 +7,9 @@
 // belong to the configuration (chat, serve) takes `GlobalOptions &` and adds them with the
 // functions of config/command_line.hpp, which fill global.command_line. Adding a command is that file, its declaration
 // below, and one line in main.cpp's list of commands. Commands report problems on stderr as one line starting with
-// "provhost: " and return an ExitCode.
+// "provhost: " and return an ExitCode. chat and serve are the exception: their command lines are in
+// engine_commands.cpp, and what runs them (chat_command.cpp, serve_command.cpp) in the engine module, since
+// they alone need libcurl (engine_module.hpp).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -45,6 +47,15 @@ struct Command {
   std::function<int()> run;
 };
 
+// Adds the subcommand `name`, whose options `add_options` adds only once the command line chose it:
+// every command's options, built at every start, were a quarter of what `provhost list` ran.
+inline CLI::App *add_command_with_deferred_options(CLI::App &app, std::string name, std::string description,
+                                                   std::function<void(CLI::App &)> add_options) {
+  CLI::App *command = app.add_subcommand(std::move(name), std::move(description));
+  command->preparse_callback([command, add_options = std::move(add_options)](std::size_t) { add_options(*command); });
+  return command;
+}
+
 Command add_list_command(CLI::App &app, const GlobalOptions &global);
 Command add_inspect_command(CLI::App &app, const GlobalOptions &global);
 Command add_chat_command(CLI::App &app, GlobalOptions &global);
@@ -65,9 +76,6 @@ struct ChatOptions {
   bool usage = false;                        // --usage: token counts and finish reason on stderr
   std::filesystem::path record;              // --record: the chat's upstream exchanges as HAR; "" = none
 };
-
-// Implemented with the engine, in chat_command.cpp.
-int run_chat(const GlobalOptions &global, const ChatOptions &options);
 
 // What plugins' host services answer (provider values, log level): give it to the Registry.
 std::shared_ptr<const core::HostSettings> host_settings(const GlobalOptions &global);

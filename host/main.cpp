@@ -1,4 +1,5 @@
-// provhost: parses the command line and hands over to the chosen command (see commands.hpp).
+// provhost: parses the command line and hands over to the chosen command (see commands.hpp; chat and
+// serve run in the engine module, engine_module.hpp).
 #include <provhost/provhost.h>
 
 #include <algorithm>
@@ -8,7 +9,7 @@
 
 #include "commands.hpp"
 #include "config/command_line.hpp"
-#include "config/instances.hpp"
+#include "engine_module.hpp"
 
 #ifndef PROVHOST_VERSION
 #define PROVHOST_VERSION "0.0.0"
@@ -53,68 +54,6 @@ Environment:
 
 }  // namespace
 
-std::shared_ptr<const core::HostSettings> host_settings(const GlobalOptions &global) {
-  return config::host_settings(global.config);
-}
-
-std::vector<std::filesystem::path> plugin_folders(const GlobalOptions &global) {
-  return config::plugin_folders(global.config);
-}
-
-void isolate_plugins(core::Registry &registry, const GlobalOptions &global) {
-  if (auto isolation = config::isolation_options(global.config)) registry.use_isolation(std::move(*isolation));
-}
-
-void load_plugins(core::Registry &registry, const GlobalOptions &global) {
-  isolate_plugins(registry, global);
-  registry.set_preferences(config::resolution_preferences(global.config));
-  registry.load(plugin_folders(global));
-  registry.load_instances(config::instance_specs(global.config));
-}
-
-Command add_chat_command(CLI::App &app, GlobalOptions &global) {
-  auto options = std::make_shared<ChatOptions>();
-  auto words = std::make_shared<std::vector<std::string>>();
-  CLI::App *chat = app.add_subcommand("chat", "Ask a provider and stream its answer to stdout");
-  chat->add_option("-p,--provider", options->provider, "Provider to ask (default: the working ones, in order)")
-      ->type_name("NAME");
-  chat->add_option("-m,--model", options->model, "Model or alias, or Provider/model (default: the provider's)")
-      ->type_name("MODEL");
-  chat->add_option("--system", options->system, "System message to put first")->type_name("TEXT");
-  chat->add_option("--messages", options->messages_file, "JSON file with an OpenAI-style messages array")
-      ->type_name("FILE");
-  chat->add_flag("--no-stream", options->no_stream, "Ask for the whole answer at once");
-  chat->add_option("-o,--option", options->request_options,
-                   "A request parameter for the provider, the value in JSON (a bare word is a string): "
-                   "temperature, top_p, max_tokens, stop; repeatable")
-      ->type_name("KEY=VALUE")
-      ->allow_extra_args(false)  // one KEY=VALUE per -o: the words after it are the prompt
-      ->take_all();
-  chat->add_flag("-v,--verbose", options->verbose, "Say on stderr which provider and model answered");
-  chat->add_flag("--usage", options->usage,
-                 "Print the token counts (the upstream's, else estimated) and why the answer ended on stderr");
-  chat->add_option("--record", options->record,
-                   "Write the chat's upstream exchanges to FILE as HAR 1.2, secrets masked (for replay tests)")
-      ->type_name("FILE");
-  config::add_engine_options(*chat, global.command_line);
-  chat->add_option("prompt", *words,
-                   "The user message (words are joined); - reads it from stdin. Piped stdin "
-                   "and a PROMPT are joined: stdin first")
-      ->type_name("PROMPT|-")
-      ->expected(0, -1);
-  return {chat, [&global, options, words] {
-            if (words->size() > 1 && std::find(words->begin(), words->end(), "-") != words->end()) {
-              std::cerr << "provhost: \"-\" (read the prompt from stdin) must be the only prompt argument\n";
-              return static_cast<int>(exit_usage);
-            }
-            for (const auto &word : *words) {
-              if (!options->prompt.empty()) options->prompt += ' ';
-              options->prompt += word;
-            }
-            return run_chat(global, *options);
-          }};
-}
-
 int run(int argc, char **argv) {
   CLI::App app("provhost: a host for LLM chat provider plugins", "provhost");
   app.footer(help_footer);
@@ -150,7 +89,7 @@ int run(int argc, char **argv) {
     return exit_usage;
   }
   try {
-    global.config = config::load(global.command_line, config::process_environment());
+    global.config = config::load(global.command_line, config::process_environment(), engine_module_upstream_parsers());
   } catch (const config::Error &e) {
     std::cerr << "provhost: " << e.what() << "\n";
     return exit_usage;

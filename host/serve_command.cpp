@@ -1,13 +1,12 @@
-// provhost serve: its options come from the configuration (host/config/), then the serve library
-// (provhost/serve/serve.hpp) does the rest.
+// provhost serve, in the engine module (engine_module.hpp): its options come from the configuration
+// (host/config/), then the serve library (provhost/serve/serve.hpp) does the rest.
 #include <cmath>
 #include <iostream>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/recording.hpp>
 #include <provhost/serve/serve.hpp>
 
-#include "commands.hpp"
-#include "config/command_line.hpp"
+#include "engine_module.hpp"
 
 namespace provhost::host {
 namespace {
@@ -16,7 +15,9 @@ std::chrono::milliseconds milliseconds(double seconds) {
   return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
-int run_serve(const GlobalOptions &global, const std::filesystem::path &record_dir) {
+}  // namespace
+
+int run_serve(const GlobalOptions &global, const ServeOptions &options) {
   const config::ServeSettings &settings = global.config.serve;
   std::string error;
   serve::ServerOptions server_options;
@@ -60,28 +61,13 @@ int run_serve(const GlobalOptions &global, const std::filesystem::path &record_d
   watch.options.settle = milliseconds(settings.plugin_settle.value);
   try {
     core::EngineOptions engine_options = config::engine_options(global.config);
-    if (!record_dir.empty()) engine_options.recorder = core::har_folder_recorder(record_dir);
+    if (!options.record_dir.empty()) engine_options.recorder = core::har_folder_recorder(options.record_dir);
     serve::run(registry, std::move(engine_options), std::move(server_options), watch);
   } catch (const serve::ListenError &e) {
     std::cerr << "provhost: cannot listen on " << settings.listen.value << ": " << e.code().message() << "\n";
     return exit_internal_error;
   }
   return exit_ok;
-}
-
-}  // namespace
-
-Command add_serve_command(CLI::App &app, GlobalOptions &global) {
-  CLI::App *serve = app.add_subcommand("serve", "Serve every loaded provider through an OpenAI-compatible HTTP API");
-  config::add_serve_options(*serve, global.command_line);
-  config::add_engine_options(*serve, global.command_line);
-  auto record_dir = std::make_shared<std::filesystem::path>();
-  serve
-      ->add_option("--record", *record_dir,
-                   "Write each chat's upstream exchanges to DIR/chat-<ms>-<id>.har (HAR 1.2, secrets masked)")
-      ->check(CLI::ExistingDirectory)
-      ->type_name("DIR");
-  return {serve, [&global, record_dir] { return run_serve(global, *record_dir); }};
 }
 
 }  // namespace provhost::host

@@ -6,10 +6,10 @@
 #include <cctype>
 #include <climits>
 #include <cmath>
+#include <provhost/core/environment_name.hpp>
 #include <provhost/core/plugin_loader.hpp>
 #include <provhost/core/registry.hpp>
 #include <provhost/core/retry.hpp>
-#include <provhost/core/upstream.hpp>
 #include <string_view>
 
 #include "instances.hpp"
@@ -72,7 +72,7 @@ void apply_environment(const Environment &environment, Config &config,
       std::string provider = name.substr(upstream_prefix.size());
       // Only the spelling upstream_variable produces, the one that was ever looked up. The value is
       // checked when a chat uses it, so that one bad variable does not stop every command.
-      if (provider.empty() || core::upstream_variable(provider) != name) continue;
+      if (provider.empty() || upstream_variable(provider) != name) continue;
       config.upstreams[name] = {provider, {value, from_environment(name)}};
     } else if (!is_host_variable(name)) {
       ProviderValue &entry = config.provider_values[name];
@@ -81,12 +81,12 @@ void apply_environment(const Environment &environment, Config &config,
   }
 }
 
-void apply_command_line(const CommandLine &command_line, Config &config) {
+void apply_command_line(const CommandLine &command_line, Config &config, const UpstreamParsers &parsers) {
   for (const std::string &spec : command_line.upstreams) {
-    auto upstream = core::parse_upstream_option(spec);
+    auto upstream = parsers.option(spec);
     if (!upstream) throw Error(upstream.error().detail);
-    config.upstreams[core::upstream_variable(upstream->first)] = {upstream->first,
-                                                                  {upstream->second, from_command_line("--upstream")}};
+    config.upstreams[upstream_variable(upstream->first)] = {upstream->first,
+                                                            {upstream->second, from_command_line("--upstream")}};
   }
   if (command_line.proxy) {
     if (auto error = check_proxy(*command_line.proxy)) throw Error(*error);
@@ -165,17 +165,22 @@ std::filesystem::path default_config_file(const Environment &environment) {
   return {};
 }
 
-Config load(const CommandLine &command_line, const Environment &environment) {
+std::string upstream_variable(std::string_view provider) {
+  // As core::upstream_variable (upstream.cpp) spells it; a test holds the two together.
+  return core::environment_name({"UPSTREAM", provider});
+}
+
+Config load(const CommandLine &command_line, const Environment &environment, const UpstreamParsers &parsers) {
   Config config;
   if (command_line.config_file) {
     config.file = *command_line.config_file;
-    read_config_file(config.file, config);
+    read_config_file(config.file, config, parsers);
     config.file_loaded = true;
   } else {
     config.file = default_config_file(environment);
     std::error_code ignored;
     if (!config.file.empty() && std::filesystem::exists(config.file, ignored)) {
-      read_config_file(config.file, config);
+      read_config_file(config.file, config, parsers);
       config.file_loaded = true;
     }
   }
@@ -184,7 +189,7 @@ Config load(const CommandLine &command_line, const Environment &environment) {
   std::vector<Value<std::filesystem::path>> from_file = std::move(config.plugin_dirs), from_variables;
   apply_environment(environment, config, from_variables);
   resolve_instances(environment, config);
-  apply_command_line(command_line, config);
+  apply_command_line(command_line, config, parsers);
   config.plugin_dirs.clear();
   for (const auto &folder : command_line.plugin_dirs)
     config.plugin_dirs.push_back({folder, from_command_line("--plugin-dir")});

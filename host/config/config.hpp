@@ -16,6 +16,7 @@
 #include <provhost/core/host_services.hpp>
 #include <provhost/core/isolation.hpp>
 #include <provhost/core/registry.hpp>
+#include <provhost/core/upstream.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -116,7 +117,7 @@ struct Config {
   bool file_loaded = false;    // false: the default file does not exist
 
   std::vector<Value<std::filesystem::path>> plugin_dirs;  // searched in this order, then the default folder
-  std::map<std::string, Upstream> upstreams;              // by core::upstream_variable(name)
+  std::map<std::string, Upstream> upstreams;              // by upstream_variable(name)
   Value<std::string> proxy;                               // "" = libcurl reads HTTPS_PROXY / ALL_PROXY itself
   TimeoutSettings timeouts;
   Value<double> backoff_scale{1.0};
@@ -170,12 +171,31 @@ Environment process_environment();
 // $XDG_CONFIG_HOME/provhost/config.toml, else ~/.config/provhost/config.toml; "" without either.
 std::filesystem::path default_config_file(const Environment &environment);
 
+// How an upstream override given on the command line or in the file is checked and made an origin:
+// core::parse_origin and core::parse_upstream_option, which are libcurl's URL parser. The provhost
+// executable links no libcurl (host/engine_module.hpp): it passes ones that load the engine module
+// for that, only when there is such an override to check.
+struct UpstreamParsers {
+  core::Result<std::string> (*origin)(std::string_view url) = nullptr;
+  core::Result<std::pair<std::string, std::string>> (*option)(std::string_view spec) = nullptr;
+};
+
+// core::upstream_variable, the key of Config::upstreams, without libcurl's side of core.
+std::string upstream_variable(std::string_view provider);
+
 // Reads the configuration file `file` into `config`, over what it holds. Throws Error.
-void read_config_file(const std::filesystem::path &file, Config &config);
+void read_config_file(const std::filesystem::path &file, Config &config, const UpstreamParsers &parsers);
 
 // The effective configuration. The file is --config's (it must exist) or the default one (it may
 // not). Throws Error.
-Config load(const CommandLine &command_line, const Environment &environment);
+Config load(const CommandLine &command_line, const Environment &environment, const UpstreamParsers &parsers);
+
+// core's own parsers, and load() with them: for code that links provhost_core (libcurl) anyway, as the
+// engine module and the tests do. Inline, so that the executable, which uses neither, links no libcurl.
+constexpr UpstreamParsers core_upstream_parsers() { return {&core::parse_origin, &core::parse_upstream_option}; }
+inline Config load(const CommandLine &command_line, const Environment &environment) {
+  return load(command_line, environment, core_upstream_parsers());
+}
 
 // Whether a value stored under `name` is a secret, shown masked: api keys, and provider values
 // whose key says key, token, secret or password.

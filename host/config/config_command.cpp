@@ -10,11 +10,13 @@ namespace provhost::host {
 
 Command add_config_command(CLI::App &app, GlobalOptions &global) {
   auto json = std::make_shared<bool>(false);
-  CLI::App *command =
-      app.add_subcommand("config", "Print the effective configuration, where each value came from; secrets masked");
-  command->add_flag("--json", *json, "Print one JSON object");
-  config::add_engine_options(*command, global.command_line);
-  config::add_serve_options(*command, global.command_line);
+  CLI::App *command = add_command_with_deferred_options(
+      app, "config", "Print the effective configuration, where each value came from; secrets masked",
+      [&global, json](CLI::App &options) {
+        options.add_flag("--json", *json, "Print one JSON object");
+        config::add_engine_options(options, global.command_line);
+        config::add_serve_options(options, global.command_line);
+      });
   return {command, [&global, json] {
             std::cout << (*json ? config::to_json(global.config) : config::to_text(global.config));
             return static_cast<int>(exit_ok);

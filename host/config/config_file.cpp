@@ -10,7 +10,6 @@
 #include <fstream>
 #include <iterator>
 #include <provhost/core/host_services.hpp>
-#include <provhost/core/upstream.hpp>
 #include <provhost/text.hpp>
 #include <set>
 
@@ -28,8 +27,8 @@ std::string one_line(std::string text) {
 
 class FileReader {
  public:
-  FileReader(const std::filesystem::path &file, Config &config)
-      : file_(file), file_name_(file.filename().string()), config_(config) {}
+  FileReader(const std::filesystem::path &file, Config &config, const UpstreamParsers &parsers)
+      : file_(file), file_name_(file.filename().string()), config_(config), parsers_(parsers) {}
 
   void read(const toml::table &root) {
     for (auto &&[key, node] : root) {
@@ -173,9 +172,9 @@ class FileReader {
     for (auto &&[key, node] : upstreams) {
       const std::string name(key.str());
       check_provider_name(key, name);
-      core::Result<std::string> origin = core::parse_origin(string(node, "upstreams." + name));
+      core::Result<std::string> origin = parsers_.origin(string(node, "upstreams." + name));
       if (!origin) fail(node, "upstreams." + name + ": " + origin.error().detail);
-      config_.upstreams[core::upstream_variable(name)] = {name, {*origin, source_of(node)}};
+      config_.upstreams[upstream_variable(name)] = {name, {*origin, source_of(node)}};
     }
   }
 
@@ -296,7 +295,7 @@ class FileReader {
             std::pair{"base_url", !instance.base_url.empty()}}) {
         if (!present) fail(table, where + " has no " + field);
       }
-      std::string folded = core::upstream_variable(instance.name);
+      std::string folded = upstream_variable(instance.name);
       if (!names.insert(folded).second)
         fail(table, where + ": another instance is already named " + in_quotes(instance.name));
       config_.instances.push_back(std::move(instance));
@@ -306,11 +305,12 @@ class FileReader {
   const std::filesystem::path &file_;
   const std::string file_name_;
   Config &config_;
+  const UpstreamParsers &parsers_;
 };
 
 }  // namespace
 
-void read_config_file(const std::filesystem::path &file, Config &config) {
+void read_config_file(const std::filesystem::path &file, Config &config, const UpstreamParsers &parsers) {
   std::error_code ignored;
   if (std::filesystem::is_directory(file, ignored))
     throw Error("error: cannot read configuration file " + file.string() + ": it is a directory");
@@ -326,7 +326,7 @@ void read_config_file(const std::filesystem::path &file, Config &config) {
     throw Error("error: " + file.string() + ":" + std::to_string(where.begin.line) + ":" +
                 std::to_string(where.begin.column) + ": " + one_line(std::string(e.description())));
   }
-  FileReader(file, config).read(root);
+  FileReader(file, config, parsers).read(root);
 }
 
 }  // namespace provhost::host::config

@@ -3,7 +3,8 @@
 CPU is user + system time of the measured child process and its own children (getrusage of the
 children: with --isolation process, the plugin workers provhost waited for count too), so the
 emulator serving the bytes is not counted. Each figure is the median of several runs. `list` runs on
-a warm scan cache in a temporary folder, with the bundled plugins and with 1,000 plugin files.
+a warm scan cache in a temporary folder, with the bundled plugins and with 1,000 plugin files
+(bench_list.py).
 
 --parts chooses the measurements ("list chat" by default). --against BUILD_DIR weighs another build's
 provhost in the same runs, each of its runs right after the same run of this build, so that whatever
@@ -14,12 +15,13 @@ import json
 import os
 import resource
 import statistics
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+import bench_list
 
 
 def bundled_providers(build_dir):
@@ -64,32 +66,12 @@ def main():
     emulator_bin = os.path.join(args.build_dir, "bin", "provhost-emulator")
 
     if "list" in parts:
-        measure_list(args, provhost)
+        # provhost list on a warm scan cache (bench_list.py, also `scripts/bench list` alone).
+        bench_list.bench(provhost, os.path.join(args.build_dir, "lib", "provhost", "plugins", "provhost-koala.so"),
+                         1000, args.list_runs)
     if "chat" in parts:
         measure_chat(args, providers, provhost, emulator_bin)
 
-
-def measure_list(args, provhost):
-    """(a) provhost list on a warm scan cache: wall time, median of many runs."""
-    with tempfile.TemporaryDirectory() as work:
-        many = os.path.join(work, "plugins")
-        os.mkdir(many)
-        koala = os.path.join(args.build_dir, "lib", "provhost", "plugins", "provhost-koala.so")
-        for i in range(1000):
-            shutil.copy(koala, os.path.join(many, f"provhost-copy{i:04}.so"))
-        cache = ["--plugin-cache", os.path.join(work, "cache")]
-        for label, extra, target in (("bundled plugins", [], 5), ("1,000 plugin files", ["--plugin-dir", many], 100)):
-            command = [provhost, *cache, *extra, "list"]
-            walls = []
-            for _ in range(3):
-                child_cpu(command)
-            for _ in range(args.list_runs):
-                walls.append(child_cpu(command)[1])
-            print(f"provhost list, {label}, warm cache: median {statistics.median(walls) * 1000:.2f} ms, "
-                  f"p90 {sorted(walls)[int(len(walls) * 0.9)] * 1000:.2f} ms over {len(walls)} runs "
-                  f"(target < {target} ms)")
-        version = [child_cpu([provhost, "--version"])[1] for _ in range(args.list_runs)]
-        print(f"provhost --version (the process alone): median {statistics.median(version) * 1000:.2f} ms")
 
 
 def measure_chat(args, providers, provhost, emulator_bin):

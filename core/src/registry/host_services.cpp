@@ -1,11 +1,11 @@
 #include "provhost/core/host_services.hpp"
 
-#include <openssl/evp.h>
-
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <provhost/core/environment_name.hpp>
+#include <provhost/testing/fake_host.hpp>
 #include <provhost/text.hpp>
 
 #include "platform.hpp"
@@ -98,18 +98,15 @@ std::string format_log_line(std::string_view provider, ph_log_level level, std::
   return line;
 }
 
+// The SDK's own MD5, SHA-1 and SHA-256 (sdk/testing/src/digest.cpp, checked against the standards'
+// test vectors and against OpenSSL), rather than OpenSSL's: libcrypto would be relocated at every start
+// of every process, the host's and each worker's (a third of `provhost list`), for digests plugins
+// take of a few hundred bytes.
 size_t compute_digest(std::string_view algorithm, std::string_view data, uint8_t *out) {
-  const EVP_MD *md = nullptr;
-  if (algorithm == "md5")
-    md = EVP_md5();
-  else if (algorithm == "sha1")
-    md = EVP_sha1();
-  else if (algorithm == "sha256")
-    md = EVP_sha256();
-  if (!md || !out) return 0;
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &size, md, nullptr) != 1) return 0;
-  return size;
+  if (!out) return 0;
+  const std::string digest = testing::digest(algorithm, data);
+  std::memcpy(out, digest.data(), digest.size());
+  return digest.size();
 }
 
 }  // namespace provhost::core

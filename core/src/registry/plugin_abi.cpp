@@ -15,21 +15,6 @@
 namespace provhost::core {
 namespace {
 
-// dlerror's text, without Boost's wrapping and without the file's own path, which the caller shows.
-std::string loader_message(const std::string &what, const std::filesystem::path &file) {
-  std::string message = what;
-  const std::string marker = "(dlerror system message: ";
-  if (size_t start = message.find(marker); start != std::string::npos) {
-    start += marker.size();
-    size_t end = message.rfind(')');
-    message = message.substr(start, end == std::string::npos || end < start ? std::string::npos : end - start);
-  }
-  const std::string prefix = file.string() + ": ";
-  if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
-  std::replace(message.begin(), message.end(), '\n', ' ');
-  return message;
-}
-
 bool has_line_break(std::string_view text) { return text.find_first_of("\r\n") != std::string_view::npos; }
 
 // Events tables, reused only once `quarantine` others have been given back since, so that an
@@ -68,6 +53,20 @@ std::atomic<uint64_t> stray_event_count{0};
 std::atomic<bool> stray_event_reported{false};
 
 }  // namespace
+
+std::string loader_message(const std::string &what, const std::filesystem::path &file) {
+  std::string message = what;
+  const std::string marker = "(dlerror system message: ";
+  if (size_t start = message.find(marker); start != std::string::npos) {
+    start += marker.size();
+    size_t end = message.rfind(')');
+    message = message.substr(start, end == std::string::npos || end < start ? std::string::npos : end - start);
+  }
+  const std::string prefix = file.string() + ": ";
+  if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  return message;
+}
 
 class RawSession::Call {
  public:

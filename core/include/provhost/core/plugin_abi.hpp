@@ -63,6 +63,10 @@ PluginLibraryLoad load_plugin_library(const std::filesystem::path &file, const p
                                       uint32_t offered_version = PH_ABI_VERSION, const MetadataLimits &limits = {},
                                       std::string_view instance = {});
 
+// What a failed load of `file` with Boost.DLL says (`what`, its exception's text), as dlerror's own
+// words without Boost's wrapping and without the file's path, which the caller shows: "file too short".
+std::string loader_message(const std::string &what, const std::filesystem::path &file);
+
 // The name of the first session function a provider table leaves NULL, or nullptr when it has them
 // all. The table's struct_size must cover them (PH_HAS_FIELD of session_close).
 const char *missing_session_function(const ph_provider &provider);
