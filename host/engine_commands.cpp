@@ -37,7 +37,8 @@ std::filesystem::path engine_module_file() {
 // be running its code while the process exits. Throws ModuleUnusable.
 const EngineModule &engine_module() {
   static boost::dll::shared_library *library = nullptr;
-  if (library) return library->get<const EngineModule>(engine_module_symbol);
+  static const EngineModule *module = nullptr;
+  if (module) return *module;
   const std::filesystem::path file = engine_module_file();
   const std::string named = "the engine module " + one_line(file.string());
   std::error_code ignored;
@@ -57,7 +58,8 @@ const EngineModule &engine_module() {
     throw ModuleUnusable{named + " has no " + engine_module_symbol + " (is it provhost's engine module?)"};
   }
   library = candidate.release();
-  return library->get<const EngineModule>(engine_module_symbol);
+  module = &library->get<const EngineModule>(engine_module_symbol);
+  return *module;
 }
 
 const config::UpstreamParsers &module_parsers(std::string_view what) {

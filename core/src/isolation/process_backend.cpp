@@ -279,16 +279,19 @@ class WorkerLane final : public Lane {
     return true;
   }
 
+  // The worker answered something the host cannot read: it is ended as crashed (/metrics: protocol). Returns false.
+  bool unreadable_answer() {
+    death_ = "the plugin's worker sent an unreadable answer (killed)";
+    crash_ = WorkerCrash::protocol;
+    return false;
+  }
+
   // Reads one frame into received_ (its type first); a fatal frame sets death_ and fails.
   bool read_frame(FrameType expected) {
     Clock::time_point deadline = Clock::now() + options_.call_timeout;
     uint32_t length = 0;
     if (!read_bytes(reinterpret_cast<char *>(&length), sizeof length, deadline)) return false;
-    if (length == 0 || length > isolation::max_frame_size) {
-      death_ = "the plugin's worker sent an unreadable answer (killed)";
-      crash_ = WorkerCrash::protocol;
-      return false;
-    }
+    if (length == 0 || length > isolation::max_frame_size) return unreadable_answer();
     received_.resize(length);
     if (!read_bytes(received_.data(), length, deadline)) return false;
     auto type = static_cast<FrameType>(received_[0]);
@@ -305,11 +308,7 @@ class WorkerLane final : public Lane {
             "the plugin went over its memory limit of " + isolation::memory_text(options_.memory_limit) + " (killed)";
       return false;
     }
-    if (type != expected) {
-      death_ = "the plugin's worker sent an unreadable answer (killed)";
-      crash_ = WorkerCrash::protocol;
-      return false;
-    }
+    if (type != expected) return unreadable_answer();
     return true;
   }
 
@@ -337,9 +336,7 @@ class WorkerLane final : public Lane {
     isolation::WireReader reader(std::string_view(received_).substr(1));
     if (!isolation::read_results(reader, results_)) {
       results_.clear();
-      death_ = "the plugin's worker sent an unreadable answer (killed)";
-      crash_ = WorkerCrash::protocol;
-      return false;
+      return unreadable_answer();
     }
     for (size_t i = 0; i < results_.size(); ++i) {
       SessionResult &result = results_[i];
