@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <provhost/core/isolation.hpp>
 #include <provhost/core/plugin_abi.hpp>
 #include <provhost/text.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/command_line.hpp"
@@ -33,6 +36,42 @@ std::filesystem::path engine_module_file() {
   return (executable.parent_path() / ".." / PROVHOST_ENGINE_MODULE_RELATIVE_PATH).lexically_normal();
 }
 
+// Whether a library was preloaded (LD_PRELOAD, /etc/ld.so.preload) to interpose on the C library:
+// a malloc replacement, torsocks or proxychains wrapping connect(). Valgrind's own preloads do not
+// count: its tools replace functions by redirecting them wherever they are bound, not by symbol.
+bool interposers_preloaded() {
+  std::error_code ignored;
+  if (std::filesystem::file_size("/etc/ld.so.preload", ignored) > 0 && !ignored) return true;
+  const char *variable = std::getenv("LD_PRELOAD");
+  std::string_view preloads = variable ? variable : "";
+  while (!preloads.empty()) {
+    const size_t end = preloads.find_first_of(": ");
+    const std::string_view entry = preloads.substr(0, end);
+    preloads.remove_prefix(end == std::string_view::npos ? preloads.size() : end + 1);
+    if (!entry.empty() && !std::filesystem::path(entry).filename().string().starts_with("vgpreload_")) return true;
+  }
+  return false;
+}
+
+// Lazily bound, as the executable is: binding every function of the module and of libcurl's dozens
+// of libraries up front cost chat and serve a fifth more start-up. And, where it is safe, with
+// RTLD_DEEPBIND: the module and the libraries it brought look their symbols up among themselves
+// first, rather than in the executable's libstdc++ and the rest of the global scope first, which made
+// relocating libcurl's libraries (most of chat's start-up) a seventh dearer. It is safe because
+//  - the interface is one exported variable, looked up by the executable, and the module binds
+//    nothing of the executable's (hidden visibility, its static libraries' symbols kept local);
+//  - the executable has no copy relocations (host/CMakeLists.txt): a copied std::cerr or
+//    __libc_single_threaded would be one object for the executable and another for the module;
+// and it is left out where something must see the module's calls: a sanitizer's runtime
+// interposes malloc and the rest from the executable, and a preloaded library from the global scope.
+boost::dll::load_mode::type engine_module_load_mode() {
+  auto mode = boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local;
+#ifndef PROVHOST_SANITIZED_BUILD
+  if (!interposers_preloaded()) mode |= boost::dll::load_mode::rtld_deepbind;
+#endif
+  return mode;
+}
+
 // The module's table, loaded at the first call. Never unloaded: threads a command started may still
 // be running its code while the process exits. Throws ModuleUnusable.
 const EngineModule &engine_module() {
@@ -45,12 +84,9 @@ const EngineModule &engine_module() {
   if (!std::filesystem::exists(file, ignored))
     throw ModuleUnusable{named + " is missing (is provhost installed whole?)"};
   auto candidate = std::make_unique<boost::dll::shared_library>();
-  // Lazily bound, as the executable is: binding every function of the module and of libcurl's
-  // dozens of libraries up front cost chat and serve a fifth more start-up. A library the module
-  // needs that is missing still fails here, at load.
+  // A library the module needs that is missing fails here, at load, although bound lazily.
   try {
-    candidate->load(boost::dll::fs::path(file.string()),
-                    boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local);
+    candidate->load(boost::dll::fs::path(file.string()), engine_module_load_mode());
   } catch (const std::exception &e) {
     throw ModuleUnusable{named + " cannot be loaded: " + one_line(core::loader_message(e.what(), file))};
   }
