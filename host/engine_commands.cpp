@@ -57,7 +57,7 @@ bool interposers_preloaded() {
 // of libraries up front cost chat and serve a fifth more start-up. And, where it is safe, with
 // RTLD_DEEPBIND: the module and the libraries it brought look their symbols up among themselves
 // first, rather than in the executable's libstdc++ and the rest of the global scope first, which made
-// relocating libcurl's libraries (most of chat's start-up) a seventh dearer. It is safe because
+// relocating libcurl's libraries (most of chat's start-up) a fifth dearer. It is safe because
 //  - the interface is one exported variable, looked up by the executable, and the module binds
 //    nothing of the executable's (hidden visibility, its static libraries' symbols kept local);
 //  - the executable has no copy relocations (host/CMakeLists.txt): a copied std::cerr or
