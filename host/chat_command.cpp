@@ -258,7 +258,7 @@ int run_chat(const GlobalOptions &global, const ChatOptions &options) {
   spec.stream = !options.no_stream;
 
   core::Registry registry(host_settings(global));
-  load_plugins(registry, global);
+  load_plugins(registry, global, spec.provider);
   core::EngineOptions engine_options = config::engine_options(global.config);
   if (!options.record.empty()) {
     // Checked before the chat: a recording that cannot be written is a usage error, not a lost one.

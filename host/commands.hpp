@@ -86,7 +86,9 @@ std::vector<std::filesystem::path> plugin_folders(const GlobalOptions &global);
 // Makes `registry` load plugins in worker processes unless the configuration says --isolation none.
 void isolate_plugins(core::Registry &registry, const GlobalOptions &global);
 
-// Loads the plugins of plugin_folders(), with the configuration's say in model resolution.
-void load_plugins(core::Registry &registry, const GlobalOptions &global);
+// Loads the plugins of plugin_folders(), with the configuration's say in model resolution. A command
+// that can use one provider only (chat -p NAME) names it: loaded in this process (--isolation none),
+// the files after the one that yields it are then left alone (Registry::load_until).
+void load_plugins(core::Registry &registry, const GlobalOptions &global, std::string_view only_provider = {});
 
 }  // namespace provhost::host

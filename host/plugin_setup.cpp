@@ -17,11 +17,18 @@ void isolate_plugins(core::Registry &registry, const GlobalOptions &global) {
   if (auto isolation = config::isolation_options(global.config)) registry.use_isolation(std::move(*isolation));
 }
 
-void load_plugins(core::Registry &registry, const GlobalOptions &global) {
+void load_plugins(core::Registry &registry, const GlobalOptions &global, std::string_view only_provider) {
   isolate_plugins(registry, global);
   registry.set_preferences(config::resolution_preferences(global.config));
-  registry.load(plugin_folders(global));
-  registry.load_instances(config::instance_specs(global.config));
+  std::vector<core::InstanceSpec> instances = config::instance_specs(global.config);
+  // Scanned out of process, every file is one look in the scan cache, cheaper all at once; and a
+  // configured instance may be the provider asked for, made by any file's plugin.
+  const bool in_process = !config::isolation_options(global.config);
+  if (!only_provider.empty() && in_process && instances.empty())
+    registry.load_until(plugin_folders(global), only_provider);
+  else
+    registry.load(plugin_folders(global));
+  registry.load_instances(instances);
 }
 
 }  // namespace provhost::host

@@ -253,14 +253,39 @@ Registry::Registry(std::shared_ptr<const HostSettings> settings) : state_(std::m
 // The snapshot goes with the state; each provider is unloaded once nothing else holds it.
 Registry::~Registry() = default;
 
-void Registry::load(const std::vector<std::filesystem::path> &folders) {
-  std::lock_guard lock(state_->changing);
+namespace {
+
+std::vector<std::filesystem::path> plugin_files_of(const std::vector<std::filesystem::path> &folders) {
   std::vector<std::filesystem::path> paths;
   for (const auto &folder : folders) {
     for (auto &file : plugin_files(folder)) paths.push_back(std::move(file));
   }
+  return paths;
+}
+
+}  // namespace
+
+void Registry::load(const std::vector<std::filesystem::path> &folders) {
+  std::lock_guard lock(state_->changing);
   std::vector<PluginFile> files = state_->current.load()->files;
-  state_->load_new(paths, files);
+  state_->load_new(plugin_files_of(folders), files);
+  state_->publish(std::move(files));
+}
+
+void Registry::load_until(const std::vector<std::filesystem::path> &folders, std::string_view name) {
+  std::lock_guard lock(state_->changing);
+  std::vector<PluginFile> files = state_->current.load()->files;
+  auto yields_name = [&](const PluginFile &file) {
+    return std::any_of(file.providers.begin(), file.providers.end(),
+                       [&](const ProviderPtr &provider) { return iequals(provider->meta.name, name); });
+  };
+  if (std::none_of(files.begin(), files.end(), yields_name)) {
+    for (const auto &path : plugin_files_of(folders)) {
+      const size_t loaded_before = files.size();
+      state_->load_new({path}, files);
+      if (std::any_of(files.begin() + static_cast<std::ptrdiff_t>(loaded_before), files.end(), yields_name)) break;
+    }
+  }
   state_->publish(std::move(files));
 }
 

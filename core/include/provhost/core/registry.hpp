@@ -159,6 +159,11 @@ class Registry {
   // fail are recorded in rejected(); this never throws for a bad plugin.
   void load(const std::vector<std::filesystem::path> &folders);
 
+  // As load(), for a command that can use the provider `name` only: files are loaded in order until
+  // one yields it, the one load() would keep under that name (the first); the files after it are
+  // left alone, each a dlopen saved when plugins load in this process. All are loaded when none yields it.
+  void load_until(const std::vector<std::filesystem::path> &folders, std::string_view name);
+
   // Loads one file, whatever its name (for `inspect FILE`). The provider, or null when the file
   // was rejected (the reason is in rejected()).
   ProviderPtr load_file(const std::filesystem::path &file);
