@@ -6,6 +6,12 @@ emulator serving the bytes is not counted. Each figure is the median of several 
 a warm scan cache in a temporary folder, with the bundled plugins and with 1,000 plugin files
 (bench_list.py).
 
+Before the long streams, the chat part counts the instructions (valgrind's callgrind, when installed) of
+one chat of the emulator's plain answer with each isolation mode, and of `curl -sN` fetching its bytes:
+start-up is most of what a chat costs beyond curl, and the count, unlike CPU time, does not move with
+the machine's load. With --isolation process it is the host's alone: its worker is killed when the host
+exits, before callgrind can count it.
+
 --parts chooses the measurements ("list chat" by default). --against BUILD_DIR weighs another build's
 provhost in the same runs, each of its runs right after the same run of this build, so that whatever
 else the machine does falls on both; its rows are marked with that folder.
@@ -84,14 +90,9 @@ def measure_chat(args, providers, provhost, emulator_bin):
     try:
         line = emulator.stdout.readline()
         origin = line.strip().split()[-1]
-        post_json(f"{origin}/__emulator/config", {"chunks": args.chunks, "write_size": 16384})
         upstreams = []
         for p in providers:
             upstreams += ["--upstream", f"{p}={origin}"]
-        print(f"chat CPU, {args.chunks} chunks per answer, median of {args.runs} runs "
-              f"(CPU = user + system of the client process):")
-        print(f"  {'provider':<12} {'none':>10} {'process':>10} {'ratio':>7} {'curl -sN':>10} {'ratio':>7} "
-              f"{'ns/chunk':>9}")
         # Each build its own scan cache, warm before the first run: builds sharing one would rescan
         # every plugin (a worker each) whenever the other build ran last.
         def chat(index, binary, mode, provider):
@@ -100,6 +101,12 @@ def measure_chat(args, providers, provhost, emulator_bin):
                     "benchmark"]
         for index, (_, binary) in enumerate(builds):
             child_cpu(chat(index, binary, "process", providers[0]))
+        measure_startup(builds, chat, providers[0], f"{origin}/__emulator/raw?route={providers[0].lower()}")
+        post_json(f"{origin}/__emulator/config", {"chunks": args.chunks, "write_size": 16384})
+        print(f"chat CPU, {args.chunks} chunks per answer, median of {args.runs} runs "
+              f"(CPU = user + system of the client process):")
+        print(f"  {'provider':<12} {'none':>10} {'process':>10} {'ratio':>7} {'curl -sN':>10} {'ratio':>7} "
+              f"{'ns/chunk':>9}")
         for p in providers:
             raw_url = f"{origin}/__emulator/raw?route={p.lower()}"  # the route is the provider's id
             curl = ["curl", "-sN", "-o", "/dev/null", raw_url]
@@ -121,6 +128,20 @@ def measure_chat(args, providers, provhost, emulator_bin):
         caches.cleanup()
         emulator.terminate()
         emulator.wait(timeout=10)
+
+
+def measure_startup(builds, chat, provider, raw_url):
+    """Instructions of one chat of the emulator's plain answer, each isolation mode, against curl."""
+    theirs = bench_list.instructions(["curl", "-sN", "-o", "/dev/null", raw_url])
+    if theirs is None:
+        return
+    print(f"chat start-up, one plain answer from {provider} (instructions, callgrind; curl -sN: "
+          f"{theirs / 1e6:.2f} M):")
+    for index, (label, binary) in enumerate(builds):
+        counts = {mode: bench_list.instructions(chat(index, binary, mode, provider)) for mode in ("none", "process")}
+        print(f"  none {counts['none'] / 1e6:.2f} M ({counts['none'] / theirs:.2f}x curl), "
+              f"process {counts['process'] / 1e6:.2f} M ({counts['process'] / theirs:.2f}x curl, the host alone)"
+              + (f"   {label}" if label else ""))
 
 
 if __name__ == "__main__":
