@@ -74,7 +74,10 @@ TEST_CASE("the engine module looks its symbols up among its own libraries first,
 #ifdef PROVHOST_SANITIZED_BUILD
   CHECK_FALSE(module_deep_bound(chat.err));
 #else
-  CHECK(module_deep_bound(chat.err));
+  // A machine that preloads a library for every program (/etc/ld.so.preload) keeps the global scope first.
+  std::error_code absent;
+  const bool system_preloads = std::filesystem::file_size("/etc/ld.so.preload", absent) > 0 && !absent;
+  CHECK(module_deep_bound(chat.err) == !system_preloads);
 #endif
 }
 
