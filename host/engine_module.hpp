@@ -36,8 +36,9 @@ struct EngineCommand {
 // for the configuration's upstream overrides (config::UpstreamParsers), asked for only when there is
 // one to check.
 struct EngineModule {
-  // Runs the command; returns its exit code (ExitCode). Throws nothing: an unexpected exception is
-  // reported as an internal error.
+  // Runs the command and ends the process with its exit code (ExitCode), skipping exit handlers
+  // (engine_entry.cpp); a sanitized build returns the code instead. Throws nothing: an unexpected
+  // exception is reported as an internal error.
   int (*run)(const EngineCommand &command) = nullptr;
   config::UpstreamParsers upstream_parsers;
 };
