@@ -80,13 +80,6 @@ void Engine::Impl::loop(bool until_idle) {
     fire_deadlines(Clock::now());
     flush_work();
     if (until_idle && chats.empty()) continue;  // look at the mailbox once more before leaving
-    // A transfer that just started (or resumed) is libcurl's to run now: a poll could not wait, and
-    // perform looks at the sockets itself. One system call less per attempt, and at 10,000 streams
-    // one gathering of 10,000 sockets less.
-    if (pool.timer_due()) {
-      sockets_ready = false;
-      continue;
-    }
     TimePoint next = deadlines.next();
     auto wait = next == never ? longest_poll : std::chrono::ceil<milliseconds>(next - Clock::now());
     wait = std::clamp(wait, milliseconds(0), longest_poll);
