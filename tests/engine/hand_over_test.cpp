@@ -123,6 +123,4 @@ TEST_CASE("many lanes posting while the engine goes to sleep in poll: every resu
   lanes.clear();
   CHECK(received == static_cast<size_t>(rounds) * lane_count);
   CHECK(polls > 0);
-  // Wake-ups are sent only to a sleeping poll: never more than one per post of a lane.
-  CHECK(pool.wakeups_sent() <= static_cast<uint64_t>(rounds) * lane_count);
 }
