@@ -65,6 +65,29 @@ TEST_CASE("a plugin that breaks in a session fails its chat with the cause, name
   CHECK(koala.out == upstream.emulator.expected_text());
 }
 
+TEST_CASE("answers whose results frames are far larger than the host's read-ahead arrive byte for byte") {
+  Upstream upstream;
+  TempDir cache;
+  // Tokens of 4 KiB: each batch of body bytes makes a results frame of a few hundred KiB, read in
+  // part ahead and in part straight into the frame; the small frames (open, the request) before
+  // them are read ahead whole.
+  provhost::emulator::Config config;
+  for (int i = 0; i < 1000; ++i) config.text += "read ahead ";
+  config.chunks = 300;
+  config.chunk_size = 4096;
+  config.write_size = 16384;
+  upstream.emulator.configure(config);
+  const std::string expected = upstream.emulator.expected_text();
+  REQUIRE(expected.size() > 1'000'000);
+  for (const char *provider : {"Koala", "Ylokh"}) {
+    INFO(provider);
+    ProcessResult r = upstream.provhost(
+        {"--plugin-cache", cache.path().string(), "--isolation", "process", "chat", "-p", provider, "Hello"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == expected);
+  }
+}
+
 TEST_CASE("the plugin-memory option sets the limit a worker is killed at") {
   Upstream upstream;
   TempDir cache;

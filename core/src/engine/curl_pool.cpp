@@ -1,5 +1,10 @@
 #include "curl_pool.hpp"
 
+#if defined(__linux__)
+#include <sys/eventfd.h>
+#include <unistd.h>
+#endif
+
 #include <cstdio>
 #include <mutex>
 #include <stdexcept>
@@ -33,9 +38,15 @@ CurlPool::CurlPool() {
   initialise_libcurl();
   multi_ = curl_multi_init();
   if (!multi_) throw std::runtime_error("cannot start libcurl's multi interface");
+#if defined(__linux__)
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+#endif
 }
 
 CurlPool::~CurlPool() {
+#if defined(__linux__)
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+#endif
   for (CURL *easy : idle_) curl_easy_cleanup(easy);
   if (CURLMcode code = curl_multi_cleanup(multi_); code != CURLM_OK)
     report_libcurl_failure(failure("curl_multi_cleanup", code));
@@ -76,8 +87,13 @@ std::string CurlPool::perform() {
 std::string CurlPool::poll(int timeout_ms, int &ready) {
   polling_.store(true);
   if (woken_.exchange(false)) timeout_ms = 0;  // woken while busy: the sockets are looked at, not waited for
-  CURLMcode code = curl_multi_poll(multi_, nullptr, 0, timeout_ms, &ready);
+  curl_waitfd wake_wait{wake_fd_, CURL_WAIT_POLLIN, 0};
+  CURLMcode code = curl_multi_poll(multi_, &wake_wait, wake_fd_ >= 0 ? 1 : 0, timeout_ms, &ready);
   polling_.store(false);
+  if (code == CURLM_OK && wake_wait.revents) {
+    --ready;  // the wake-up is not one of libcurl's sockets
+    consume_wake();
+  }
   // What a wake announced was published before it; the loop reads it after this, so it is seen.
   woken_.store(false);
   return code == CURLM_OK ? std::string() : failure("curl_multi_poll", code);
@@ -94,8 +110,22 @@ void CurlPool::wake() const {
   woken_.store(true);
   if (!polling_.load()) return;
   wakeups_sent_.fetch_add(1, std::memory_order_relaxed);
+#if defined(__linux__)
+  if (wake_fd_ >= 0) {
+    // Fails only when the counter is full, and then the poll is woken already.
+    ::eventfd_write(wake_fd_, 1);
+    return;
+  }
+#endif
   if (CURLMcode code = curl_multi_wakeup(multi_); code != CURLM_OK)
     report_libcurl_failure(failure("curl_multi_wakeup", code));
+}
+
+void CurlPool::consume_wake() const {
+#if defined(__linux__)
+  eventfd_t count = 0;
+  ::eventfd_read(wake_fd_, &count);  // resets the counter; an empty one (EAGAIN) needs nothing
+#endif
 }
 
 }  // namespace provhost::core::engine

@@ -39,21 +39,26 @@ class CurlPool {
   std::string perform();
   std::string poll(int timeout_ms, int &ready);
   // Ends the poll in progress, or makes the next one return at once. From any thread. Only a
-  // sleeping loop needs curl_multi_wakeup (a write to a socket, and a read and one more turn of the
-  // loop after it): a loop that is busy sees the wake when it next polls, at no cost.
+  // sleeping loop needs a system call (a write to the wake-up descriptor, and a read after it): a
+  // loop that is busy sees the wake when it next polls, at no cost.
   void wake() const;
-  // How many wakes had to call curl_multi_wakeup.
+  // How many wakes had to wake a sleeping poll.
   uint64_t wakeups_sent() const { return wakeups_sent_.load(std::memory_order_relaxed); }
   // One of libcurl's own timers (connect timeout, a new or resumed transfer) is due: perform.
   bool timer_due() const;
 
  private:
   CURLM *multi_ = nullptr;
+  // An eventfd polled with libcurl's sockets: a wake is one write and one read, where
+  // curl_multi_wakeup's socket pair costs a send and two receives (libcurl reads it until it is
+  // empty). -1 where there is none: curl_multi_wakeup then.
+  int wake_fd_ = -1;
   // Together they let a wake and the start of a poll never miss each other: each side stores its
   // flag, then reads the other's (sequentially consistent), so at least one sees the other.
   mutable std::atomic<bool> polling_{false};  // in, or about to enter, curl_multi_poll
   mutable std::atomic<bool> woken_{false};    // a wake the loop has not seen yet
   mutable std::atomic<uint64_t> wakeups_sent_{0};
+  void consume_wake() const;
   std::vector<CURL *> idle_;  // reused so that their buffers and state are not rebuilt
 };
 

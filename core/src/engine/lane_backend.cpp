@@ -28,7 +28,7 @@ void Lane::flush() {
     std::lock_guard lock(mutex_);
     inbox_.append_from(queued_);
   }
-  work_ready_.notify_one();
+  work_ready_.ring();
 }
 
 void Lane::stop() {
@@ -37,7 +37,7 @@ void Lane::stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  work_ready_.notify_one();
+  work_ready_.ring();
   interrupt();
   if (thread_.joinable()) thread_.join();
 }
@@ -46,11 +46,16 @@ void Lane::run() {
   Batch<SessionWork> working;
   Batch<SessionResult> produced;
   for (;;) {
+    bool stop = false;
     {
-      std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [&] { return !inbox_.empty() || stopping_; });
-      if (inbox_.empty()) break;  // stopping, and everything submitted is done
+      std::lock_guard lock(mutex_);
       inbox_.swap(working);
+      stop = stopping_;
+    }
+    if (working.empty()) {
+      if (stop) break;  // everything submitted is done
+      work_ready_.wait();
+      continue;
     }
     process(working, produced);
     working.clear();

@@ -1,11 +1,11 @@
 // lane_backend.hpp: what both session backends share. Sessions are routed by provider to a Lane,
 // a thread of the host with an inbox of work; the engine's thread only queues and, once per
-// submit, hands each lane its queue with one lock and one wake-up. A lane turns work into results
-// its own way (InProcessBackend: plugin code right there; ProcessBackend: a worker process over a
-// socket) and posts them to the backend's outbox, waking the engine when that was empty.
+// submit, hands each lane its queue with one lock, ringing its doorbell (a system call only when the
+// lane sleeps). A lane turns work into results its own way (InProcessBackend: plugin code right
+// there; ProcessBackend: a worker process over a socket) and posts them to the backend's outbox,
+// waking the engine when that was empty.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "doorbell.hpp"
 #include "session_backend.hpp"
 
 namespace provhost::core::engine {
@@ -64,8 +65,8 @@ class Lane {
  private:
   void run();
 
-  std::mutex mutex_;
-  std::condition_variable work_ready_;
+  std::mutex mutex_;  // guards inbox_ and stopping_, held only to swap or look
+  Doorbell work_ready_;
   Batch<SessionWork> queued_;  // the engine's thread only
   Batch<SessionWork> inbox_;
   bool stopping_ = false;

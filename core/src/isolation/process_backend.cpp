@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -27,6 +28,7 @@
 #include <provhost/core/worker_stats.hpp>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "../engine/lane_backend.hpp"
 #include "../engine/transfer.hpp"
@@ -196,6 +198,7 @@ class WorkerLane final : public Lane {
     ::close(socket_);
     socket_ = -1;
     pid_ = -1;
+    ahead_begin_ = ahead_end_ = 0;  // what the next worker sends starts afresh
     if (Clock::now() - started_ >= forgiven_after) deaths_ = 0;
     ++deaths_;
     auto backoff = deaths_ <= 1
@@ -290,10 +293,10 @@ class WorkerLane final : public Lane {
   bool read_frame(FrameType expected) {
     Clock::time_point deadline = Clock::now() + options_.call_timeout;
     uint32_t length = 0;
-    if (!read_bytes(reinterpret_cast<char *>(&length), sizeof length, deadline)) return false;
+    if (!take_bytes(reinterpret_cast<char *>(&length), sizeof length, deadline)) return false;
     if (length == 0 || length > isolation::max_frame_size) return unreadable_answer();
     received_.resize(length);
-    if (!read_bytes(received_.data(), length, deadline)) return false;
+    if (!take_bytes(received_.data(), length, deadline)) return false;
     auto type = static_cast<FrameType>(received_[0]);
     if (type == FrameType::fatal) {
       isolation::WireReader reader(std::string_view(received_).substr(1));
@@ -312,23 +315,52 @@ class WorkerLane final : public Lane {
     return true;
   }
 
+  // Copies the next `size` bytes the worker sent into `buffer`: first what an earlier receive read
+  // ahead, then from the socket. A small need is read ahead into read_ahead_, so that one receive
+  // usually brings a frame's length and its whole payload; a large one goes straight to `buffer`.
+  bool take_bytes(char *buffer, size_t size, Clock::time_point deadline) {
+    const size_t kept = std::min(size, ahead_end_ - ahead_begin_);
+    std::memcpy(buffer, read_ahead_.data() + ahead_begin_, kept);
+    ahead_begin_ += kept;
+    buffer += kept;
+    size -= kept;
+    if (size == 0) return true;
+    ahead_begin_ = ahead_end_ = 0;
+    if (size >= read_ahead_.size()) return read_bytes(buffer, size, deadline);
+    while (ahead_end_ < size) {
+      size_t n = receive_some(read_ahead_.data() + ahead_end_, read_ahead_.size() - ahead_end_, deadline);
+      if (n == 0) return false;
+      ahead_end_ += n;
+    }
+    std::memcpy(buffer, read_ahead_.data(), size);
+    ahead_begin_ = size;
+    return true;
+  }
+
   bool read_bytes(char *buffer, size_t size, Clock::time_point deadline) {
-    // The answer is often there already: poll only when a read finds nothing.
     while (size > 0) {
-      ssize_t n = ::recv(socket_, buffer, size, MSG_DONTWAIT);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (!wait_for(POLLIN, deadline)) return false;
-        continue;
-      }
-      if (n <= 0) {
-        death_ = ended_by_itself;
-        return false;
-      }
+      size_t n = receive_some(buffer, size, deadline);
+      if (n == 0) return false;
       buffer += n;
-      size -= static_cast<size_t>(n);
+      size -= n;
     }
     return true;
+  }
+
+  // One receive of at most `capacity` bytes; 0, with death_ set, when the worker must go.
+  size_t receive_some(char *buffer, size_t capacity, Clock::time_point deadline) {
+    // The answer is often there already: poll only when a read finds nothing.
+    for (;;) {
+      ssize_t n = ::recv(socket_, buffer, capacity, MSG_DONTWAIT);
+      if (n > 0) return static_cast<size_t>(n);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!wait_for(POLLIN, deadline)) return 0;
+        continue;
+      }
+      death_ = ended_by_itself;
+      return 0;
+    }
   }
 
   bool receive(Batch<SessionResult> &produced) {
@@ -372,6 +404,10 @@ class WorkerLane final : public Lane {
   std::string failure_;                     // what the sessions that cannot run are told
   std::unordered_set<SessionId> sessions_;  // open in the worker
   std::string out_, received_;
+  // Bytes received beyond the frame being read: [ahead_begin_, ahead_end_). Results frames are
+  // mostly a few KiB; this holds several.
+  std::vector<char> read_ahead_ = std::vector<char>(64 * 1024);
+  size_t ahead_begin_ = 0, ahead_end_ = 0;
   Batch<SessionResult> results_;
   isolation::BodyRegion region_;
   int region_fd_ = -1;
