@@ -141,17 +141,22 @@ void HttpConnection::on_header(error_code ec) {
   read_body();
 }
 
-void HttpConnection::read_body() {
-  // A small body usually arrives with its header: parsed here, the request is answered in this turn
-  // of the event loop rather than from a completion posted for the next.
-  while (!parser_->is_done() && buffer_.size() > 0) {
+// Bytes already read are parsed here rather than by Beast's read, which, having nothing to read,
+// would post its completion to the next turn of the event loop: a small body usually arrives with
+// its header, and a request read by the hangup watch is whole in the buffer.
+error_code HttpConnection::parse_buffered(bool header_only) {
+  while (!parser_->is_done() && !(header_only && parser_->is_header_done()) && buffer_.size() > 0) {
     error_code ec;
     const std::size_t used = parser_->put(buffer_.data(), ec);
     buffer_.consume(used);
-    if (ec == http::error::need_more) break;
-    if (ec) return on_read_error(ec);
-    if (used == 0) break;
+    if (ec == http::error::need_more) return {};
+    if (ec || used == 0) return ec;
   }
+  return {};
+}
+
+void HttpConnection::read_body() {
+  if (error_code ec = parse_buffered(false)) return on_read_error(ec);
   if (parser_->is_done()) return on_request();
   http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t) {
     if (self->phase_ != Phase::reading) return;
@@ -211,6 +216,8 @@ void HttpConnection::on_watch(error_code ec, std::size_t n) {
       return close();
     }
     // The next request's first bytes, or pipelined ones taken while answering.
+    if (error_code parse_error = parse_buffered(true)) return on_header(parse_error);
+    if (parser_->is_header_done()) return on_header({});
     return read_header();
   }
   if (ec) return abort("client closed");

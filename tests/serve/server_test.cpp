@@ -377,6 +377,40 @@ TEST_CASE("a request sent while the previous answer is prepared waits for it, th
   CHECK(server.engine.specs().size() == 2);
 }
 
+TEST_CASE("a next request whose header comes during an answer and its body after it is answered too") {
+  RunningServer server;
+  server.engine.set_script({.texts = {"Hello", ", world"}, .hold_after_first_text = true});
+  Client client(server.port());
+  client.send_request("POST", "/v1/chat/completions", hello_body);
+  REQUIRE(server.engine.wait_for_held(1));
+  client.send(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(hello_body.size()) + "\r\n\r\n" + hello_body.substr(0, 10));
+  server.engine.release();
+  CHECK(client.read_response().status == 200);
+  client.send(hello_body.substr(10));
+  REQUIRE(server.engine.wait_for_held(2));
+  server.engine.release();
+  auto second = client.read_response();
+  CHECK(second.status == 200);
+  CHECK(str(parse(second.body)["choices"][0]["message"]["content"]) == "Hello, world");
+}
+
+TEST_CASE("garbage sent after a request, while it is answered, is a 400 once the answer is out") {
+  RunningServer server;
+  server.engine.set_script({.texts = {"Hello", ", world"}, .hold_after_first_text = true});
+  Client client(server.port());
+  client.send_request("POST", "/v1/chat/completions", hello_body);
+  REQUIRE(server.engine.wait_for_held(1));
+  client.send("NOT HTTP AT ALL\r\n\r\n");
+  server.engine.release();
+  CHECK(client.read_response().status == 200);
+  CHECK(client.read_response().status == 400);
+  CHECK(client.drain_until_closed());
+  CHECK(server.engine.specs().size() == 1);
+}
+
 TEST_CASE("a keep-alive connection in use for longer than the client timeout stays open: each wait has its own") {
   auto options = test_options();
   options.client_timeout = 2s;

@@ -146,6 +146,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void read_header();
   void on_header(boost::system::error_code ec);
   void read_body();
+  // Feeds the parser the bytes already read, up to the end of the header or of the request.
+  boost::system::error_code parse_buffered(bool header_only);
   void on_read_error(boost::system::error_code ec);
   void on_request();
   void on_deadline();
