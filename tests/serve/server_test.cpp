@@ -357,32 +357,40 @@ TEST_CASE("one connection carries several requests, pipelined ones included") {
   CHECK(server.engine.specs().size() == 5);
 }
 
-TEST_CASE("a request sent while the previous answer is prepared waits for it, then is answered") {
-  RunningServer server;
+namespace {
+
+// A non-streaming chat on `client`'s connection, held by the engine after its first text until released.
+void hold_first_answer(RunningServer &server, Client &client) {
   server.engine.set_script({.texts = {"Hello", ", world"}, .hold_after_first_text = true});
-  Client client(server.port());
   client.send_request("POST", "/v1/chat/completions", hello_body);
   REQUIRE(server.engine.wait_for_held(1));
+}
+
+void check_hello_answer(const Response &r) {
+  CHECK(r.status == 200);
+  CHECK(str(parse(r.body)["choices"][0]["message"]["content"]) == "Hello, world");
+}
+
+}  // namespace
+
+TEST_CASE("a request sent while the previous answer is prepared waits for it, then is answered") {
+  RunningServer server;
+  Client client(server.port());
+  hold_first_answer(server, client);
   // Read while the first answer is prepared (the read that watches for a hangup), parsed after it.
   client.send_request("POST", "/v1/chat/completions", hello_body);
   server.engine.release();
-  auto first = client.read_response();
-  CHECK(first.status == 200);
-  CHECK(str(parse(first.body)["choices"][0]["message"]["content"]) == "Hello, world");
+  check_hello_answer(client.read_response());
   REQUIRE(server.engine.wait_for_held(2));
   server.engine.release();
-  auto second = client.read_response();
-  CHECK(second.status == 200);
-  CHECK(str(parse(second.body)["choices"][0]["message"]["content"]) == "Hello, world");
+  check_hello_answer(client.read_response());
   CHECK(server.engine.specs().size() == 2);
 }
 
 TEST_CASE("a next request whose header comes during an answer and its body after it is answered too") {
   RunningServer server;
-  server.engine.set_script({.texts = {"Hello", ", world"}, .hold_after_first_text = true});
   Client client(server.port());
-  client.send_request("POST", "/v1/chat/completions", hello_body);
-  REQUIRE(server.engine.wait_for_held(1));
+  hold_first_answer(server, client);
   client.send(
       "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
       "Content-Length: " +
@@ -392,17 +400,13 @@ TEST_CASE("a next request whose header comes during an answer and its body after
   client.send(hello_body.substr(10));
   REQUIRE(server.engine.wait_for_held(2));
   server.engine.release();
-  auto second = client.read_response();
-  CHECK(second.status == 200);
-  CHECK(str(parse(second.body)["choices"][0]["message"]["content"]) == "Hello, world");
+  check_hello_answer(client.read_response());
 }
 
 TEST_CASE("garbage sent after a request, while it is answered, is a 400 once the answer is out") {
   RunningServer server;
-  server.engine.set_script({.texts = {"Hello", ", world"}, .hold_after_first_text = true});
   Client client(server.port());
-  client.send_request("POST", "/v1/chat/completions", hello_body);
-  REQUIRE(server.engine.wait_for_held(1));
+  hold_first_answer(server, client);
   client.send("NOT HTTP AT ALL\r\n\r\n");
   server.engine.release();
   CHECK(client.read_response().status == 200);
