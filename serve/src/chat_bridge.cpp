@@ -22,6 +22,7 @@ class ChatBridge::Sink : public core::ChatSink {
   void on_start(const std::string &provider, const std::string &model) override {
     update([&](ChatInbox &inbox) {
       inbox.started.emplace(provider, model);
+      inbox.started_at = std::chrono::steady_clock::now();
       return false;
     });
   }
@@ -91,8 +92,7 @@ class ChatBridge::Sink : public core::ChatSink {
   void update(Change change) {
     {
       std::lock_guard lock(inbox_->mutex);
-      bool urgent = change(*inbox_);
-      if (std::exchange(inbox_->wake_pending, true) && !urgent) return;
+      if (!inbox_->wake_needed(change(*inbox_))) return;
     }
     auto bridge = bridge_.lock();
     if (!bridge) return;
@@ -119,7 +119,7 @@ ChatBridge::ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIde
 void ChatBridge::start(const SubmitChat &submit, core::ChatSpec spec) {
   auto connection = connection_while_chatting_;
   inbox_ = stream_ ? std::make_shared<ChatInbox>(settings_.max_stream_backlog, settings_.max_stream_backlog / 4)
-                   : std::make_shared<ChatInbox>(SIZE_MAX, SIZE_MAX);
+                   : std::make_shared<ChatInbox>(SIZE_MAX, SIZE_MAX, true);
   update_log_fields(*connection);
   auto sink = std::make_shared<Sink>(weak_from_this(), inbox_, connection->executor(), settings_.warnings,
                                      settings_.metrics, connection->peer(), connection->request_id());
@@ -158,6 +158,7 @@ void ChatBridge::on_writable() {
 
 void ChatBridge::take_inbox(HttpConnection &connection) {
   std::optional<std::pair<std::string, std::string>> started;
+  std::chrono::steady_clock::time_point started_at;
   std::string text;
   std::vector<core::ToolCallDelta> tool_calls;
   std::optional<core::ChatError> error;
@@ -166,6 +167,7 @@ void ChatBridge::take_inbox(HttpConnection &connection) {
     std::lock_guard lock(inbox_->mutex);
     inbox_->wake_pending = false;
     started.swap(inbox_->started);
+    started_at = inbox_->started_at;
     text.swap(inbox_->text);
     tool_calls.swap(inbox_->tool_calls);
     inbox_->waiting_bytes = 0;
@@ -175,8 +177,8 @@ void ChatBridge::take_inbox(HttpConnection &connection) {
     overflowed = inbox_->overflowed;
   }
   if (overflowed) return connection.cut("client too slow");
-  if (started) chat_started(connection, started->first, started->second);
-  if (!text.empty()) chat_text(connection, text);
+  if (started) chat_started(connection, started->first, started->second, started_at);
+  if (!text.empty()) chat_text(connection, std::move(text));
   for (const core::ToolCallDelta &piece : tool_calls) chat_tool_call(connection, piece);
   if (error) return chat_failed(connection, *error);
   if (done) return chat_done(connection);
@@ -204,8 +206,9 @@ std::string ChatBridge::last_words(std::string_view why) {
   return words;
 }
 
-void ChatBridge::chat_started(HttpConnection &connection, const std::string &provider, const std::string &model) {
-  first_text_at_ = std::chrono::steady_clock::now();
+void ChatBridge::chat_started(HttpConnection &connection, const std::string &provider, const std::string &model,
+                              std::chrono::steady_clock::time_point at) {
+  first_text_at_ = at;
   provider_ = provider;
   identity_.provider = provider;
   identity_.model = model;
@@ -213,9 +216,14 @@ void ChatBridge::chat_started(HttpConnection &connection, const std::string &pro
   if (stream_) start_stream(connection);
 }
 
-void ChatBridge::chat_text(HttpConnection &connection, std::string_view text) {
+void ChatBridge::chat_text(HttpConnection &connection, std::string text) {
   if (!stream_) {
-    content_.append(text);
+    // A whole answer usually arrives in one piece: taken as it is rather than copied.
+    if (content_.empty()) {
+      content_ = std::move(text);
+    } else {
+      content_.append(text);
+    }
     return;
   }
   if (!connection.stream_started()) start_stream(connection);

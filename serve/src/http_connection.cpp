@@ -82,6 +82,18 @@ void HttpConnection::read_request() {
   path_ = "-";
   request_id_.clear();
   arm_deadline();
+  // The read that watched for a hangup is still waiting on the socket: it waits for the next
+  // request too (on_watch), rather than being cancelled for a new read that would find the socket
+  // empty. Pipelined bytes it already took are parsed at once.
+  if (watch_ == Watch::on) {
+    watch_ = Watch::on_then_next_request;
+    if (buffer_.size() > 0) socket_.cancel();
+    return;
+  }
+  read_header();
+}
+
+void HttpConnection::read_header() {
   http::async_read_header(socket_, buffer_, *parser_,
                           [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
 }
@@ -129,7 +141,23 @@ void HttpConnection::on_header(error_code ec) {
   read_body();
 }
 
+// Bytes already read are parsed here rather than by Beast's read, which, having nothing to read,
+// would post its completion to the next turn of the event loop: a small body usually arrives with
+// its header, and a request read by the hangup watch is whole in the buffer.
+error_code HttpConnection::parse_buffered(bool header_only) {
+  while (!parser_->is_done() && !(header_only && parser_->is_header_done()) && buffer_.size() > 0) {
+    error_code ec;
+    const std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == http::error::need_more) return {};
+    if (ec || used == 0) return ec;
+  }
+  return {};
+}
+
 void HttpConnection::read_body() {
+  if (error_code ec = parse_buffered(false)) return on_read_error(ec);
+  if (parser_->is_done()) return on_request();
   http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t) {
     if (self->phase_ != Phase::reading) return;
     if (ec) return self->on_read_error(ec);
@@ -178,7 +206,20 @@ void HttpConnection::on_watch(error_code ec, std::size_t n) {
   watch_ = Watch::off;
   buffer_.commit(n);
   if (phase_ == Phase::closed) return;
-  if (resume) return next_request();
+  if (resume) {
+    // Cancelled for a connection that closes (see finish_exchange).
+    if (phase_ != Phase::reading) return next_request();
+    // The client closed an idle connection. Not left to a header read to find: after the end of the
+    // stream, Asio waits for readiness that never comes rather than trying the socket.
+    if (ec && ec != net::error::operation_aborted) {
+      keep_alive_ = false;
+      return close();
+    }
+    // The next request's first bytes, or pipelined ones taken while answering.
+    if (error_code parse_error = parse_buffered(true)) return on_header(parse_error);
+    if (parser_->is_header_done()) return on_header({});
+    return read_header();
+  }
   if (ec) return abort("client closed");
   watch_for_hangup();
 }
@@ -274,8 +315,8 @@ void HttpConnection::finish_exchange() {
   stream_header_.reset();
   in_flight_ = {};
   pending_ = {};
-  if (watch_ == Watch::on) {
-    // The read that watched for a hangup would compete with the next request's read.
+  if (watch_ == Watch::on && !keep_alive_) {
+    // The read that watched for a hangup would compete with the reads of a graceful close.
     watch_ = Watch::on_then_next_request;
     socket_.cancel();
     return;
@@ -357,13 +398,32 @@ void HttpConnection::release_responder() {
 }
 
 // One deadline covers whatever the connection is waiting on the client for: a request, or a write.
+// It moves several times per request, so moving it only stores the time: the timer is set again
+// only for a deadline earlier than the one it waits for, and a timer that fires before the current
+// deadline waits again. Setting and cancelling the timer at every move cost a cancelled handler
+// each, and with them a turn of the io thread's event loop.
 void HttpConnection::arm_deadline() { arm_deadline(client_timeout_); }
 
 void HttpConnection::arm_deadline(std::chrono::milliseconds timeout) {
-  timer_.expires_after(timeout);
+  deadline_ = Clock::now() + timeout;
+  if (timer_waiting_ && timer_.expiry() <= deadline_) return;
+  wait_for_deadline();
+}
+
+void HttpConnection::wait_for_deadline() {
+  timer_waiting_ = true;
+  timer_.expires_at(deadline_);  // a wait for a later time ends as cancelled, and is ignored
   timer_.async_wait([self = shared_from_this()](error_code ec) {
-    if (!ec) self->on_deadline();
+    if (ec != net::error::operation_aborted) self->on_timer();
   });
+}
+
+void HttpConnection::on_timer() {
+  timer_waiting_ = false;
+  if (phase_ == Phase::closed || deadline_ == Clock::time_point::max()) return;
+  if (Clock::now() < deadline_) return wait_for_deadline();
+  deadline_ = Clock::time_point::max();
+  on_deadline();
 }
 
 void HttpConnection::on_deadline() {
@@ -383,6 +443,7 @@ void HttpConnection::on_deadline() {
   close();
 }
 
-void HttpConnection::disarm_deadline() { timer_.cancel(); }
+// The timer's wait stays: it finds no deadline when it fires (or the next one, if it moved again).
+void HttpConnection::disarm_deadline() { deadline_ = Clock::time_point::max(); }
 
 }  // namespace provhost::serve

@@ -49,7 +49,10 @@ std::string number(double value) {
 }  // namespace
 
 Metrics::Labels Metrics::admit(Labels labels) {
-  if (known_.count(labels) || known_.size() < max_series_) {
+  // Looked up before anything is inserted: an emplace of a set already known still builds (and
+  // throws away) a copy of it, at every request.
+  if (known_.count(labels)) return labels;
+  if (known_.size() < max_series_) {
     known_.emplace(labels, true);
     return labels;
   }

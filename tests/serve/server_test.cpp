@@ -14,6 +14,7 @@
 
 #include "http_client.hpp"
 #include "scripted_engine.hpp"
+#include "support/eventually.hpp"
 
 using namespace provhost;
 using namespace provhost::serve_test;
@@ -354,6 +355,102 @@ TEST_CASE("one connection carries several requests, pipelined ones included") {
     CHECK(str(parse(r.body)["choices"][0]["message"]["content"]) == "Hello, world");
   }
   CHECK(server.engine.specs().size() == 5);
+}
+
+namespace {
+
+// A non-streaming chat on `client`'s connection, held by the engine after its first text until released.
+void hold_first_answer(RunningServer &server, Client &client) {
+  server.engine.set_script({.texts = {"Hello", ", world"}, .hold_after_first_text = true});
+  client.send_request("POST", "/v1/chat/completions", hello_body);
+  REQUIRE(server.engine.wait_for_held(1));
+}
+
+void check_hello_answer(const Response &r) {
+  CHECK(r.status == 200);
+  CHECK(str(parse(r.body)["choices"][0]["message"]["content"]) == "Hello, world");
+}
+
+}  // namespace
+
+TEST_CASE("a request sent while the previous answer is prepared waits for it, then is answered") {
+  RunningServer server;
+  Client client(server.port());
+  hold_first_answer(server, client);
+  // Read while the first answer is prepared (the read that watches for a hangup), parsed after it.
+  client.send_request("POST", "/v1/chat/completions", hello_body);
+  server.engine.release();
+  check_hello_answer(client.read_response());
+  REQUIRE(server.engine.wait_for_held(2));
+  server.engine.release();
+  check_hello_answer(client.read_response());
+  CHECK(server.engine.specs().size() == 2);
+}
+
+TEST_CASE("a next request whose header comes during an answer and its body after it is answered too") {
+  RunningServer server;
+  Client client(server.port());
+  hold_first_answer(server, client);
+  client.send(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(hello_body.size()) + "\r\n\r\n" + hello_body.substr(0, 10));
+  server.engine.release();
+  CHECK(client.read_response().status == 200);
+  client.send(hello_body.substr(10));
+  REQUIRE(server.engine.wait_for_held(2));
+  server.engine.release();
+  check_hello_answer(client.read_response());
+}
+
+TEST_CASE("garbage sent after a request, while it is answered, is a 400 once the answer is out") {
+  RunningServer server;
+  Client client(server.port());
+  hold_first_answer(server, client);
+  client.send("NOT HTTP AT ALL\r\n\r\n");
+  server.engine.release();
+  CHECK(client.read_response().status == 200);
+  CHECK(client.read_response().status == 400);
+  CHECK(client.drain_until_closed());
+  CHECK(server.engine.specs().size() == 1);
+}
+
+TEST_CASE("a keep-alive connection in use for longer than the client timeout stays open: each wait has its own") {
+  auto options = test_options();
+  options.client_timeout = 2s;
+  RunningServer server(options);
+  Client client(server.port());
+  // Each pause is well within the timeout; together they pass it.
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(700ms);
+    client.send_request("POST", "/v1/chat/completions", hello_body);
+    auto r = client.read_response();
+    REQUIRE(r.status == 200);
+    CHECK(str(parse(r.body)["choices"][0]["message"]["content"]) == "Hello, world");
+  }
+  CHECK(server.engine.specs().size() == 4);
+  // Then idle, the connection is closed after the timeout as before.
+  CHECK(client.closed_by_server());
+}
+
+TEST_CASE("a client that closes its keep-alive connection after an answer frees it on the server") {
+  auto options = test_options();
+  options.max_connections = 1;
+  options.client_timeout = 60s;  // longer than the waits below: no idle timeout frees a connection here
+  RunningServer server(options);
+  const std::string stream_or_not[] = {hello_body, hello_stream_body};
+  for (int i = 0; i < 6; ++i) {
+    // The server notices a close on its own time: a new client may still find the last one counted.
+    std::optional<Response> answer;
+    CHECK(test::eventually([&] {
+      Client client(server.port());
+      client.send_request("POST", "/v1/chat/completions", stream_or_not[i % 2]);
+      answer = client.read_response();
+      return answer->status != 503;
+    }));
+    REQUIRE(answer);
+    CHECK(answer->status == 200);
+  }
 }
 
 TEST_CASE("an HTTP/1.0 client gets its stream unchunked, ended by closing the connection") {

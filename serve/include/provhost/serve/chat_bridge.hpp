@@ -39,13 +39,21 @@ using SubmitChat =
 // What the engine's thread hands over to the connection. Texts that arrive while the connection is
 // still writing wait here and are merged into one delta, so a fast upstream costs the io thread one
 // wake-up per write, not one per token, and a slow client is noticed here.
+//
+// A whole (non-streamed) answer wakes the connection once, at its end: until then the client gets
+// nothing, so waking it for the start or a text would cost a wake-up of the io thread per event
+// for nothing.
 struct ChatInbox {
-  ChatInbox(std::size_t text_limit, std::size_t hold_above) : text_limit(text_limit), hold_above(hold_above) {}
+  ChatInbox(std::size_t text_limit, std::size_t hold_above, bool wake_at_end_only = false)
+      : text_limit(text_limit), hold_above(hold_above), wake_at_end_only(wake_at_end_only) {}
 
   std::mutex mutex;
   const std::size_t text_limit;  // text that may wait for the client before it counts as too slow
   bool wake_pending = false;     // the bridge will look here soon; no need to post again
   std::optional<std::pair<std::string, std::string>> started;  // provider, model
+  // When the engine reported the start (on its thread): the time to the first token, whenever the
+  // connection learns of it.
+  std::chrono::steady_clock::time_point started_at;
   std::string text;
   std::vector<core::ToolCallDelta> tool_calls;  // after `text`: a model writes its text before it calls tools
   // What `text` and `tool_calls` hold, counted against text_limit; a piece of a tool call counts its strings and
@@ -63,6 +71,14 @@ struct ChatInbox {
   const std::size_t hold_above;
   std::shared_ptr<core::ChatHandle> chat;
   bool held = false;
+  const bool wake_at_end_only;  // a whole answer: only its end (done, error, overflow) wakes the bridge
+
+  // After a change (under the lock): whether the bridge must be woken for it, `urgent` when it must
+  // hear of it even with a wake-up pending. Counts the wake-up as pending when it says so.
+  bool wake_needed(bool urgent) {
+    if (wake_at_end_only && !urgent && !done && !error) return false;
+    return !std::exchange(wake_pending, true) || urgent;
+  }
 };
 
 class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBridge> {
@@ -92,8 +108,9 @@ class ChatBridge : public Responder, public std::enable_shared_from_this<ChatBri
 
   void on_inbox(const std::shared_ptr<ChatInbox> &inbox);
   void take_inbox(HttpConnection &connection);
-  void chat_started(HttpConnection &connection, const std::string &provider, const std::string &model);
-  void chat_text(HttpConnection &connection, std::string_view text);
+  void chat_started(HttpConnection &connection, const std::string &provider, const std::string &model,
+                    std::chrono::steady_clock::time_point at);
+  void chat_text(HttpConnection &connection, std::string text);
   void chat_tool_call(HttpConnection &connection, const core::ToolCallDelta &piece);
   void chat_done(HttpConnection &connection);
   void chat_failed(HttpConnection &connection, const core::ChatError &error);

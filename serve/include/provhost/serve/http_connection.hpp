@@ -143,8 +143,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   enum class Watch { off, on, on_then_next_request };
 
   void read_request();
+  void read_header();
   void on_header(boost::system::error_code ec);
   void read_body();
+  // Feeds the parser the bytes already read, up to the end of the header or of the request.
+  boost::system::error_code parse_buffered(bool header_only);
   void on_read_error(boost::system::error_code ec);
   void on_request();
   void on_deadline();
@@ -161,9 +164,14 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void arm_deadline();
   void arm_deadline(std::chrono::milliseconds timeout);
   void disarm_deadline();
+  void wait_for_deadline();
+  void on_timer();
 
   boost::asio::ip::tcp::socket socket_;
+  // The deadline moves at every read and write; the timer follows it lazily (see arm_deadline).
   boost::asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  bool timer_waiting_ = false;
   const HttpLimits limits_;
   const std::shared_ptr<HttpService> service_;
   const std::string peer_;
