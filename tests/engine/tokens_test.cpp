@@ -1,7 +1,9 @@
 // The tokenizer-free estimate of tokens.hpp, and its limit, which max_tokens relies on.
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/tokens.hpp>
+#include <random>
 #include <string>
 
 using provhost::core::estimate_prompt_tokens;
@@ -70,4 +72,50 @@ TEST_CASE("tokens: a limit the text reaches at most exactly counts it whole, as 
   TokenEstimator one_short;
   CHECK(one_short.feed(text, all - 1) == text.size() - 3);  // before "世"
   CHECK(one_short.tokens() == all - 1);
+}
+
+namespace {
+
+// The rules of tokens.hpp written out as plainly as possible, to hold the table-driven estimate to.
+// Returns the bytes counted before the token that would make more than `limit`.
+size_t reference_feed(std::string_view text, uint64_t limit, uint64_t &tokens, uint64_t &word_letters) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    bool word = std::isalnum(c) && c < 0x80;
+    bool space = c == ' ' || (c >= '\t' && c <= '\r');
+    bool continuation = (c & 0xC0) == 0x80;
+    bool starts = word ? word_letters % 8 == 0 : !space && !continuation;
+    if (starts && tokens >= limit) return i;
+    tokens += starts;
+    if (word) {
+      ++word_letters;
+    } else if (!continuation) {
+      word_letters = 0;
+    }
+  }
+  return text.size();
+}
+
+}  // namespace
+
+TEST_CASE("tokens: random text in random pieces under random limits counts as the rules say") {
+  const std::string alphabet = std::string("abcXYZ019 \t\n.,!-") + "\xC3\xA9" + "\xE4\xB8\x96" + "\xF0\x9F\x99\x82";
+  std::mt19937 random(20261203);
+  for (int round = 0; round < 500; ++round) {
+    std::string text;
+    for (size_t length = random() % 200; text.size() < length;) text += alphabet[random() % alphabet.size()];
+    const uint64_t limit = round % 2 ? UINT64_MAX : random() % 60;
+    TokenEstimator estimator;
+    uint64_t expected_tokens = 0, word_letters = 0;
+    for (size_t at = 0; at < text.size();) {
+      size_t piece = 1 + random() % 20;
+      std::string_view rest = std::string_view(text).substr(at, piece);
+      INFO("round " << round << ", at " << at << ", limit " << limit);
+      size_t expected = reference_feed(rest, limit, expected_tokens, word_letters);
+      REQUIRE(estimator.feed(rest, limit) == expected);
+      REQUIRE(estimator.tokens() == expected_tokens);
+      if (expected < rest.size()) break;
+      at += rest.size();
+    }
+  }
 }

@@ -27,7 +27,7 @@ class TokenEstimator {
 
  private:
   uint64_t tokens_ = 0;
-  uint32_t word_length_ = 0;  // letters and digits since the last other character
+  uint32_t word_state_ = 0;  // letters and digits since the last other character, modulo a token
 };
 
 uint64_t estimate_tokens(std::string_view text);
