@@ -23,7 +23,7 @@ void load_plugins(core::Registry &registry, const GlobalOptions &global, std::st
   std::vector<core::InstanceSpec> instances = config::instance_specs(global.config);
   // Scanned out of process, every file is one look in the scan cache, cheaper all at once; and a
   // configured instance may be the provider asked for, made by any file's plugin.
-  const bool in_process = !config::isolation_options(global.config);
+  const bool in_process = registry.isolation() == nullptr;
   if (!only_provider.empty() && in_process && instances.empty())
     registry.load_until(plugin_folders(global), only_provider);
   else
