@@ -357,6 +357,22 @@ TEST_CASE("an upstream nobody listens on is a connection error") {
   CHECK(chat->error()->message().find("Probe: connection failed: ") == 0);
 }
 
+TEST_CASE("an invalid upstream fails every chat of its provider, naming why, and only its provider") {
+  // The engine works a provider's origin out once and keeps it, the error too: each chat still fails.
+  EngineOptions options;
+  options.upstreams["Probe"] = "ftp://127.0.0.1:1";
+  Harness harness(options);
+  for (int round = 0; round < 2; ++round) {
+    auto chat = harness.chat(ask("Probe"));
+    REQUIRE(chat->error());
+    CHECK(chat->error()->kind == ErrorKind::bad_request);
+    CHECK(chat->error()->message() == "Probe: invalid upstream 'ftp://127.0.0.1:1': the scheme must be http or https");
+  }
+  auto other = harness.chat(ask("Ylokh"));
+  CHECK_FALSE(other->error());
+  CHECK(other->text() == harness.upstream.expected_text());
+}
+
 TEST_CASE("timeouts: no response, stalled, per attempt and in total") {
   SECTION("nothing comes back within the first-byte timeout") {
     SilentServer silent;

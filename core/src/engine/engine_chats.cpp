@@ -35,16 +35,21 @@ void Engine::Impl::start(std::shared_ptr<Chat> pointer) {
   try_next_candidate(chat);
 }
 
+const Result<std::string> &Engine::Impl::origin_of(const std::string &provider) {
+  auto known = origins.find(provider);
+  if (known != origins.end()) return known->second;
+  const std::string upstream = find_upstream(provider, options.upstreams);
+  return origins.emplace(provider, upstream.empty() ? Result<std::string>(std::string()) : parse_origin(upstream))
+      .first->second;
+}
+
 void Engine::Impl::try_next_candidate(Chat &chat) {
   const Resolution &candidate = chat.candidates[chat.next_candidate++];
   chat.provider = candidate.provider->meta.name;
   chat.model = candidate.model;
-  chat.origin.clear();
-  if (std::string upstream = find_upstream(chat.provider, options.upstreams); !upstream.empty()) {
-    Result<std::string> origin = parse_origin(upstream);
-    if (!origin) return provider_failed(chat, make_error(ErrorKind::bad_request, chat.provider, origin.error().detail));
-    chat.origin = std::move(*origin);
-  }
+  const Result<std::string> &origin = origin_of(chat.provider);
+  if (!origin) return provider_failed(chat, make_error(ErrorKind::bad_request, chat.provider, origin.error().detail));
+  chat.origin = *origin;
   chat.session = next_id++;
   by_session.emplace(chat.session, chat.id);
   transition(chat, ChatState::opening);

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <provhost/core/chat.hpp>
+#include <provhost/core/error.hpp>
 #include <random>
 #include <string>
 #include <string_view>
@@ -89,6 +90,11 @@ struct Engine::Impl {
   Batch<SessionWork> work;            // for the backend, sent once per wake-up
   Batch<SessionResult> results;       // from the backend
   std::mt19937 random{std::random_device{}()};
+  // Each provider's upstream origin from options.upstreams (a value or why it is invalid), worked out
+  // on its first chat: finding and parsing it is libcurl's URL parser and a dozen allocations, per chat.
+  std::unordered_map<std::string, Result<std::string>> origins;
+
+  const Result<std::string> &origin_of(const std::string &provider);
 
   void flush_work() { backend->submit(work); }
   // A transfer started or ended: the batches of body bytes each may take change.
