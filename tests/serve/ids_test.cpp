@@ -11,7 +11,9 @@ TEST_CASE("a random token has the asked length, every character from [A-Za-z0-9]
   for (size_t length : {0, 1, 9, 10, 11, 24, 100}) {
     std::string token = random_token(length);
     CHECK(token.size() == length);
-    for (char c : token) CHECK(std::string_view("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789").find(c) != std::string_view::npos);
+    for (char c : token)
+      CHECK(std::string_view("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789").find(c) !=
+            std::string_view::npos);
   }
 }
 

@@ -113,6 +113,25 @@ TEST_CASE("malformed JSON is a 400 naming the parse error") {
 
 TEST_CASE("invalid UTF-8 in the body is malformed") {
   CHECK(parse_error("{\"model\": \"\xff\", \"messages\": []}").code == "invalid_json");
+  // RapidJSON's own message and offset, whichever part of the body the bad byte is in.
+  auto in_string = parse_error("{\"model\": \"ab\xc3\", \"messages\": []}");
+  CHECK_THAT(in_string.message, Catch::Contains("Invalid encoding in string") && Catch::Contains("at byte 13"));
+  auto in_key = parse_error("{\"mod\xe2\x82\": \"m\", \"messages\": []}");
+  CHECK_THAT(in_key.message, Catch::Contains("Invalid encoding in string"));
+  auto outside = parse_error("{\"model\": \xf0\x9f\x98\x80}");
+  CHECK(outside.code == "invalid_json");
+  CHECK_THAT(outside.message, Catch::Contains("Invalid value"));
+}
+
+TEST_CASE("text in every script and escapes decode the same whether or not the body is checked byte by byte") {
+  // A body that is UTF-8 as a whole skips RapidJSON's per-byte check; its strings must come out as
+  // the checked parse gives them.
+  auto request = std::get<ChatRequest>(
+      parse_chat_request("{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": "
+                         "\"\xd0\x9f\xd1\x80\xd0\xb8 \xe4\xbd\xa0 \xf0\x9f\xa6\x8a \\u00e9\\ud83d\\ude80\\n\"}]}"));
+  REQUIRE(request.spec.messages.size() == 1);
+  CHECK(request.spec.messages[0].content ==
+        "\xd0\x9f\xd1\x80\xd0\xb8 \xe4\xbd\xa0 \xf0\x9f\xa6\x8a \xc3\xa9\xf0\x9f\x9a\x80\n");
 }
 
 TEST_CASE("a body that is not an object is a 400") { CHECK(parse_error("[1, 2]").status == 400); }
