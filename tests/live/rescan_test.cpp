@@ -108,7 +108,15 @@ TEST_CASE("the watcher publishes a file dropped into a watched folder by itself"
                           seen.insert(seen.end(), events.begin(), events.end());
                         });
   install(live_v1, folder.path() / "provhost-live.so");
-  CHECK(provhost::test::eventually([&] { return registry.find("Live") != nullptr; }, 10s));
+  // The watcher's callback runs after the registry publishes the file: waiting for the registry
+  // alone would look at the events before the callback may have run.
+  CHECK(provhost::test::eventually(
+      [&] {
+        std::lock_guard lock(mutex);
+        return !seen.empty();
+      },
+      10s));
+  CHECK(registry.find("Live") != nullptr);
   std::lock_guard lock(mutex);
   CHECK(described(seen) == std::vector<std::string>{"added provhost-live.so Live 1.0"});
 }
