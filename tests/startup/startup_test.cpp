@@ -177,3 +177,13 @@ TEST_CASE("a command's options, added only once it is chosen, are all there") {
   CHECK(config.out.find("from --timeout") != std::string::npos);
   CHECK(config.out.find("\"127.0.0.1:9\"") != std::string::npos);
 }
+
+TEST_CASE("a plugin worker starts without libseccomp: its sandbox program was compiled at build time") {
+  const std::string worker = (fs::path(provhost_binary()).parent_path() / "provhost-plugin-worker").string();
+  // No arguments: the usage line and status 2, after the loader has loaded what the worker needs.
+  ProcessResult result = run_process({worker}, "", std::chrono::seconds(60), {{"LD_DEBUG", "libs"}});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("calling init:") != std::string::npos);
+  CHECK(result.err.find("libstdc++.so") != std::string::npos);
+  CHECK(result.err.find("libseccomp") == std::string::npos);
+}

@@ -8,8 +8,13 @@
 
 namespace provhost::core::isolation {
 
-// Installs the filter on this process; "" when it is in place, else why the kernel refused it.
+// Installs the filter on this process; "" when it is in place, else why the kernel refused it. The
+// filter is the program compile_sandbox_filter made at build time, for the worker's channel.
 std::string enter_sandbox(int channel);
+
+// The filter for a worker whose channel is `channel`, as a seccomp BPF program (struct sock_filter
+// after struct sock_filter), compiled by libseccomp; throws std::runtime_error when it cannot be.
+std::string compile_sandbox_filter(int channel);
 
 // The name of system call `number` on this machine ("openat"), or "system call N".
 std::string syscall_name(int number);
