@@ -178,12 +178,18 @@ TEST_CASE("a command's options, added only once it is chosen, are all there") {
   CHECK(config.out.find("\"127.0.0.1:9\"") != std::string::npos);
 }
 
-TEST_CASE("a plugin worker starts without libseccomp: its sandbox program was compiled at build time") {
+TEST_CASE("no provhost process loads libseccomp: the sandbox and the names of calls were made at build time") {
+  // list, and chat with its engine module (no prompt: a usage error, found in the module).
+  for (const std::vector<std::string> &args : {std::vector<std::string>{"list"}, {"chat", "-p", "Koala"}}) {
+    INFO(args.front());
+    ProcessResult result = run_watching_libraries(args);
+    CHECK(result.err.find("calling init:") != std::string::npos);
+    CHECK(result.err.find("libseccomp") == std::string::npos);
+  }
   const std::string worker = (fs::path(provhost_binary()).parent_path() / "provhost-plugin-worker").string();
   // No arguments: the usage line and status 2, after the loader has loaded what the worker needs.
-  ProcessResult result = run_process({worker}, "", std::chrono::seconds(60), {{"LD_DEBUG", "libs"}});
+  ProcessResult result = run({worker}, {{"LD_DEBUG", "libs"}});
   CHECK(result.exit_code == 2);
-  CHECK(result.err.find("calling init:") != std::string::npos);
   CHECK(result.err.find("libstdc++.so") != std::string::npos);
   CHECK(result.err.find("libseccomp") == std::string::npos);
 }

@@ -9,8 +9,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
+#include <string_view>
 
 #include "sandbox_filter.inc"  // generated at build time: sandbox_filter_program, sandbox_filter_channel
+#include "syscall_names.inc"   // generated at build time: syscall_names
 #include "wire.hpp"
 
 namespace provhost::core::isolation {
@@ -37,6 +40,12 @@ void die_with(int channel, uint8_t cause, uint32_t value) {
     (void)ignored;
   }
   ::_exit(70);
+}
+
+std::string syscall_name(int number) {
+  if (number >= 0 && static_cast<size_t>(number) < std::size(syscall_names) && !syscall_names[number].empty())
+    return std::string(syscall_names[number]);
+  return "system call " + std::to_string(number);
 }
 
 std::string enter_sandbox(int channel) {

@@ -1,7 +1,8 @@
-// The sandbox's rules (sandbox.hpp) compiled by libseccomp. Only the build runs this, through
-// provhost-sandbox-filter (sandbox_filter_main.cpp), and the host, to name a blocked call: a worker
-// installs the program compiled at build time and so neither loads libseccomp nor builds the filter
-// at each start (libseccomp's probing of the kernel and its compiler were a tenth of a worker's start).
+// The sandbox's rules (sandbox.hpp) compiled by libseccomp, and libseccomp's names of system calls.
+// Only the build runs this, through provhost-sandbox-filter (sandbox_filter_main.cpp): a worker
+// installs the program compiled at build time, so it neither loads libseccomp nor builds the filter at
+// each start (libseccomp's probing of the kernel and its compiler were a tenth of a worker's start),
+// and the host names a blocked call from the table made at the same time, without libseccomp.
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
@@ -95,10 +96,10 @@ std::string compile_sandbox_filter(int channel) {
   return exported_program(filter.get());
 }
 
-std::string syscall_name(int number) {
+std::string libseccomp_syscall_name(int number) {
   std::unique_ptr<char, decltype(&std::free)> name(seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, number),
                                                    &std::free);
-  return name ? std::string(name.get()) : "system call " + std::to_string(number);
+  return name ? std::string(name.get()) : std::string();
 }
 
 }  // namespace provhost::core::isolation
