@@ -24,10 +24,15 @@ namespace provhost::core::platform {
 std::string shared_library_suffix() { return boost::dll::shared_library::suffix().string(); }
 
 std::optional<std::filesystem::path> executable_path() {
-  boost::dll::fs::error_code error;
-  boost::dll::fs::path location = boost::dll::program_location(error);
-  if (error || location.empty()) return std::nullopt;
-  return std::filesystem::path(location.string());
+  // Asked once: the executable does not change while it runs, and each question is a stat and a
+  // readlink of /proc/self/exe (a chat asked four times: the plugin folder, the worker, each spawn).
+  static const std::optional<std::filesystem::path> path = []() -> std::optional<std::filesystem::path> {
+    boost::dll::fs::error_code error;
+    boost::dll::fs::path location = boost::dll::program_location(error);
+    if (error || location.empty()) return std::nullopt;
+    return std::filesystem::path(location.string());
+  }();
+  return path;
 }
 
 char path_list_separator() { return ':'; }

@@ -62,7 +62,9 @@ def main():
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--list-runs", type=int, default=200)
-    parser.add_argument("--parts", default="list chat")
+    parser.add_argument("--parts", default="list chat", help='any of "list startup chat"')
+    parser.add_argument("--startup-runs", type=int, default=40)
+    parser.add_argument("--startup-provider", default="Koala", help="whose plain answer the start-up part asks for")
     parser.add_argument("--against", help="another build folder, weighed in the same runs")
     args = parser.parse_args()
     parts = args.parts.split()
@@ -75,12 +77,12 @@ def main():
         # provhost list on a warm scan cache (bench_list.py, also `scripts/bench list` alone).
         bench_list.bench(provhost, os.path.join(args.build_dir, "lib", "provhost", "plugins", "provhost-koala.so"),
                          1000, args.list_runs)
-    if "chat" in parts:
-        measure_chat(args, providers, provhost, emulator_bin)
+    if "chat" in parts or "startup" in parts:
+        measure_chat(args, providers, provhost, emulator_bin, parts)
 
 
 
-def measure_chat(args, providers, provhost, emulator_bin):
+def measure_chat(args, providers, provhost, emulator_bin, parts):
     """(b) chat CPU per chunk against curl fetching the same bytes."""
     builds = [("", provhost)]
     if args.against:
@@ -101,7 +103,13 @@ def measure_chat(args, providers, provhost, emulator_bin):
                     "benchmark"]
         for index, (_, binary) in enumerate(builds):
             child_cpu(chat(index, binary, "process", providers[0]))
-        measure_startup(builds, chat, providers[0], f"{origin}/__emulator/raw?route={providers[0].lower()}")
+        raw_url = f"{origin}/__emulator/raw?route={providers[0].lower()}"
+        if "startup" in parts:
+            measure_startup_costs(builds, chat, args.startup_provider,
+                                  f"{origin}/__emulator/raw?route={args.startup_provider.lower()}", args.startup_runs)
+        if "chat" not in parts:
+            return
+        measure_startup(builds, chat, providers[0], raw_url)
         post_json(f"{origin}/__emulator/config", {"chunks": args.chunks, "write_size": 16384})
         print(f"chat CPU, {args.chunks} chunks per answer, median of {args.runs} runs "
               f"(CPU = user + system of the client process):")
@@ -128,6 +136,42 @@ def measure_chat(args, providers, provhost, emulator_bin):
         caches.cleanup()
         emulator.terminate()
         emulator.wait(timeout=10)
+
+
+def rusage_of(argv):
+    """The resources argv used to completion, its children (a plugin worker it waited for) included."""
+    with open(os.devnull, "wb") as null:
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=null, stderr=null)
+        _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"bench: {' '.join(argv)} failed ({child.returncode})")
+    return usage
+
+
+def measure_startup_costs(builds, chat, provider, raw_url, runs):
+    """CPU (user + system), page faults and context switches of one chat of the emulator's plain
+    answer in each isolation mode and of `curl -sN` fetching its bytes: the means of `runs` runs, every
+    program run once per round so that the machine's load falls on each alike. Instruction counts miss
+    what the kernel does for a process (mapping libraries, faulting pages in, starting threads and the
+    worker, tearing the address space down), which is most of what a short chat costs beyond curl."""
+    cases = [("curl -sN", ["curl", "-sN", "-o", "/dev/null", raw_url])]
+    for index, (label, binary) in enumerate(builds):
+        for mode in ("none", "process"):
+            cases.append((f"provhost {mode}" + (f" ({label})" if label else ""), chat(index, binary, mode, provider)))
+    totals = {name: [] for name, _ in cases}
+    for _ in range(runs):
+        for name, argv in cases:
+            totals[name].append(rusage_of(argv))
+    print(f"chat start-up, one plain answer from {provider}, means of {runs} runs (getrusage of the process and "
+          "the children it waited for; the user/system split is the kernel's sampling, the sum is exact):")
+    print(f"  {'':<34} {'CPU':>8} {'user':>8} {'system':>8} {'faults':>7} {'switches':>9}")
+    for name, usages in totals.items():
+        user = statistics.mean(u.ru_utime for u in usages) * 1000
+        system = statistics.mean(u.ru_stime for u in usages) * 1000
+        faults = statistics.mean(u.ru_minflt + u.ru_majflt for u in usages)
+        switches = statistics.mean(u.ru_nvcsw + u.ru_nivcsw for u in usages)
+        print(f"  {name:<34} {user + system:>6.2f}ms {user:>6.2f}ms {system:>6.2f}ms {faults:>7.0f} {switches:>9.1f}")
 
 
 def measure_startup(builds, chat, provider, raw_url):

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <provhost/bundled_providers.hpp>
+#include <provhost/core/isolation.hpp>
 #include <string>
 #include <vector>
 
@@ -176,4 +177,34 @@ TEST_CASE("a command's options, added only once it is chosen, are all there") {
   CHECK(config.exit_code == 0);
   CHECK(config.out.find("from --timeout") != std::string::npos);
   CHECK(config.out.find("\"127.0.0.1:9\"") != std::string::npos);
+}
+
+TEST_CASE("provhost and its engine module have the C++ library linked in, except in a sanitized build") {
+  // config, and chat with its engine module (no prompt: a usage error, found in the module).
+  for (const std::vector<std::string> &args : {std::vector<std::string>{"config"}, {"chat", "-p", "Koala"}}) {
+    INFO(args.front());
+    ProcessResult result = run_watching_libraries(args);
+    CHECK(result.err.find("calling init:") != std::string::npos);
+#ifdef PROVHOST_SANITIZED_BUILD
+    CHECK(result.err.find("libstdc++.so") != std::string::npos);
+#else
+    CHECK(result.err.find("libstdc++.so") == std::string::npos);
+#endif
+  }
+}
+
+TEST_CASE("no provhost process loads libseccomp: the sandbox and the names of calls were made at build time") {
+  // list, and chat with its engine module (no prompt: a usage error, found in the module).
+  for (const std::vector<std::string> &args : {std::vector<std::string>{"list"}, {"chat", "-p", "Koala"}}) {
+    INFO(args.front());
+    ProcessResult result = run_watching_libraries(args);
+    CHECK(result.err.find("calling init:") != std::string::npos);
+    CHECK(result.err.find("libseccomp") == std::string::npos);
+  }
+  const std::string worker = (fs::path(provhost_binary()).parent_path() / "provhost-plugin-worker").string();
+  // No arguments: the usage line and status 2, after the loader has loaded what the worker needs.
+  ProcessResult result = run({worker}, {{"LD_DEBUG", "libs"}});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("libstdc++.so") != std::string::npos);
+  CHECK(result.err.find("libseccomp") == std::string::npos);
 }

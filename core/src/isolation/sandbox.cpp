@@ -1,18 +1,19 @@
 #include "sandbox.hpp"
 
-#include <fcntl.h>
-#include <linux/futex.h>
-#include <sched.h>
-#include <seccomp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
-#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
+#include <iterator>
+#include <string_view>
 
+#include "sandbox_filter.inc"  // generated at build time: sandbox_filter_program, sandbox_filter_channel
+#include "syscall_names.inc"   // generated at build time: syscall_names
 #include "wire.hpp"
 
 namespace provhost::core::isolation {
@@ -23,41 +24,6 @@ int sandbox_channel = -1;
 void on_blocked_call(int, siginfo_t *info, void *) {
   die_with(sandbox_channel, static_cast<uint8_t>(FatalCause::sandbox), static_cast<uint32_t>(info->si_syscall));
 }
-
-// What a session needs, whatever the plugin: memory, time, threads and their synchronisation,
-// signals the C and C++ runtimes raise (abort), and exiting.
-constexpr int always_allowed[] = {
-    SCMP_SYS(brk),
-    SCMP_SYS(mmap),
-    SCMP_SYS(munmap),
-    SCMP_SYS(mremap),
-    SCMP_SYS(mprotect),
-    SCMP_SYS(madvise),
-    SCMP_SYS(futex),
-    SCMP_SYS(clock_gettime),
-    SCMP_SYS(clock_getres),
-    SCMP_SYS(gettimeofday),
-    SCMP_SYS(time),
-    SCMP_SYS(nanosleep),
-    SCMP_SYS(clock_nanosleep),
-    SCMP_SYS(getrandom),
-    SCMP_SYS(sched_yield),
-    SCMP_SYS(getpid),
-    SCMP_SYS(gettid),
-    SCMP_SYS(tgkill),
-    SCMP_SYS(rt_sigreturn),
-    SCMP_SYS(rt_sigprocmask),
-    SCMP_SYS(rt_sigaction),
-    SCMP_SYS(sigaltstack),
-    SCMP_SYS(exit),
-    SCMP_SYS(exit_group),
-    SCMP_SYS(set_robust_list),
-    SCMP_SYS(rseq),
-    SCMP_SYS(sched_getaffinity),
-    SCMP_SYS(getrusage),
-    SCMP_SYS(prlimit64),
-    SCMP_SYS(membarrier),
-};
 
 }  // namespace
 
@@ -77,9 +43,9 @@ void die_with(int channel, uint8_t cause, uint32_t value) {
 }
 
 std::string syscall_name(int number) {
-  std::unique_ptr<char, decltype(&std::free)> name(seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, number),
-                                                   &std::free);
-  return name ? std::string(name.get()) : "system call " + std::to_string(number);
+  if (number >= 0 && static_cast<size_t>(number) < std::size(syscall_names) && !syscall_names[number].empty())
+    return std::string(syscall_names[number]);
+  return "system call " + std::to_string(number);
 }
 
 std::string enter_sandbox(int channel) {
@@ -90,31 +56,17 @@ std::string enter_sandbox(int channel) {
   sigemptyset(&action.sa_mask);
   if (::sigaction(SIGSYS, &action, nullptr) != 0) return std::string("sigaction: ") + std::strerror(errno);
 
-  std::unique_ptr<void, decltype(&seccomp_release)> filter(seccomp_init(SCMP_ACT_TRAP), &seccomp_release);
-  if (!filter) return "seccomp_init failed";
-  // Every thread of the worker, also those a plugin started while it loaded.
-  if (seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_TSYNC, 1) != 0) return "seccomp cannot cover every thread";
-  auto allow = [&](int call, unsigned count = 0, const scmp_arg_cmp *args = nullptr) {
-    return seccomp_rule_add_array(filter.get(), SCMP_ACT_ALLOW, call, count, args) == 0;
-  };
-  bool ok = true;
-  for (int call : always_allowed) ok = ok && allow(call);
-  // Its channel, and stderr for the plugins' log lines; no other descriptor.
-  for (int fd : {channel, 2}) {
-    scmp_arg_cmp on_fd = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(fd));
-    ok = ok && allow(SCMP_SYS(write), 1, &on_fd) && allow(SCMP_SYS(writev), 1, &on_fd);
-  }
-  scmp_arg_cmp on_channel = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(channel));
-  ok = ok && allow(SCMP_SYS(read), 1, &on_channel) && allow(SCMP_SYS(sendto), 1, &on_channel) &&
-       allow(SCMP_SYS(recvfrom), 1, &on_channel) && allow(SCMP_SYS(close), 1, &on_channel);
-  // Threads, not processes: clone only with CLONE_THREAD; clone3 (whose flags seccomp cannot read)
-  // answers ENOSYS, which makes the C library fall back to clone.
-  scmp_arg_cmp thread_only = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
-  ok = ok && allow(SCMP_SYS(clone), 1, &thread_only) &&
-       seccomp_rule_add(filter.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
-  if (!ok) return "a seccomp rule could not be added";
-  if (int error = seccomp_load(filter.get()); error != 0) return std::string("seccomp_load: ") + std::strerror(-error);
-  return {};
+  // The program was compiled for the worker's channel (sandbox_filter_main.cpp).
+  if (channel != sandbox_filter_channel)
+    return "the sandbox is built for descriptor " + std::to_string(sandbox_filter_channel);
+  sock_fprog program{static_cast<unsigned short>(sizeof sandbox_filter_program / sizeof(sock_filter)),
+                     const_cast<sock_filter *>(sandbox_filter_program)};
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return std::string("prctl: ") + std::strerror(errno);
+  // Every thread of the worker, also those a plugin started while it loaded; a positive answer is
+  // a thread that could not be covered. The messages are libseccomp's seccomp_load's, as before.
+  const long answer = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &program);
+  if (answer == 0) return {};
+  return std::string("seccomp_load: ") + std::strerror(answer > 0 ? ESRCH : errno);
 }
 
 }  // namespace provhost::core::isolation
