@@ -86,7 +86,9 @@ class KoalaSession : public SingleRequestSession {
   void on_body(std::string_view chunk) override {
     lines_.feed(
         chunk, [&](std::string_view rest) { return take_text_line(rest); },
-        [&](std::string_view line) { read_line(line); });
+        [&](std::string_view line) {
+          if (!line.empty()) read_line(line);  // every other line is the blank one between events
+        });
   }
 
   // No terminator in this protocol: a clean end of the response is the end of the answer.
