@@ -489,6 +489,54 @@ inline void reserve_decoded(std::string &buffer, size_t size) {
 
 }  // namespace json_detail
 
+namespace json_detail {
+
+// scan_string_token from a string's first escape on: `run` starts the string's text, whose bytes up to the escape
+// at `at` are plain and UTF-8. Apart, so that the usual string, without escapes, is read by a few inlined lines.
+inline const char *scan_escaped_string(const char *run, const char *at, const char *end, std::string &buffer,
+                                       std::string_view &text) {
+  size_t decoded = 0;  // bytes of decoded text in buffer
+  for (;;) {
+    const std::string_view plain(run, static_cast<size_t>(at - run));
+    reserve_decoded(buffer, decoded + plain.size());
+    if (!plain.empty()) std::memcpy(buffer.data() + decoded, plain.data(), plain.size());
+    decoded += plain.size();
+    if (*at == '"') {
+      text = std::string_view(buffer.data(), decoded);
+      return at + 1;
+    }
+    // Escapes often follow one another ("\u041f\u0440"): each next one is taken here, with no search for a run.
+    do {
+      if (end - at < 2) return nullptr;      // an escape cut short
+      reserve_decoded(buffer, decoded + 4);  // an escape stands for 4 bytes at most
+      const char escaped = at[1];
+      at += 2;
+      if (escaped == 'u') {
+        const long unit = end - at >= 4 ? parse_hex4_present(at) : -1;
+        if (unit < 0) return nullptr;
+        at += 4;
+        char *const out = buffer.data() + decoded;
+        decoded += static_cast<size_t>(append_utf8(surrogate_pair(unit, at, end), out) - out);
+      } else if (const char plain_char = simple_escape(escaped)) {
+        buffer[decoded++] = plain_char;
+      } else {
+        return nullptr;
+      }
+    } while (at != end && *at == '\\');
+    run = at;
+    if (at == end) return nullptr;
+    if (*at == '"') continue;  // the string ends with an escape: no run to search
+    bool non_ascii = false;
+    at = find_plain_run_end(at, end, non_ascii);
+    if (at == end) return nullptr;
+    // An escape stands for a whole character, so the text is UTF-8 when each run between escapes is.
+    if (non_ascii && !is_utf8(std::string_view(run, static_cast<size_t>(at - run)))) return nullptr;
+    if (*at != '"' && *at != '\\') return nullptr;  // a control character
+  }
+}
+
+}  // namespace json_detail
+
 // The string token at `at` (its opening quote; `end` ends the text): where it ends, just past its closing quote,
 // with its text, checked to be UTF-8 as JsonScanner::read_string checks it, in `text`; nullptr when there is no
 // well-formed string there, closed before `end`. The text is a view of the input when the string has no escapes,
@@ -496,52 +544,18 @@ inline void reserve_decoded(std::string &buffer, size_t size) {
 // the start of all that follows it (the rest of a line, of a chunk).
 inline const char *scan_string_token(const char *at, const char *end, std::string &buffer, std::string_view &text) {
   if (at == end || *at != '"') return nullptr;
-  const char *run = ++at;  // bytes to take as they are, up to the next escape or the closing quote
-  size_t decoded = 0;      // bytes of decoded text in buffer
-  bool escaped_any = false;
-  for (;;) {
-    bool non_ascii = false;
-    // A run is often empty (a string of escapes, or ending in one): no search then.
-    if (at == end || (*at != '\\' && *at != '"')) at = json_detail::find_plain_run_end(at, end, non_ascii);
-    if (at == end) return nullptr;
-    // An escape stands for a whole character, so the text is UTF-8 when each run between escapes is.
-    const std::string_view plain(run, static_cast<size_t>(at - run));
-    if (non_ascii && !is_utf8(plain)) return nullptr;
-    if (*at == '"') {
-      if (!escaped_any) {
-        text = plain;
-      } else {
-        json_detail::reserve_decoded(buffer, decoded + plain.size());
-        if (!plain.empty()) std::memcpy(buffer.data() + decoded, plain.data(), plain.size());
-        text = std::string_view(buffer.data(), decoded + plain.size());
-      }
-      return at + 1;
-    }
-    if (*at != '\\') return nullptr;  // a control character
-    escaped_any = true;
-    json_detail::reserve_decoded(buffer, decoded + plain.size());
-    if (!plain.empty()) std::memcpy(buffer.data() + decoded, plain.data(), plain.size());
-    decoded += plain.size();
-    // Escapes often follow one another ("\u041f\u0440"): each next one is taken here, with no search for a run.
-    do {
-      if (end - at < 2) return nullptr;                   // an escape cut short
-      json_detail::reserve_decoded(buffer, decoded + 4);  // an escape stands for 4 bytes at most
-      const char escaped = at[1];
-      at += 2;
-      if (escaped == 'u') {
-        const long unit = end - at >= 4 ? json_detail::parse_hex4_present(at) : -1;
-        if (unit < 0) return nullptr;
-        at += 4;
-        char *const out = buffer.data() + decoded;
-        decoded += static_cast<size_t>(json_detail::append_utf8(json_detail::surrogate_pair(unit, at, end), out) - out);
-      } else if (const char plain_char = json_detail::simple_escape(escaped)) {
-        buffer[decoded++] = plain_char;
-      } else {
-        return nullptr;
-      }
-    } while (at != end && *at == '\\');
-    run = at;
+  const char *const run = ++at;  // bytes to take as they are, up to the first escape or the closing quote
+  if (at != end && *at == '\\') return json_detail::scan_escaped_string(run, at, end, buffer, text);
+  bool non_ascii = false;
+  at = json_detail::find_plain_run_end(at, end, non_ascii);
+  if (at == end) return nullptr;
+  if (non_ascii && !is_utf8(std::string_view(run, static_cast<size_t>(at - run)))) return nullptr;
+  if (*at == '"') {
+    text = std::string_view(run, static_cast<size_t>(at - run));
+    return at + 1;
   }
+  if (*at != '\\') return nullptr;  // a control character
+  return json_detail::scan_escaped_string(run, at, end, buffer, text);
 }
 
 // When `json` is one string and nothing else (whitespace aside): its text, checked to be UTF-8 as
