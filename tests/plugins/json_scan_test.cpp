@@ -392,4 +392,9 @@ TEST_CASE("RepeatedFrame::match_line reads a line in the remembered frame up to 
                          "\n",
                          buffer, text) == 0);  // match() would read it
   CHECK(frame.match_line("{\"event\":\"text\",\"data\":\"\xFF\"}\n", buffer, text) == 0);
+  // A frame with a line end between its tokens (JSON allows one there) is matched whole only.
+  const std::string two_lines = "{\"data\":\n\"a\"}";
+  frame.remember(two_lines, two_lines.find("\"a\""), two_lines.find("\"a\"") + 3);
+  CHECK(frame.match_line("{\"data\":\n\"b\"}\n", buffer, text) == 0);
+  CHECK(frame.match("{\"data\":\n\"b\"}", buffer, text));
 }

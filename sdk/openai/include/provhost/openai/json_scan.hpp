@@ -487,10 +487,6 @@ inline void reserve_decoded(std::string &buffer, size_t size) {
   if (buffer.size() < size) buffer.resize(std::max(size, 2 * buffer.size()));
 }
 
-}  // namespace json_detail
-
-namespace json_detail {
-
 // scan_string_token from a string's first escape on: `run` starts the string's text, whose bytes up to the escape
 // at `at` are plain and UTF-8. Apart, so that the usual string, without escapes, is read by a few inlined lines.
 inline const char *scan_escaped_string(const char *run, const char *at, const char *end, std::string &buffer,
@@ -640,10 +636,10 @@ class RepeatedFrame {
   // The same match without knowing where the document ends: when `rest` starts with a line that is the remembered
   // frame around one string (the string right after the bytes before it, the bytes after it followed by "\n" or
   // "\r"), that string's text and the line's length; 0 otherwise. Such a line is the document match() would read
-  // to the same text, so a reader may skip looking for its end. A line end is never in the frame (it was read
-  // from one line) nor in a string, so no line end comes before the one found.
+  // to the same text, so a reader may skip looking for its end. A string holds no line end, and a frame that
+  // does (JSON may have them between its tokens) is never matched here, so no line end comes before the one found.
   size_t match_line(std::string_view rest, std::string &buffer, std::string_view &text) const {
-    if (!known_ || rest.size() <= before_.size() + after_.size() + 2) return 0;
+    if (!known_ || !one_line_ || rest.size() <= before_.size() + after_.size() + 2) return 0;
     if (std::memcmp(rest.data(), before_.data(), before_.size()) != 0) return 0;
     const char *const end = rest.data() + rest.size();
     const char *const close = scan_string_token(rest.data() + before_.size(), end, buffer, text);
@@ -659,11 +655,13 @@ class RepeatedFrame {
     before_.assign(json.substr(0, token_begin));
     after_.assign(json.substr(token_end));
     known_ = true;
+    one_line_ = before_.find_first_of("\r\n") == std::string::npos && after_.find_first_of("\r\n") == std::string::npos;
   }
 
  private:
   std::string before_, after_;
   bool known_ = false;
+  bool one_line_ = false;  // no line end in the frame: match_line may read it
 };
 
 }  // namespace provhost::openai
