@@ -259,7 +259,9 @@ class ChatgptFreeSession : public Session {
     if (reading_ == Reading::page) {
       hold(page_, chunk);
     } else {
-      lines_.feed(chunk, [&](std::string_view line) { read_answer_line(line); });
+      lines_.feed(
+          chunk, [&](std::string_view rest) { return stream_reader_.take_line(rest, events()); },
+          [&](std::string_view line) { read_answer_line(line); });
     }
   }
 

@@ -122,7 +122,9 @@ class FlowGptSession : public SingleRequestSession {
       : SingleRequestSession(events, chat_request(chat, provider)) {}
 
   void on_body(std::string_view chunk) override {
-    records_.feed(chunk, [&](std::string_view record) { read_record(record); });
+    records_.feed(
+        chunk, [&](std::string_view rest) { return take_text_record(rest); },
+        [&](std::string_view record) { read_record(record); });
   }
 
   // No terminator in this protocol: a clean end of the response is the end of the answer.
@@ -132,6 +134,15 @@ class FlowGptSession : public SingleRequestSession {
   }
 
  private:
+  // The usual record, one that repeats the last text record but for its data, read where it starts in `rest`
+  // (see LineFramer::feed); 0 for any other, left to read_record.
+  size_t take_text_record(std::string_view rest) {
+    std::string_view text;
+    const size_t length = text_frame_.match_line(rest, buffer_, text);
+    if (length) events().text(text);
+    return length;
+  }
+
   void read_record(std::string_view record) {
     // The usual record is read without building a document, and one that repeats the last text record but for
     // its data by reading only the data.

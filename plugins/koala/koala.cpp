@@ -84,7 +84,11 @@ class KoalaSession : public SingleRequestSession {
       : SingleRequestSession(events, chat_request(chat, provider)) {}
 
   void on_body(std::string_view chunk) override {
-    lines_.feed(chunk, [&](std::string_view line) { read_line(line); });
+    lines_.feed(
+        chunk, [&](std::string_view rest) { return take_text_line(rest); },
+        [&](std::string_view line) {
+          if (!line.empty()) read_line(line);  // every other line is the blank one between events
+        });
   }
 
   // No terminator in this protocol: a clean end of the response is the end of the answer.
@@ -94,6 +98,19 @@ class KoalaSession : public SingleRequestSession {
   }
 
  private:
+  // The usual line, `data: ` and one JSON string right before the line's end, read where it starts in `rest`
+  // (see LineFramer::feed); 0 for any other, left to read_line.
+  size_t take_text_line(std::string_view rest) {
+    constexpr std::string_view prefix = "data: ";
+    if (!equals(rest.substr(0, prefix.size()), prefix)) return 0;
+    const char *const end = rest.data() + rest.size();
+    std::string_view text;
+    const char *const close = scan_string_token(rest.data() + prefix.size(), end, buffer_, text);
+    if (!close || close == end || (*close != '\n' && *close != '\r')) return 0;
+    events().text(text);
+    return static_cast<size_t>(close - rest.data());
+  }
+
   void read_line(std::string_view line) {
     std::string_view payload, text;
     if (!strip_prefix(line, "data: ", payload)) return;

@@ -5,6 +5,7 @@
 #include <provhost/core/tokens.hpp>
 #include <random>
 #include <string>
+#include <vector>
 
 using provhost::core::estimate_prompt_tokens;
 using provhost::core::estimate_tokens;
@@ -96,6 +97,21 @@ size_t reference_feed(std::string_view text, uint64_t limit, uint64_t &tokens, u
   return text.size();
 }
 
+// Feeds `text` in random pieces of 1 to `max_piece` bytes, each counted as reference_feed counts it.
+void check_pieces_against_reference(const std::string &text, uint64_t limit, std::mt19937 &random, size_t max_piece) {
+  TokenEstimator estimator;
+  uint64_t expected_tokens = 0, word_letters = 0;
+  for (size_t at = 0; at < text.size();) {
+    std::string_view rest = std::string_view(text).substr(at, 1 + random() % max_piece);
+    INFO("at " << at);
+    size_t expected = reference_feed(rest, limit, expected_tokens, word_letters);
+    REQUIRE(estimator.feed(rest, limit) == expected);
+    REQUIRE(estimator.tokens() == expected_tokens);
+    if (expected < rest.size()) break;
+    at += rest.size();
+  }
+}
+
 }  // namespace
 
 TEST_CASE("tokens: random text in random pieces under random limits counts as the rules say") {
@@ -105,17 +121,29 @@ TEST_CASE("tokens: random text in random pieces under random limits counts as th
     std::string text;
     for (size_t length = random() % 200; text.size() < length;) text += alphabet[random() % alphabet.size()];
     const uint64_t limit = round % 2 ? UINT64_MAX : random() % 60;
-    TokenEstimator estimator;
-    uint64_t expected_tokens = 0, word_letters = 0;
-    for (size_t at = 0; at < text.size();) {
-      size_t piece = 1 + random() % 20;
-      std::string_view rest = std::string_view(text).substr(at, piece);
-      INFO("round " << round << ", at " << at << ", limit " << limit);
-      size_t expected = reference_feed(rest, limit, expected_tokens, word_letters);
-      REQUIRE(estimator.feed(rest, limit) == expected);
-      REQUIRE(estimator.tokens() == expected_tokens);
-      if (expected < rest.size()) break;
-      at += rest.size();
-    }
+    INFO("round " << round << ", limit " << limit);
+    check_pieces_against_reference(text, limit, random, 20);
+  }
+}
+
+TEST_CASE("tokens: text mostly in other scripts, in long pieces, counts as the rules say") {
+  // Runs of two-, three- and four-byte characters long enough to fill eight-byte words, cut anywhere, between
+  // letters, spaces and punctuation; bytes of characters cut short and stray continuation bytes too.
+  const std::vector<std::string> pieces = {"\xD0\x9F\xD1\x80\xD0\xB8",
+                                           "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C",
+                                           "\xF0\x9F\xA6\x8A",
+                                           "\x80\xBF\x80",
+                                           "\xC3",
+                                           "abcdefgh",
+                                           "1",
+                                           " ",
+                                           "!"};
+  std::mt19937 random(8);
+  for (int round = 0; round < 500; ++round) {
+    std::string text;
+    for (size_t length = random() % 400; text.size() < length;) text += pieces[random() % pieces.size()];
+    const uint64_t limit = round % 2 ? UINT64_MAX : random() % 200;
+    INFO("round " << round << ", limit " << limit);
+    check_pieces_against_reference(text, limit, random, 64);
   }
 }

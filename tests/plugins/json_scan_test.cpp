@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <provhost/openai/json_scan.hpp>
 #include <provhost/openai/openai_chunks.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -63,21 +64,26 @@ const std::vector<std::string> kChunks = {
     R"({"choices":[],"usage":{"prompt_tokens":3}})",
 };
 
+// Appends `text` with one byte deleted, replaced or inserted, at every position, from `characters`.
+void add_one_byte_mutations(const std::string &text, const std::string &characters, std::vector<std::string> &out) {
+  for (size_t at = 0; at < text.size(); ++at) {
+    out.push_back(text.substr(0, at) + text.substr(at + 1));
+    for (char c : characters) {
+      std::string replaced = text;
+      replaced[at] = c;
+      out.push_back(replaced);
+      out.push_back(text.substr(0, at) + c + text.substr(at));
+    }
+  }
+}
+
 // Every chunk of kChunks with one byte deleted, replaced or inserted, from characters that matter to JSON.
 std::vector<std::string> mutations() {
   const std::string characters = "{}[]:,\"\\ 0-1.eEtfnu";
   std::vector<std::string> out;
   for (const std::string &chunk : kChunks) {
     out.push_back(chunk);
-    for (size_t at = 0; at < chunk.size(); ++at) {
-      out.push_back(chunk.substr(0, at) + chunk.substr(at + 1));
-      for (char c : characters) {
-        std::string replaced = chunk;
-        replaced[at] = c;
-        out.push_back(replaced);
-        out.push_back(chunk.substr(0, at) + c + chunk.substr(at));
-      }
-    }
+    add_one_byte_mutations(chunk, characters, out);
   }
   return out;
 }
@@ -200,15 +206,7 @@ TEST_CASE("scan_string_document reads exactly the strings RapidJSON reads, to th
   std::string characters = "\"\\u0aAdD8fF \tn\x01\xC3\xA9\xFF";
   characters.push_back('\0');
   std::vector<std::string> texts = {token, "\"\"", "\"plain\"", "\"\xD0\x9F\xD1\x80\"", "\"\\udc00\""};
-  for (size_t at = 0; at < token.size(); ++at) {
-    texts.push_back(token.substr(0, at) + token.substr(at + 1));
-    for (char c : characters) {
-      std::string replaced = token;
-      replaced[at] = c;
-      texts.push_back(replaced);
-      texts.push_back(token.substr(0, at) + c + token.substr(at));
-    }
-  }
+  add_one_byte_mutations(token, characters, texts);
   std::string buffer;
   for (const std::string &json : texts) {
     INFO(json);
@@ -293,4 +291,110 @@ TEST_CASE("RepeatedFrame matches only the remembered bytes around one string") {
   CHECK_FALSE(frame.match(R"({"event":"done","data":"a"})", buffer, text));
   CHECK_FALSE(frame.match(R"({"event":"text","data":"a"}})", buffer, text));
   CHECK_FALSE(frame.match(R"({"event":"text","data":})", buffer, text));
+}
+
+TEST_CASE("scan_string_token reads a string at the start of any text to where scan_string_document reads it") {
+  const std::string token = R"("a\"b\\c\/\u00e9\ud83e\udd8a \u4E2D\n\u0041\u0062")";
+  std::string characters = "\"\\u0aAdD8fF \tn\x01\xC3\xA9\xFF";
+  characters.push_back('\0');
+  std::vector<std::string> strings = {token, "\"\"", "\"plain\"", "\"\xD0\x9F\xD1\x80\"", "\"\\udc00\"", "\"\\\\\""};
+  add_one_byte_mutations(token, characters, strings);
+  std::string document_buffer, token_buffer;
+  for (const std::string &json : strings) {
+    std::string_view expected;
+    const bool whole = scan_string_document(json, document_buffer, expected);
+    // Whatever follows the string, even nothing, or text that would fail a document, changes nothing.
+    // The document's whitespace aside, it is one string exactly when the token ends where the document does.
+    const size_t start = json.find_first_not_of(" \t\r\n");
+    if (start == std::string::npos) continue;
+    const size_t stop = json.find_last_not_of(" \t\r\n") + 1;
+    for (const std::string tail : {"", "\n", ",\"x\":1}\r\n", "\"", "\\"}) {
+      const std::string text_with_tail = json.substr(0, stop) + tail;
+      INFO(json << " followed by " << tail);
+      std::string_view text;
+      const char *const begin = text_with_tail.data();
+      const char *const end = scan_string_token(begin + start, begin + text_with_tail.size(), token_buffer, text);
+      if (whole) {
+        REQUIRE(end == begin + stop);
+        REQUIRE(text == expected);
+      } else {
+        REQUIRE(end != begin + stop);
+      }
+    }
+  }
+}
+
+TEST_CASE("scan_string_token finds the end of a plain run as a byte-by-byte reading does, at any offset") {
+  std::mt19937 random(7);
+  const std::string alphabet = std::string("abc \x7f\x80\xC3\xA9\xFF\x1f\"\\", 13) + std::string(1, '\0');
+  std::string buffer;
+  for (int round = 0; round < 3000; ++round) {
+    // A string's body of random bytes, closed by a quote: at every length around the eight-byte steps.
+    std::string body;
+    const size_t length = random() % 40;
+    for (size_t i = 0; i < length; ++i) body += alphabet[random() % alphabet.size()];
+    const std::string json = "\"" + body + "\"";
+    size_t special = 0;
+    while (special < body.size() && body[special] != '"' && body[special] != '\\' &&
+           static_cast<unsigned char>(body[special]) >= 0x20)
+      ++special;
+    INFO("round " << round);
+    std::string_view text;
+    const char *end = scan_string_token(json.data(), json.data() + json.size(), buffer, text);
+    if (special == body.size()) {  // no escape, no control character: the whole body is the text, if UTF-8
+      const bool utf8 = provhost::is_utf8(body);
+      REQUIRE((end != nullptr) == utf8);
+      if (utf8) REQUIRE(text == body);
+    } else if (body[special] == '"') {  // the string closes there
+      const bool utf8 = provhost::is_utf8(body.substr(0, special));
+      REQUIRE((end == json.data() + special + 2) == utf8);
+    }
+  }
+}
+
+TEST_CASE("parse_hex4_present reads four hex digits exactly as parse_hex4 does") {
+  const std::string digits = std::string("0189aAfFgG/:@`\xFF ", 17) + std::string(1, '\0');
+  char hex[4];
+  for (char a : digits)
+    for (char b : digits)
+      for (char c : digits)
+        for (char d : digits) {
+          hex[0] = a, hex[1] = b, hex[2] = c, hex[3] = d;
+          REQUIRE(json_detail::parse_hex4_present(hex) == json_detail::parse_hex4(hex));
+        }
+}
+
+TEST_CASE("RepeatedFrame::match_line reads a line in the remembered frame up to its line end, and no other") {
+  std::string buffer;
+  std::string_view text;
+  RepeatedFrame frame;
+  CHECK(frame.match_line("{\"data\":\"a\"}\n", buffer, text) == 0);  // nothing remembered yet
+  const std::string first = R"({"event":"text","data":"a"})";
+  frame.remember(first, first.find("\"a\""), first.find("\"a\"") + 3);
+  const std::string line = R"({"event":"text","data":"\u00e9 b"})";
+  for (const std::string end : {"\n", "\r", "\r\n", "\ndata: more"}) {
+    REQUIRE(frame.match_line(line + end, buffer, text) == line.size());
+    CHECK(text == "é b");
+  }
+  CHECK(frame.match_line(line, buffer, text) == 0);                                        // its end not yet here
+  CHECK(frame.match_line(line + " \n", buffer, text) == 0);                                // more on the line
+  CHECK(frame.match_line("{\"event\":\"text\",\"data\":\"a\nb\"}\n", buffer, text) == 0);  // a line end in the text
+  CHECK(frame.match_line(R"({"event":"text","data":1})"
+                         "\n",
+                         buffer, text) == 0);
+  CHECK(frame.match_line(R"({"event":"done","data":"a"})"
+                         "\n",
+                         buffer, text) == 0);
+  CHECK(frame.match_line(R"({"event":"text","data":"a","data":"b"})"
+                         "\n",
+                         buffer, text) == 0);
+  CHECK(frame.match_line(R"({"event":"text","data": "a"})"
+                         "\n",
+                         buffer, text) == 0);  // match() would read it
+  CHECK(frame.match_line("{\"event\":\"text\",\"data\":\"\xFF\"}\n", buffer, text) == 0);
+  // A frame with a line end between its tokens (JSON allows one there) is matched whole only.
+  const std::string two_lines = "{\"data\":\n\"a\"}";
+  frame.remember(two_lines, two_lines.find("\"a\""), two_lines.find("\"a\"") + 3);
+  CHECK(frame.match_line("{\"data\":\n\"b\"}\n", buffer, text) == 0);
+  CHECK(frame.match("{\"data\":\n\"b\"}", buffer, text));
 }

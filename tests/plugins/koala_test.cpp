@@ -178,3 +178,18 @@ TEST_CASE("Koala hands out only UTF-8: a line whose text is not is skipped with 
   expected.warnings = {"skipped undecodable data: \"bad ?\""};
   check_every_cut(koala.plugin, single_user(), response, expected);
 }
+
+TEST_CASE("Koala reads a line the same whether its string ends it or more follows, however it is cut") {
+  Koala koala;
+  // Strings that end their lines (read where they start), one with whitespace after it and one without the
+  // space after the colon (read as whole lines), escapes of every kind, and an escape cut short by its line's end.
+  Response response{200,
+                    {},
+                    "data: \"a\"\r\ndata: \"b\" \ndata: \" \\u0063\\\"\\\\\\n\"\rdata:\"skipped\"\n"
+                    "data: \"\\u00\"\ndata: \"\\ud83e\\udd8a\"\n"};
+  Outcome expected;
+  expected.texts = {"a", "b", " c\"\\\n", "🦊"};
+  expected.finishes = 1;
+  expected.warnings = {"skipped undecodable data: \"\\u00\""};
+  check_every_cut(koala.plugin, single_user(), response, expected);
+}

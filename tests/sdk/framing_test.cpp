@@ -138,6 +138,24 @@ std::vector<std::string> random_pieces(const std::string &stream, std::mt19937 &
   return out;
 }
 
+// The lines of `pieces`, those that start with 'a' and end in the same piece read by a take_line that finds their
+// end itself (marked "taken:"), the others handed to on_line; every offer must come at a line's start.
+std::vector<std::string> lines_taking_a(const std::vector<std::string> &pieces, size_t &taken) {
+  std::vector<std::string> lines;
+  LineFramer framer;
+  auto take_line = [&](std::string_view rest) -> size_t {
+    const size_t line_end = rest.find_first_of("\r\n");
+    if (rest.front() != 'a' || line_end == std::string_view::npos) return 0;
+    lines.emplace_back(rest.substr(0, line_end));
+    ++taken;
+    return line_end;
+  };
+  auto on_line = [&](std::string_view line) { lines.emplace_back(line); };
+  for (const std::string &piece : pieces) framer.feed(piece, take_line, on_line);
+  framer.finish(on_line);
+  return lines;
+}
+
 }  // namespace
 
 TEST_CASE("LineFramer splits at \\r\\n, \\r and \\n however the stream is cut") {
@@ -184,7 +202,12 @@ TEST_CASE("LineFramer agrees with a byte-by-byte reading of long streams in piec
     const std::vector<std::string> expected = reference_lines(stream);
     INFO("seed " << seed);
     REQUIRE(framed_lines({stream}) == expected);
-    REQUIRE(framed_lines(random_pieces(stream, random)) == expected);
+    const std::vector<std::string> stream_pieces = random_pieces(stream, random);
+    REQUIRE(framed_lines(stream_pieces) == expected);
+    // The same when a take_line reads some lines where they start.
+    size_t taken = 0;
+    REQUIRE(lines_taking_a({stream}, taken) == expected);
+    REQUIRE(lines_taking_a(stream_pieces, taken) == expected);
   }
 }
 
@@ -199,6 +222,19 @@ TEST_CASE("LineFramer: a \\r\\n counts once wherever it falls, across a chunk or
       INFO("cut at " << cut);
       REQUIRE(framed_lines({stream.substr(0, cut), stream.substr(cut)}) == expected);
     }
+  }
+}
+
+TEST_CASE("LineFramer: lines that take_line reads where they start come out in order with the others") {
+  // Every cut of a stream of taken lines, between them, the \r\n and the empty lines.
+  const std::string stream = "a1\r\na2\n\nb\ra3\r\r\na" + std::string(70, 'x') + "\nb2";
+  const std::vector<std::string> expected = reference_lines(stream);
+  size_t taken = 0;
+  REQUIRE(lines_taking_a({stream}, taken) == expected);
+  CHECK(taken == 4);
+  for (const std::vector<size_t> &cuts : cut_plans(stream.size())) {
+    INFO(describe(cuts));
+    REQUIRE(lines_taking_a(pieces(stream, cuts), taken) == expected);
   }
 }
 

@@ -68,6 +68,29 @@ TEST_CASE("is_utf8 agrees with RapidJSON's validator on every sequence of up to 
   }
 }
 
+TEST_CASE("is_utf8 agrees with RapidJSON's validator on four-byte leads and at every offset of its eight-byte steps") {
+  std::string text;
+  for (unsigned first = 0xF0; first < 0x100; ++first)
+    for (unsigned second = 0x80; second < 0xC0; ++second)
+      for (const unsigned rest : {0x00u, 0x41u, 0x80u, 0x8Fu, 0xBFu, 0xC0u}) {
+        text = {static_cast<char>(first), static_cast<char>(second), static_cast<char>(rest), static_cast<char>(rest)};
+        REQUIRE(is_utf8(text) == rapidjson_utf8(text));
+      }
+  // Characters, cut characters and stray bytes after 0 to 16 bytes of ASCII, so that each falls at every place
+  // of an eight-byte word and across two, and ASCII after them fills whole words again.
+  const std::string pieces[] = {"\xC3\xA9",     "\xE4\xB8\x96", "\xF0\x9F\x99\x82", "\xED\x9F\xBF",
+                                "\xED\xA0\x80", "\xE0\x9F\x80", "\xF4\x90\x80\x80", "\xC3",
+                                "\x80",         "\xFF",         "\xC0\x80",         "\xF0\x9F\x99"};
+  for (size_t ascii = 0; ascii <= 16; ++ascii)
+    for (const std::string &first : pieces)
+      for (const std::string &second : pieces)
+        for (const size_t after : {size_t{0}, size_t{3}, size_t{9}}) {
+          text = std::string(ascii, 'a') + first + second + std::string(after, 'b');
+          INFO("ascii " << ascii << ", after " << after);
+          REQUIRE(is_utf8(text) == rapidjson_utf8(text));
+        }
+}
+
 TEST_CASE("is_utf8 refuses overlong forms, surrogates, code points past U+10FFFF and cut characters") {
   CHECK(is_utf8(""));
   CHECK(is_utf8("plain ASCII, longer than eight bytes"));

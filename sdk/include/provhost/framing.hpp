@@ -33,6 +33,17 @@ class LineFramer {
   // during the call.
   template <class OnLine>
   void feed(std::string_view chunk, OnLine &&on_line) {
+    feed(
+        chunk, [](std::string_view) { return size_t{0}; }, on_line);
+  }
+
+  // The same, offering each line that starts in `chunk` to take_line(std::string_view rest) first, `rest`
+  // being the chunk from the line's start on. A reader that recognises its usual line there, without looking
+  // for the line's end, reads it itself and returns its length: the line's end must follow, "\n" or "\r" at
+  // rest[length], and no line end may come before it. It returns 0 to leave the line to on_line (it must then
+  // have reported nothing). A stream of one repeated shape is read so in one pass over its bytes.
+  template <class TakeLine, class OnLine>
+  void feed(std::string_view chunk, TakeLine &&take_line, OnLine &&on_line) {
     const char *at = chunk.data();
     const char *const end = at + chunk.size();
     if (pending_cr_ && at != end) {
@@ -41,17 +52,28 @@ class LineFramer {
     }
     LineEnds line_ends(at, end);
     while (at != end) {
-      const char *line_end = line_ends.next(at);
-      if (line_end == end) {
-        partial_.append(at, static_cast<size_t>(end - at));
-        return;
-      }
-      if (partial_.empty()) {
-        on_line(std::string_view(at, static_cast<size_t>(line_end - at)));
-      } else {
+      const char *line_end;
+      if (!partial_.empty()) {
+        line_end = line_ends.next(at);
+        if (line_end == end) {
+          partial_.append(at, static_cast<size_t>(end - at));
+          return;
+        }
         partial_.append(at, static_cast<size_t>(line_end - at));
         on_line(std::string_view(partial_));
         partial_.clear();
+      } else if (*at == '\n' || *at == '\r') {
+        line_end = at;  // an empty line, as between server-sent events: no search
+        on_line(std::string_view(at, 0));
+      } else if (const size_t taken = take_line(std::string_view(at, static_cast<size_t>(end - at)))) {
+        line_end = at + taken;
+      } else {
+        line_end = line_ends.next(at);
+        if (line_end == end) {
+          partial_.append(at, static_cast<size_t>(end - at));
+          return;
+        }
+        on_line(std::string_view(at, static_cast<size_t>(line_end - at)));
       }
       at = line_end + 1;
       if (*line_end == '\r') {
@@ -81,21 +103,29 @@ class LineFramer {
   // The "\r" and "\n" bytes of one chunk, as a bit mask over a 64-byte window that moves forward
   // through the chunk. Streamed lines are short (often empty): taking the next line end from the
   // mask costs a few instructions, where a memchr call per line cost more than the line itself.
+  // The window is scanned only when a line end is asked for, from where the line starts: lines that
+  // take_line read are never scanned.
   class LineEnds {
    public:
-    LineEnds(const char *begin, const char *end) : window_(begin), end_(end), bits_(scan(begin, end)) {}
+    LineEnds(const char *begin, const char *end) : begin_(begin), size_(static_cast<size_t>(end - begin)) {}
 
     // The first line end at or after `from`, or the end of the chunk. `from` never goes back.
     const char *next(const char *from) {
+      const auto offset = static_cast<size_t>(from - begin_);
+      if (!scanned_ || offset >= window_ + 64) {
+        window_ = offset;
+        bits_ = scan();
+        scanned_ = true;
+      }
       for (;;) {
         // Once the window has moved past the start of the line, every bit in it lies ahead.
-        const size_t skipped = from > window_ ? static_cast<size_t>(from - window_) : 0;
+        const size_t skipped = offset > window_ ? offset - window_ : 0;
         if (skipped < 64) {
-          if (const uint64_t ahead = bits_ & (~uint64_t{0} << skipped)) return window_ + lowest_bit(ahead);
+          if (const uint64_t ahead = bits_ & (~uint64_t{0} << skipped)) return begin_ + window_ + lowest_bit(ahead);
         }
-        if (end_ - window_ <= 64) return end_;
+        if (size_ - window_ <= 64) return begin_ + size_;
         window_ += 64;
-        bits_ = scan(window_, end_);
+        bits_ = scan();
       }
     }
 
@@ -111,11 +141,18 @@ class LineFramer {
 #endif
     }
 
-    // Bit i is set when window[i] ends a line; only bytes before `end` count.
-    static uint64_t scan(const char *window, const char *end) {
-      const auto size = static_cast<size_t>(end - window);
+    // Bit i is set when the window's byte i ends a line; only bytes of the chunk count.
+    uint64_t scan() const {
+      const char *const window = begin_ + window_;
+      const size_t size = size_ - window_;
       uint64_t bits = 0;
 #if defined(__SSE2__)
+#if defined(__GNUC__) && !defined(__clang__)
+      // GCC 12 cannot always tell that the window lies inside a chunk of a byte or two, and warns of the
+      // loads below although the size test guards them.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#endif
       if (size >= 64) {
         const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
         for (int block = 0; block < 4; ++block) {
@@ -125,15 +162,20 @@ class LineFramer {
         }
         return bits;
       }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif
       for (size_t i = 0; i < size && i < 64; ++i)
         if (window[i] == '\n' || window[i] == '\r') bits |= uint64_t{1} << i;
       return bits;
     }
 
-    const char *window_;
-    const char *const end_;
-    uint64_t bits_;
+    const char *const begin_;
+    const size_t size_;
+    size_t window_ = 0;  // where the window starts, from begin_
+    uint64_t bits_ = 0;
+    bool scanned_ = false;
   };
 
   std::string partial_;
@@ -241,6 +283,15 @@ class NdjsonFramer {
   template <class OnRecord>
   void feed(std::string_view chunk, OnRecord &&on_record) {
     lines_.feed(chunk, [&](std::string_view line) {
+      if (!is_blank(line)) on_record(line);
+    });
+  }
+
+  // The same, offering each record to take_record(std::string_view rest) first, as LineFramer offers lines:
+  // a record it reads itself is not handed to on_record.
+  template <class TakeRecord, class OnRecord>
+  void feed(std::string_view chunk, TakeRecord &&take_record, OnRecord &&on_record) {
+    lines_.feed(chunk, take_record, [&](std::string_view line) {
       if (!is_blank(line)) on_record(line);
     });
   }

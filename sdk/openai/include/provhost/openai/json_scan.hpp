@@ -16,6 +16,7 @@
 // field nobody reads does not cost the text of the fields that are read.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -422,6 +423,137 @@ class JsonScanner {
   bool ok_ = true;
 };
 
+namespace json_detail {
+
+// Which bytes end a run of a string's plain text: '"', '\\' and the control characters, which a string cannot hold
+// as they are. A table rather than three comparisons per byte.
+inline constexpr std::array<bool, 256> kEndsPlainRun = [] {
+  std::array<bool, 256> ends{};
+  for (int c = 0; c < 0x20; ++c) ends[c] = true;
+  ends['"'] = ends['\\'] = true;
+  return ends;
+}();
+
+// From `at` on: the first byte before `end` that ends a plain run (or `end`), and in `non_ascii` whether a byte
+// before it has its top bit set (the run then needs a UTF-8 check). Eight bytes at a time where eight remain: a
+// streamed token is a few bytes, but a frame's content is looked for in a whole line's worth of chunk.
+inline const char *find_plain_run_end(const char *at, const char *end, bool &non_ascii) {
+  constexpr uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+  uint64_t seen = 0;  // the bytes passed, or'ed: their top bits tell
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; end - at >= 8; at += 8) {
+      uint64_t word;
+      std::memcpy(&word, at, 8);
+      // The top bit of a byte of `zero(x)` is set where that byte of x is 0; a byte above one that is may show a
+      // false hit, but the lowest hit is exact, and only the lowest is used.
+      const auto zero = [](uint64_t x) { return (x - ones) & ~x & tops; };
+      const uint64_t hits =
+          zero(word ^ (ones * '"')) | zero(word ^ (ones * '\\')) | ((word - ones * 0x20) & ~word & tops);
+      if (hits) {
+        const int index = std::countr_zero(hits) / 8;
+        seen |= word & ((uint64_t{1} << (8 * index)) - 1);  // the bytes before the hit
+        non_ascii = (seen & tops) != 0;
+        return at + index;
+      }
+      seen |= word;
+    }
+  }
+  for (; at != end && !kEndsPlainRun[static_cast<unsigned char>(*at)]; ++at) seen |= static_cast<unsigned char>(*at);
+  non_ascii = (seen & tops) != 0;
+  return at;
+}
+
+// What each byte is worth as a hex digit; kNotHex for any other byte. kNotHex survives the shifts of
+// parse_hex4_present above 16 bits, so one comparison tells a bad digit anywhere.
+inline constexpr uint32_t kNotHex = 0x10000;
+inline constexpr std::array<uint32_t, 256> kHexValue = [] {
+  std::array<uint32_t, 256> values{};
+  for (uint32_t &value : values) value = kNotHex;
+  for (int c = 0; c < 10; ++c) values['0' + c] = static_cast<uint32_t>(c);
+  for (int c = 0; c < 6; ++c) values['a' + c] = values['A' + c] = static_cast<uint32_t>(10 + c);
+  return values;
+}();
+
+// parse_hex4 for four bytes known to be there: all four are read, by table and without a branch per digit.
+inline long parse_hex4_present(const char *at) {
+  const auto digit = [&](int i) { return kHexValue[static_cast<unsigned char>(at[i])]; };
+  const uint32_t value = digit(0) << 12 | digit(1) << 8 | digit(2) << 4 | digit(3);
+  return value > 0xFFFF ? -1 : static_cast<long>(value);
+}
+
+// Makes room for `size` bytes of decoded text, growing geometrically: a buffer grows a few times per session, not
+// per token.
+inline void reserve_decoded(std::string &buffer, size_t size) {
+  if (buffer.size() < size) buffer.resize(std::max(size, 2 * buffer.size()));
+}
+
+// scan_string_token from a string's first escape on: `run` starts the string's text, whose bytes up to the escape
+// at `at` are plain and UTF-8. Apart, so that the usual string, without escapes, is read by a few inlined lines.
+inline const char *scan_escaped_string(const char *run, const char *at, const char *end, std::string &buffer,
+                                       std::string_view &text) {
+  size_t decoded = 0;  // bytes of decoded text in buffer
+  for (;;) {
+    const std::string_view plain(run, static_cast<size_t>(at - run));
+    reserve_decoded(buffer, decoded + plain.size());
+    if (!plain.empty()) std::memcpy(buffer.data() + decoded, plain.data(), plain.size());
+    decoded += plain.size();
+    if (*at == '"') {
+      text = std::string_view(buffer.data(), decoded);
+      return at + 1;
+    }
+    // Escapes often follow one another ("\u041f\u0440"): each next one is taken here, with no search for a run.
+    do {
+      if (end - at < 2) return nullptr;      // an escape cut short
+      reserve_decoded(buffer, decoded + 4);  // an escape stands for 4 bytes at most
+      const char escaped = at[1];
+      at += 2;
+      if (escaped == 'u') {
+        const long unit = end - at >= 4 ? parse_hex4_present(at) : -1;
+        if (unit < 0) return nullptr;
+        at += 4;
+        char *const out = buffer.data() + decoded;
+        decoded += static_cast<size_t>(append_utf8(surrogate_pair(unit, at, end), out) - out);
+      } else if (const char plain_char = simple_escape(escaped)) {
+        buffer[decoded++] = plain_char;
+      } else {
+        return nullptr;
+      }
+    } while (at != end && *at == '\\');
+    run = at;
+    if (at == end) return nullptr;
+    if (*at == '"') continue;  // the string ends with an escape: no run to search
+    bool non_ascii = false;
+    at = find_plain_run_end(at, end, non_ascii);
+    if (at == end) return nullptr;
+    // An escape stands for a whole character, so the text is UTF-8 when each run between escapes is.
+    if (non_ascii && !is_utf8(std::string_view(run, static_cast<size_t>(at - run)))) return nullptr;
+    if (*at != '"' && *at != '\\') return nullptr;  // a control character
+  }
+}
+
+}  // namespace json_detail
+
+// The string token at `at` (its opening quote; `end` ends the text): where it ends, just past its closing quote,
+// with its text, checked to be UTF-8 as JsonScanner::read_string checks it, in `text`; nullptr when there is no
+// well-formed string there, closed before `end`. The text is a view of the input when the string has no escapes,
+// else decoded into `buffer`. It reads no further than the closing quote, so that a caller may find a string at
+// the start of all that follows it (the rest of a line, of a chunk).
+inline const char *scan_string_token(const char *at, const char *end, std::string &buffer, std::string_view &text) {
+  if (at == end || *at != '"') return nullptr;
+  const char *const run = ++at;  // bytes to take as they are, up to the first escape or the closing quote
+  if (at != end && *at == '\\') return json_detail::scan_escaped_string(run, at, end, buffer, text);
+  bool non_ascii = false;
+  at = json_detail::find_plain_run_end(at, end, non_ascii);
+  if (at == end) return nullptr;
+  if (non_ascii && !is_utf8(std::string_view(run, static_cast<size_t>(at - run)))) return nullptr;
+  if (*at == '"') {
+    text = std::string_view(run, static_cast<size_t>(at - run));
+    return at + 1;
+  }
+  if (*at != '\\') return nullptr;  // a control character
+  return json_detail::scan_escaped_string(run, at, end, buffer, text);
+}
+
 // When `json` is one string and nothing else (whitespace aside): its text, checked to be UTF-8 as
 // JsonScanner::read_string checks it. False for any other document, which is then RapidJSON's to read.
 //
@@ -435,48 +567,8 @@ inline bool scan_string_document(std::string_view json, std::string &buffer, std
     while (at != end && (*at == ' ' || *at == '\n' || *at == '\r' || *at == '\t')) ++at;
   };
   skip_whitespace();
-  if (at == end || *at != '"') return false;
-  const char *run = ++at;  // bytes to take as they are, up to the next escape or the closing quote
-  char *out = nullptr;     // where decoded text goes, once there is an escape
-  for (;;) {
-    unsigned char seen = 0;  // every byte of the run or'ed: its top bit tells whether the run is all ASCII
-    for (; at != end && *at != '"' && *at != '\\' && static_cast<unsigned char>(*at) >= 0x20; ++at)
-      seen |= static_cast<unsigned char>(*at);
-    if (at == end) return false;
-    // An escape stands for a whole character, so the text is UTF-8 when each run between escapes is.
-    const std::string_view plain(run, static_cast<size_t>(at - run));
-    if ((seen & 0x80) && !is_utf8(plain)) return false;
-    if (*at == '"') {
-      if (!out) {
-        text = plain;
-      } else {
-        if (!plain.empty()) std::memcpy(out, plain.data(), plain.size());
-        text = std::string_view(buffer.data(), static_cast<size_t>(out + plain.size() - buffer.data()));
-      }
-      ++at;
-      break;
-    }
-    if (*at != '\\' || end - at < 2) return false;  // a control character, or an escape cut short
-    if (!out) {
-      if (buffer.size() < json.size()) buffer.resize(json.size());  // decoded text is never longer
-      out = buffer.data();
-    }
-    if (!plain.empty()) std::memcpy(out, plain.data(), plain.size());
-    out += plain.size();
-    const char escaped = at[1];
-    at += 2;
-    if (escaped == 'u') {
-      const long unit = end - at >= 4 ? json_detail::parse_hex4(at) : -1;
-      if (unit < 0) return false;
-      at += 4;
-      out = json_detail::append_utf8(json_detail::surrogate_pair(unit, at, end), out);
-    } else if (const char plain_char = json_detail::simple_escape(escaped)) {
-      *out++ = plain_char;
-    } else {
-      return false;
-    }
-    run = at;
-  }
+  at = scan_string_token(at, end, buffer, text);
+  if (!at) return false;
   skip_whitespace();
   return at == end;
 }
@@ -541,16 +633,35 @@ class RepeatedFrame {
                                 text);
   }
 
+  // The same match without knowing where the document ends: when `rest` starts with a line that is the remembered
+  // frame around one string (the string right after the bytes before it, the bytes after it followed by "\n" or
+  // "\r"), that string's text and the line's length; 0 otherwise. Such a line is the document match() would read
+  // to the same text, so a reader may skip looking for its end. A string holds no line end, and a frame that
+  // does (JSON may have them between its tokens) is never matched here, so no line end comes before the one found.
+  size_t match_line(std::string_view rest, std::string &buffer, std::string_view &text) const {
+    if (!known_ || !one_line_ || rest.size() <= before_.size() + after_.size() + 2) return 0;
+    if (std::memcmp(rest.data(), before_.data(), before_.size()) != 0) return 0;
+    const char *const end = rest.data() + rest.size();
+    const char *const close = scan_string_token(rest.data() + before_.size(), end, buffer, text);
+    if (!close || static_cast<size_t>(end - close) <= after_.size()) return 0;
+    if (std::memcmp(close, after_.data(), after_.size()) != 0) return 0;
+    const char *const line_end = close + after_.size();
+    if (*line_end != '\n' && *line_end != '\r') return 0;
+    return static_cast<size_t>(line_end - rest.data());
+  }
+
   // `json`, just read in full, has the string value that varies at [token_begin, token_end), quotes included.
   void remember(std::string_view json, size_t token_begin, size_t token_end) {
     before_.assign(json.substr(0, token_begin));
     after_.assign(json.substr(token_end));
     known_ = true;
+    one_line_ = before_.find_first_of("\r\n") == std::string::npos && after_.find_first_of("\r\n") == std::string::npos;
   }
 
  private:
   std::string before_, after_;
   bool known_ = false;
+  bool one_line_ = false;  // no line end in the frame: match_line may read it
 };
 
 }  // namespace provhost::openai

@@ -63,6 +63,16 @@ class DeltaChunkReader {
     return chunk;
   }
 
+  // When `rest` (what follows "data: " on a line, to the end of the bytes that arrived) starts with a chunk in the
+  // last one's frame, followed by the line's end: hands its text to `events` and returns the chunk's length,
+  // without looking for the line's end first (see LineFramer::feed). 0 when it does not: read the line as usual.
+  size_t deliver_framed_line(std::string_view rest, Events &events) {
+    std::string_view text;
+    const size_t length = frame_.match_line(rest, buffer_, text);
+    if (length) events.text(text);
+    return length;
+  }
+
   // Reads one chunk and hands its text to `events`, or warns that it was skipped.
   void deliver(std::string_view json, Events &events) {
     const ChunkText chunk = read(json);

@@ -21,13 +21,24 @@ class OpenAiStreamReader {
  public:
   // Response bytes, split anywhere.
   void feed(std::string_view chunk, Events &events) {
-    lines_.feed(chunk, [&](std::string_view line) { read_line(line, events); });
+    lines_.feed(
+        chunk, [&](std::string_view rest) { return take_line(rest, events); },
+        [&](std::string_view line) { read_line(line, events); });
   }
 
   // The response ended: a last line without a line break is read too. Without [DONE] the answer stays
   // unfinished, which the host reports as truncated.
   void finish(Events &events) {
     lines_.finish([&](std::string_view line) { read_line(line, events); });
+  }
+
+  // For a caller that frames lines itself with LineFramer: the usual line, `data: ` and a chunk in the last one's
+  // frame, read where it starts in `rest` (see LineFramer::feed); 0 for any other line, left to read_line.
+  size_t take_line(std::string_view rest, Events &events) {
+    constexpr std::string_view prefix = "data: ";
+    if (events.finished() || !equals(rest.substr(0, prefix.size()), prefix)) return 0;
+    const size_t length = deltas_.deliver_framed_line(rest.substr(prefix.size()), events);
+    return length ? prefix.size() + length : 0;
   }
 
   // One line of the stream, for a caller that frames lines itself. False when the line is not a `data:`
