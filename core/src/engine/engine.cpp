@@ -16,7 +16,8 @@
 // and mailbox), engine_transfers.cpp, engine_results.cpp, engine_deadlines.cpp and engine_chats.cpp.
 // Each wake-up: take the mailbox (new chats, cancellations), let libcurl work, hand what it
 // recorded to the sessions as one batch, act on the sessions' results, fire due deadlines, and
-// poll until the nearest deadline.
+// poll until the nearest deadline, libcurl's sockets and the session backend's (its workers'
+// sockets, in process isolation) in one poll.
 #include <algorithm>
 #include <provhost/core/error.hpp>
 #include <stdexcept>
@@ -34,7 +35,7 @@ Engine::Impl::Impl(const Registry &registry, EngineOptions options) : registry(r
   enable_debug(this->options.log_transitions);
   // Providers scanned out of process have no plugin code here: their sessions run in workers too.
   if (const IsolationOptions *isolation = registry.isolation())
-    backend = make_process_backend(registry, *isolation, [this] { pool.wake(); });
+    backend = make_process_backend(registry, *isolation, deadlines);
   else
     backend = make_in_process_backend(registry, [this] { pool.wake(); });
 }
@@ -83,11 +84,16 @@ void Engine::Impl::loop(bool until_idle) {
     TimePoint next = deadlines.next();
     auto wait = next == never ? longest_poll : std::chrono::ceil<milliseconds>(next - Clock::now());
     wait = std::clamp(wait, milliseconds(0), longest_poll);
+    if (backend->results_pending()) wait = milliseconds(0);
+    watches.clear();
+    backend->watch(watches);
     int ready = 0;
-    if (std::string failure = pool.poll(static_cast<int>(wait.count()), ready); !failure.empty()) {
+    if (std::string failure = pool.poll(static_cast<int>(wait.count()), ready, watches); !failure.empty()) {
       fail_every_transfer(failure);
       std::this_thread::sleep_for(wait);  // without poll, at least not a busy loop
       ready = 1;
+    } else {
+      backend->ready(watches);
     }
     sockets_ready = ready > 0;
   }
