@@ -131,15 +131,16 @@ void LaneBackend::shutdown() {
 
 void LaneBackend::watch(std::vector<PollWatch> &watches) {
   watching_.clear();
+  first_watch_ = watches.size();
   for (auto &[version, slot] : lanes_) {
     slot.lane->watch(watches);
-    watching_.resize(watches.size(), slot.lane.get());
+    watching_.resize(watches.size() - first_watch_, slot.lane.get());
   }
 }
 
 void LaneBackend::ready(std::vector<PollWatch> &watches) {
-  for (size_t i = 0; i < watches.size() && i < watching_.size(); ++i) {
-    if (watches[i].revents) watching_[i]->ready(watches[i]);
+  for (size_t i = 0; i < watching_.size() && first_watch_ + i < watches.size(); ++i) {
+    if (watches[first_watch_ + i].revents) watching_[i]->ready(watches[first_watch_ + i]);
   }
 }
 

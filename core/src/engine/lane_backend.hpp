@@ -132,7 +132,8 @@ class LaneBackend : public SessionBackend {
   std::unordered_map<const LoadedProvider *, Slot> lanes_;  // by version; null: providers not loaded
   std::unordered_map<SessionId, Slot *> routes_;            // open sessions
   std::vector<Lane *> flushing_;                            // the lanes given work by this submit
-  std::vector<Lane *> watching_;                            // whose each watch of the last watch() is
+  std::vector<Lane *> watching_;                            // whose each watch of the last watch() is,
+  size_t first_watch_ = 0;                                  // from this index of the engine's watches
   std::uint64_t generation_seen_ = 0;
   bool lane_went_idle_ = false;
   size_t retired_ = 0;
