@@ -354,10 +354,14 @@ class WorkerLane final : public Lane {
   bool read_some() {
     for (;;) {
       reserve_for_next_read();
-      ssize_t n = ::recv(socket_, in_.data() + received_, in_.size() - received_, MSG_DONTWAIT);
+      const size_t room = in_.size() - received_;
+      ssize_t n = ::recv(socket_, in_.data() + received_, room, MSG_DONTWAIT);
       if (n > 0) {
         received_ += static_cast<size_t>(n);
         if (!take_frames()) return false;
+        // Every frame taken and the socket drained: a worker sends one frame per call, so the
+        // receive that would only find nothing is saved (the poll says when more comes).
+        if (received_ == 0 && static_cast<size_t>(n) < room) return true;
         continue;
       }
       if (n < 0 && errno == EINTR) continue;

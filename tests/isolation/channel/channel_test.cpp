@@ -65,6 +65,12 @@ class Harness {
     item.session = session;
     item.bytes.assign(size, 'x');
   }
+  void response_start(SessionId session) {
+    SessionWork &item = work_.add();
+    item.kind = SessionWork::Kind::response_start;
+    item.session = session;
+    item.status = 200;
+  }
   void close(SessionId session) {
     SessionWork &item = work_.add();
     item.kind = SessionWork::Kind::close;
@@ -247,4 +253,16 @@ TEST_CASE("one worker carries many sessions at once, and each is closed", "[isol
   for (SessionId session = 1; session <= sessions; ++session) harness.close(session);
   harness.submit();
   REQUIRE(harness.run_until([&] { return harness.count(SessionResult::Kind::closed) == sessions; }));
+}
+
+TEST_CASE("a real worker reads a frame far larger than its buffer, arriving in many pieces", "[isolation][channel]") {
+  Harness harness("", fs::path(PROVHOST_HOSTILE_SESSION_DIR) / "provhost-calm.so", 30s);
+  harness.open(1, "Calm");
+  harness.submit();
+  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::opened); }));
+  harness.response_start(1);
+  harness.body(1, 32u << 20);  // beyond the body region: in the frame, through the socket
+  harness.submit();
+  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::body_taken); }));
+  CHECK(harness.count(SessionResult::Kind::failed) == 0);
 }
