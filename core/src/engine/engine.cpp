@@ -81,10 +81,16 @@ void Engine::Impl::loop(bool until_idle) {
     fire_deadlines(Clock::now());
     flush_work();
     if (until_idle && chats.empty()) continue;  // look at the mailbox once more before leaving
+    // Results this thread posted (closes answered at once, a worker's failure found while sending)
+    // and libcurl's timers due now (a transfer just added) are taken at once: a poll that may not
+    // wait would cost a system call and libcurl a walk over every transfer.
+    if (backend->results_pending() || pool.timer_due()) {
+      sockets_ready = false;  // nothing new was learnt about them
+      continue;
+    }
     TimePoint next = deadlines.next();
     auto wait = next == never ? longest_poll : std::chrono::ceil<milliseconds>(next - Clock::now());
     wait = std::clamp(wait, milliseconds(0), longest_poll);
-    if (backend->results_pending()) wait = milliseconds(0);
     watches.clear();
     backend->watch(watches);
     int ready = 0;
