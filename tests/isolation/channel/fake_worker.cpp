@@ -2,9 +2,9 @@
 // channel (channel_test.cpp), misbehaving in one way chosen by the name of the plugin file it is
 // given (`session MODE.so ...`), since the host passes nothing else a test controls:
 //   pieces      answers every work frame (an `opened` for each open), one byte per write
-//   stall       sends its hello, then never reads again
+//   stall       answers the first work frame, then never reads again
 //   die         answers the first work frame, reads the first bytes of the next, exits with status 7
-//   half        sends its hello, reads a work frame, sends half of a results frame, then waits
+//   half        answers the first work frame, then sends half of the next one's answer, and waits
 //   unasked     answers the first work frame, then sends a second results frame nobody asked for
 //   no-hello    never sends its hello
 // It waits with pause(): the host kills it, or it dies with the host (PR_SET_PDEATHSIG).
@@ -92,7 +92,6 @@ int main(int argc, char **argv) {
   else if (!isolation::write_all(channel, hello.data(), hello.size()))
     return 1;
 
-  if (mode == "stall") wait_for_the_end();
   for (int frames = 0; read_frame(frame); ++frames) {
     std::string results = answer(frame, region);
     if (mode == "die" && frames == 0) {
@@ -101,7 +100,7 @@ int main(int argc, char **argv) {
       isolation::read_exactly(channel, first, sizeof first);
       _exit(7);
     }
-    if (mode == "half") {
+    if (mode == "half" && frames == 1) {
       isolation::write_all(channel, results.data(), results.size() / 2);
       wait_for_the_end();
     }
@@ -110,6 +109,7 @@ int main(int argc, char **argv) {
       continue;
     }
     isolation::write_all(channel, results.data(), results.size());
+    if (mode == "stall") wait_for_the_end();
     if (mode == "unasked") isolation::write_all(channel, results.data(), results.size());
   }
   return 0;
