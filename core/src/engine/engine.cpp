@@ -64,6 +64,7 @@ void Engine::Impl::loop(bool until_idle) {
   // curl_multi_perform visits every transfer, so it runs only when a socket is ready or one of
   // libcurl's timers is due, not on wake-ups that only brought the sessions' results.
   bool sockets_ready = true;
+  bool polled = true;  // the last turn ended in a poll
   for (;;) {
     if (take_mail()) {
       std::lock_guard lock(mailbox->mutex);
@@ -83,14 +84,18 @@ void Engine::Impl::loop(bool until_idle) {
     if (until_idle && chats.empty()) continue;  // look at the mailbox once more before leaving
     // Results this thread posted (closes answered at once, a worker's failure found while sending)
     // and libcurl's timers due now (a transfer just added) are taken at once: a poll that may not
-    // wait would cost a system call and libcurl a walk over every transfer.
-    if (backend->results_pending() || pool.timer_due()) {
+    // wait would cost a system call and libcurl a walk over every transfer. Never twice in a row,
+    // so that nothing keeps the sockets from being looked at.
+    if (polled && (backend->results_pending() || pool.timer_due())) {
+      polled = false;
       sockets_ready = false;  // nothing new was learnt about them
       continue;
     }
+    polled = true;
     TimePoint next = deadlines.next();
     auto wait = next == never ? longest_poll : std::chrono::ceil<milliseconds>(next - Clock::now());
     wait = std::clamp(wait, milliseconds(0), longest_poll);
+    if (backend->results_pending()) wait = milliseconds(0);
     watches.clear();
     backend->watch(watches);
     int ready = 0;
