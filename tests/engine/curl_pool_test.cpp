@@ -2,10 +2,15 @@
 // curl_multi_wakeup. A lost wake would leave these tests waiting in poll (the suite's timeout).
 #include "curl_pool.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <thread>
 
 using provhost::core::engine::CurlPool;
+using provhost::core::engine::PollWatch;
 
 namespace {
 constexpr int long_wait_ms = 600'000;
@@ -42,4 +47,34 @@ TEST_CASE("a wake from another thread ends the poll in progress", "[engine][curl
   waker.join();
   CHECK(polls >= 1);
   CHECK(pool.wakeups_sent() == 1);
+}
+
+TEST_CASE(
+    "descriptors watched beside libcurl's sockets come back with what the poll found, and are not counted "
+    "as libcurl's",
+    "[engine][curl_pool]") {
+  CurlPool pool;
+  int ends[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+  std::vector<PollWatch> watches = {{ends[0], POLLIN, 0}, {ends[1], POLLOUT, 0}};
+  int ready = -1;
+  REQUIRE(pool.poll(long_wait_ms, ready, watches).empty());  // ends[1] is writable: no wait
+  CHECK(ready == 0);
+  CHECK(watches[0].revents == 0);
+  CHECK(watches[1].revents == POLLOUT);
+
+  REQUIRE(::send(ends[1], "x", 1, MSG_NOSIGNAL) == 1);
+  watches = {{ends[0], POLLIN, 0}};
+  REQUIRE(pool.poll(long_wait_ms, ready, watches).empty());
+  CHECK(ready == 0);
+  CHECK(watches[0].revents == POLLIN);
+
+  // A peer that hung up reads as readable: the end of the stream is found by reading.
+  char byte = 0;
+  REQUIRE(::recv(ends[0], &byte, 1, 0) == 1);
+  ::close(ends[1]);
+  watches = {{ends[0], POLLIN, 0}};
+  REQUIRE(pool.poll(long_wait_ms, ready, watches).empty());
+  CHECK((watches[0].revents & POLLIN) != 0);
+  ::close(ends[0]);
 }

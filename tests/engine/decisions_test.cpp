@@ -236,3 +236,16 @@ TEST_CASE("the deadline queue hands out due deadlines earliest first, and compac
   CHECK(queue.size() == 1);
   CHECK(queue.next() == t0 + seconds(5));
 }
+
+TEST_CASE("compacting the deadline queue can tell owners of different kinds apart", "[engine][deadlines]") {
+  DeadlineQueue queue;
+  queue.arm(t0 + seconds(1), DeadlineKind::total, 7);
+  queue.arm(t0 + seconds(2), DeadlineKind::backend, 7);  // the same id, but a worker's
+  queue.compact([](const Deadline &d) { return d.kind == DeadlineKind::backend; });
+  REQUIRE(queue.size() == 1);
+  std::vector<Deadline> due;
+  queue.pop_due(t0 + seconds(2), due);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].kind == DeadlineKind::backend);
+  CHECK(to_string(DeadlineKind::backend) == "backend");
+}

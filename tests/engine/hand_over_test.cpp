@@ -20,9 +20,9 @@ constexpr int lost_wake_ms = 60'000;
 
 // A lane that answers every item of work with one result of the same session, as the session
 // runners do, on its own thread.
-class EchoLane final : public Lane {
+class EchoLane final : public ThreadLane {
  public:
-  explicit EchoLane(Outbox &outbox) : Lane(outbox) { start(); }
+  explicit EchoLane(Outbox &outbox) : ThreadLane(outbox) { start(); }
   ~EchoLane() override { stop(); }
 
  private:

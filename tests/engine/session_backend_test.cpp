@@ -225,3 +225,18 @@ TEST_CASE("a response that came whole ends in its start's batch; only a session 
     }
   }
 }
+
+TEST_CASE("a close the backend answers on the engine's own thread is pending for the engine until collected") {
+  Registry registry;
+  registry.load({PROBE_PLUGIN_DIR});
+  Driver driver(registry);
+  CHECK_FALSE(driver.backend().results_pending());
+  driver.add(SessionWork::Kind::close, 99);  // never opened: no lane, answered by the backend itself
+  driver.submit();
+  CHECK(driver.backend().results_pending());  // the engine polls without waiting, and collects
+  Batch<SessionResult> batch;
+  driver.backend().collect(batch);
+  REQUIRE(batch.size() == 1);
+  CHECK(batch[0].kind == Kind::closed);
+  CHECK_FALSE(driver.backend().results_pending());
+}

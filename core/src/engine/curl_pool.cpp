@@ -5,6 +5,9 @@
 #include <unistd.h>
 #endif
 
+#include <poll.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <stdexcept>
@@ -84,15 +87,31 @@ std::string CurlPool::perform() {
   return code == CURLM_OK ? std::string() : failure("curl_multi_perform", code);
 }
 
-std::string CurlPool::poll(int timeout_ms, int &ready) {
+std::string CurlPool::poll(int timeout_ms, int &ready, std::vector<PollWatch> &also) {
   polling_.store(true);
   if (woken_.exchange(false)) timeout_ms = 0;  // woken while busy: the sockets are looked at, not waited for
-  curl_waitfd wake_wait{wake_fd_, CURL_WAIT_POLLIN, 0};
-  CURLMcode code = curl_multi_poll(multi_, &wake_wait, wake_fd_ >= 0 ? 1 : 0, timeout_ms, &ready);
+  waits_.clear();
+  if (wake_fd_ >= 0) waits_.push_back(curl_waitfd{wake_fd_, CURL_WAIT_POLLIN, 0});
+  const size_t first_watch = waits_.size();
+  for (const PollWatch &watch : also) {
+    auto events = static_cast<short>(((watch.events & POLLIN) ? CURL_WAIT_POLLIN : 0) |
+                                     ((watch.events & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
+    waits_.push_back(curl_waitfd{watch.fd, events, 0});
+  }
+  CURLMcode code = curl_multi_poll(multi_, waits_.data(), static_cast<unsigned>(waits_.size()), timeout_ms, &ready);
   polling_.store(false);
-  if (code == CURLM_OK && wake_wait.revents) {
-    --ready;  // the wake-up is not one of libcurl's sockets
-    consume_wake();
+  if (code == CURLM_OK) {
+    if (first_watch > 0 && waits_[0].revents) {
+      --ready;  // the wake-up is not one of libcurl's sockets
+      consume_wake();
+    }
+    for (size_t i = 0; i < also.size(); ++i) {
+      short found = waits_[first_watch + i].revents;
+      also[i].revents =
+          static_cast<short>(((found & CURL_WAIT_POLLIN) ? POLLIN : 0) | ((found & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
+      if (found) --ready;
+    }
+    ready = std::max(ready, 0);
   }
   // What a wake announced was published before it; the loop reads it after this, so it is seen.
   woken_.store(false);

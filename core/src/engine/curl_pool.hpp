@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "poll_watch.hpp"
+
 namespace provhost::core::engine {
 
 // curl_global_init, once per process; throws std::runtime_error when libcurl cannot start.
@@ -35,9 +37,14 @@ class CurlPool {
   void release(CURL *easy);
 
   // curl_multi_perform and curl_multi_poll (`ready`: how many of libcurl's sockets are ready; a
-  // wake-up is not counted); "" or why they failed.
+  // wake-up is not counted, nor are `also`'s); "" or why they failed. `also` are polled with
+  // libcurl's sockets, and their revents filled in.
   std::string perform();
-  std::string poll(int timeout_ms, int &ready);
+  std::string poll(int timeout_ms, int &ready, std::vector<PollWatch> &also);
+  std::string poll(int timeout_ms, int &ready) {
+    std::vector<PollWatch> none;
+    return poll(timeout_ms, ready, none);
+  }
   // Ends the poll in progress, or makes the next one return at once. From any thread. Only a
   // sleeping loop needs a system call (a write to the wake-up descriptor, and a read after it): a
   // loop that is busy sees the wake when it next polls, at no cost.
@@ -59,7 +66,8 @@ class CurlPool {
   mutable std::atomic<bool> woken_{false};    // a wake the loop has not seen yet
   mutable std::atomic<uint64_t> wakeups_sent_{0};
   void consume_wake() const;
-  std::vector<CURL *> idle_;  // reused so that their buffers and state are not rebuilt
+  std::vector<CURL *> idle_;        // reused so that their buffers and state are not rebuilt
+  std::vector<curl_waitfd> waits_;  // the wake-up descriptor and the watches of one poll
 };
 
 }  // namespace provhost::core::engine

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "decisions.hpp"
@@ -31,10 +32,16 @@ class DeadlineQueue {
   // Moves every deadline due at `now` into `due` (appended, earliest first).
   void pop_due(TimePoint now, std::vector<Deadline> &due);
 
-  // Drops the entries whose owner `alive` says is gone.
+  // Drops the entries whose owner `alive` says is gone; `alive` takes the owner's id, or the whole
+  // entry when owners of different kinds must be told apart.
   template <class Alive>
   void compact(Alive &&alive) {
-    std::erase_if(heap_, [&](const Deadline &d) { return !alive(d.owner); });
+    std::erase_if(heap_, [&](const Deadline &d) {
+      if constexpr (std::is_invocable_v<Alive &, const Deadline &>)
+        return !alive(d);
+      else
+        return !alive(d.owner);
+    });
     rebuild();
   }
 

@@ -66,6 +66,8 @@ std::string_view to_string(DeadlineKind kind) {
       return "retry-wait";
     case DeadlineKind::drain:
       return "drain";
+    case DeadlineKind::backend:
+      return "backend";
   }
   return "deadline";
 }

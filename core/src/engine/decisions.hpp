@@ -63,7 +63,8 @@ ChatError final_error(const std::vector<ChatError> &failures);
 
 // ---- deadlines --------------------------------------------------------------------------------
 
-enum class DeadlineKind : uint8_t { connect, first_byte, idle, attempt, total, retry_wait, drain };
+// `backend`: the session backend's own (a worker's call timeout), owned by one of its ids.
+enum class DeadlineKind : uint8_t { connect, first_byte, idle, attempt, total, retry_wait, drain, backend };
 std::string_view to_string(DeadlineKind kind);
 
 // What the clock of one transfer has seen.

@@ -16,7 +16,8 @@
 // and mailbox), engine_transfers.cpp, engine_results.cpp, engine_deadlines.cpp and engine_chats.cpp.
 // Each wake-up: take the mailbox (new chats, cancellations), let libcurl work, hand what it
 // recorded to the sessions as one batch, act on the sessions' results, fire due deadlines, and
-// poll until the nearest deadline.
+// poll until the nearest deadline, libcurl's sockets and the session backend's (its workers'
+// sockets, in process isolation) in one poll.
 #include <algorithm>
 #include <provhost/core/error.hpp>
 #include <stdexcept>
@@ -34,7 +35,7 @@ Engine::Impl::Impl(const Registry &registry, EngineOptions options) : registry(r
   enable_debug(this->options.log_transitions);
   // Providers scanned out of process have no plugin code here: their sessions run in workers too.
   if (const IsolationOptions *isolation = registry.isolation())
-    backend = make_process_backend(registry, *isolation, [this] { pool.wake(); });
+    backend = make_process_backend(registry, *isolation, deadlines);
   else
     backend = make_in_process_backend(registry, [this] { pool.wake(); });
 }
@@ -63,6 +64,7 @@ void Engine::Impl::loop(bool until_idle) {
   // curl_multi_perform visits every transfer, so it runs only when a socket is ready or one of
   // libcurl's timers is due, not on wake-ups that only brought the sessions' results.
   bool sockets_ready = true;
+  bool polled = true;  // the last turn ended in a poll
   for (;;) {
     if (take_mail()) {
       std::lock_guard lock(mailbox->mutex);
@@ -80,14 +82,29 @@ void Engine::Impl::loop(bool until_idle) {
     fire_deadlines(Clock::now());
     flush_work();
     if (until_idle && chats.empty()) continue;  // look at the mailbox once more before leaving
+    // Results this thread posted (closes answered at once, a worker's failure found while sending)
+    // and libcurl's timers due now (a transfer just added) are taken at once: a poll that may not
+    // wait would cost a system call and libcurl a walk over every transfer. Never twice in a row,
+    // so that nothing keeps the sockets from being looked at.
+    if (polled && (backend->results_pending() || pool.timer_due())) {
+      polled = false;
+      sockets_ready = false;  // nothing new was learnt about them
+      continue;
+    }
+    polled = true;
     TimePoint next = deadlines.next();
     auto wait = next == never ? longest_poll : std::chrono::ceil<milliseconds>(next - Clock::now());
     wait = std::clamp(wait, milliseconds(0), longest_poll);
+    if (backend->results_pending()) wait = milliseconds(0);
+    watches.clear();
+    backend->watch(watches);
     int ready = 0;
-    if (std::string failure = pool.poll(static_cast<int>(wait.count()), ready); !failure.empty()) {
+    if (std::string failure = pool.poll(static_cast<int>(wait.count()), ready, watches); !failure.empty()) {
       fail_every_transfer(failure);
       std::this_thread::sleep_for(wait);  // without poll, at least not a busy loop
       ready = 1;
+    } else {
+      backend->ready(watches);
     }
     sockets_ready = ready > 0;
   }

@@ -19,8 +19,11 @@ void Engine::Impl::fire_deadlines(TimePoint now) {
   // outnumber the live ones by far, drop them at once.
   size_t live = 4 * (chats.size() + transfers.size() + draining.size()) + 1024;
   if (deadlines.size() > 2 * live) {
-    deadlines.compact(
-        [&](uint64_t owner) { return chats.count(owner) || transfers.count(owner) || draining.count(owner); });
+    // The backend's are few (one per worker at most) and judged by the backend when they come due.
+    deadlines.compact([&](const Deadline &d) {
+      return d.kind == DeadlineKind::backend || chats.count(d.owner) || transfers.count(d.owner) ||
+             draining.count(d.owner);
+    });
   }
 }
 
@@ -42,6 +45,8 @@ void Engine::Impl::fire(const Deadline &deadline, TimePoint now) {
       if (now < chat.retry_at) return deadlines.arm(chat.retry_at, DeadlineKind::retry_wait, chat.id);
       return start_attempt(chat);
     }
+    case DeadlineKind::backend:
+      return backend->deadline_due(deadline.owner, now);
     case DeadlineKind::drain: {
       auto found = draining.find(deadline.owner);
       if (found == draining.end()) return;

@@ -89,6 +89,7 @@ struct Engine::Impl {
   std::vector<uint64_t> touched_now;  // the ones being looked at
   Batch<SessionWork> work;            // for the backend, sent once per wake-up
   Batch<SessionResult> results;       // from the backend
+  std::vector<PollWatch> watches;     // the backend's descriptors, polled with libcurl's
   std::mt19937 random{std::random_device{}()};
   // Each provider's upstream origin from options.upstreams (a value or why it is invalid), worked out
   // on its first chat: finding and parsing it is libcurl's URL parser and a dozen allocations, per chat.

@@ -7,9 +7,9 @@
 namespace provhost::core::engine {
 namespace {
 
-class PluginThread final : public Lane {
+class PluginThread final : public ThreadLane {
  public:
-  PluginThread(ProviderPtr provider, Outbox &outbox) : Lane(outbox), runner_(std::move(provider)) { start(); }
+  PluginThread(ProviderPtr provider, Outbox &outbox) : ThreadLane(outbox), runner_(std::move(provider)) { start(); }
   ~PluginThread() override { stop(); }
 
  private:

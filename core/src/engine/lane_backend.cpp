@@ -2,7 +2,7 @@
 
 namespace provhost::core::engine {
 
-void Outbox::post(Batch<SessionResult> &produced) {
+void Outbox::post(Batch<SessionResult> &produced, bool on_engine_thread) {
   bool was_empty = false;
   {
     std::lock_guard lock(mutex);
@@ -14,15 +14,18 @@ void Outbox::post(Batch<SessionResult> &produced) {
     }
   }
   produced.clear();
-  if (was_empty) wake();
+  if (on_engine_thread)
+    posted_here = true;
+  else if (was_empty)
+    wake();
 }
 
-void Lane::queue(SessionWork &item) {
+void ThreadLane::queue(SessionWork &item) {
   has_queued = true;
   std::swap(queued_.add(), item);
 }
 
-void Lane::flush() {
+void ThreadLane::flush() {
   has_queued = false;
   {
     std::lock_guard lock(mutex_);
@@ -31,18 +34,17 @@ void Lane::flush() {
   work_ready_.ring();
 }
 
-void Lane::stop() {
+void ThreadLane::stop() {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
   }
   work_ready_.ring();
-  interrupt();
   if (thread_.joinable()) thread_.join();
 }
 
-void Lane::run() {
+void ThreadLane::run() {
   Batch<SessionWork> working;
   Batch<SessionResult> produced;
   for (;;) {
@@ -101,7 +103,10 @@ void LaneBackend::submit(Batch<SessionWork> &work) {
   work.clear();
   for (Lane *lane : flushing_) lane->flush();
   flushing_.clear();
-  if (closed_here) outbox_.wake();
+  if (closed_here) {
+    outbox_.posted_here = true;  // this is the engine's thread: it collects before it sleeps
+    outbox_.wake();
+  }
   retire_idle_lanes();
 }
 
@@ -109,6 +114,7 @@ void LaneBackend::collect(Batch<SessionResult> &results) {
   {
     std::lock_guard lock(outbox_.mutex);
     outbox_.results.swap(results);
+    outbox_.posted_here = false;
   }
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].kind != SessionResult::Kind::no_more_requests) continue;
@@ -121,6 +127,25 @@ void LaneBackend::collect(Batch<SessionResult> &results) {
 
 void LaneBackend::shutdown() {
   for (auto &[version, slot] : lanes_) slot.lane->stop();
+}
+
+void LaneBackend::watch(std::vector<PollWatch> &watches) {
+  watching_.clear();
+  first_watch_ = watches.size();
+  for (auto &[version, slot] : lanes_) {
+    slot.lane->watch(watches);
+    watching_.resize(watches.size() - first_watch_, slot.lane.get());
+  }
+}
+
+void LaneBackend::ready(std::vector<PollWatch> &watches) {
+  for (size_t i = 0; i < watching_.size() && first_watch_ + i < watches.size(); ++i) {
+    if (watches[first_watch_ + i].revents) watching_[i]->ready(watches[first_watch_ + i]);
+  }
+}
+
+void LaneBackend::deadline_due(uint64_t owner, TimePoint now) {
+  for (auto &[version, slot] : lanes_) slot.lane->deadline_due(owner, now);
 }
 
 void LaneBackend::post_closed(SessionId session) {

@@ -1,9 +1,11 @@
-// lane_backend.hpp: what both session backends share. Sessions are routed by provider to a Lane,
-// a thread of the host with an inbox of work; the engine's thread only queues and, once per
-// submit, hands each lane its queue with one lock, ringing its doorbell (a system call only when the
-// lane sleeps). A lane turns work into results its own way (InProcessBackend: plugin code right
-// there; ProcessBackend: a worker process over a socket) and posts them to the backend's outbox,
-// waking the engine when that was empty.
+// lane_backend.hpp: what both session backends share. Sessions are routed by provider version to
+// a Lane, which turns work into results its own way and posts them to the backend's outbox:
+//  - a ThreadLane is a thread of the host with an inbox of work; the engine's thread only queues
+//    and, once per submit, hands each lane its queue with one lock, ringing its doorbell (a system
+//    call only when the lane sleeps); the lane wakes the engine when the outbox was empty. The
+//    InProcessBackend's lanes run plugin code right there.
+//  - a lane that lives on the engine's thread (ProcessBackend's, a worker process over a socket)
+//    does its I/O when the engine's poll says it may (watch(), ready()) and posts without a wake.
 #pragma once
 
 #include <functional>
@@ -24,9 +26,11 @@ struct Outbox {
   std::mutex mutex;
   Batch<SessionResult> results;
   std::function<void()> wake;
+  bool posted_here = false;  // by the engine's own thread since the last collect
 
-  // Moves `produced` into the outbox; wakes the engine when nothing was waiting.
-  void post(Batch<SessionResult> &produced);
+  // Moves `produced` into the outbox; from another thread, wakes the engine when nothing was
+  // waiting; from the engine's own (`on_engine_thread`), only notes that something is.
+  void post(Batch<SessionResult> &produced, bool on_engine_thread = false);
 };
 
 class Lane {
@@ -36,13 +40,29 @@ class Lane {
   Lane(const Lane &) = delete;
   Lane &operator=(const Lane &) = delete;
 
-  // Queues `item` on the engine's side; flush() hands the queue over with one lock and one wake.
-  void queue(SessionWork &item);
-  void flush();
+  // Queues `item` on the engine's side; flush() hands the queue on (the engine's thread only).
+  virtual void queue(SessionWork &item) = 0;
+  virtual void flush() = 0;
   bool has_queued = false;  // the engine's thread only
+  // Ends the lane: what it holds of plugin code ends with it.
+  virtual void stop() = 0;
+  // A lane on the engine's thread: see SessionBackend.
+  virtual void watch(std::vector<PollWatch> &) {}
+  virtual void ready(PollWatch &) {}
+  virtual void deadline_due(uint64_t /*owner*/, TimePoint /*now*/) {}
 
-  // Ends the lane: a derived class's destructor calls it, since the thread calls its functions.
-  void stop();
+ protected:
+  Outbox &outbox_;
+};
+
+class ThreadLane : public Lane {
+ public:
+  using Lane::Lane;
+
+  void queue(SessionWork &item) override;
+  void flush() override;
+  // A derived class's destructor calls it, since the thread calls its functions.
+  void stop() override;
 
  protected:
   // Starts the thread; the derived constructor calls it last.
@@ -53,14 +73,6 @@ class Lane {
   virtual void process(Batch<SessionWork> &working, Batch<SessionResult> &produced) = 0;
   // On the lane's thread, once the last batch is done.
   virtual void finish() = 0;
-  // On stop(), from the stopping thread, before waiting for the lane's: a lane that may be waiting
-  // on something else than its inbox makes that wait end.
-  virtual void interrupt() {}
-  bool stopping() {
-    std::lock_guard lock(mutex_);
-    return stopping_;
-  }
-  Outbox &outbox_;
 
  private:
   void run();
@@ -91,6 +103,10 @@ class LaneBackend : public SessionBackend {
   void submit(Batch<SessionWork> &work) override;
   void collect(Batch<SessionResult> &results) override;
   void shutdown() override;
+  void watch(std::vector<PollWatch> &watches) override;
+  void ready(std::vector<PollWatch> &watches) override;
+  bool results_pending() const override { return outbox_.posted_here; }
+  void deadline_due(uint64_t owner, TimePoint now) override;
 
   // Lanes running now, and lanes retired so far (tests watch workers come and go by these).
   size_t lanes() const { return lanes_.size(); }
@@ -116,6 +132,8 @@ class LaneBackend : public SessionBackend {
   std::unordered_map<const LoadedProvider *, Slot> lanes_;  // by version; null: providers not loaded
   std::unordered_map<SessionId, Slot *> routes_;            // open sessions
   std::vector<Lane *> flushing_;                            // the lanes given work by this submit
+  std::vector<Lane *> watching_;                            // whose each watch of the last watch() is,
+  size_t first_watch_ = 0;                                  // from this index of the engine's watches
   std::uint64_t generation_seen_ = 0;
   bool lane_went_idle_ = false;
   size_t retired_ = 0;

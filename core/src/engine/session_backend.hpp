@@ -1,11 +1,13 @@
 // session_backend.hpp: where plugin sessions run, seen from the engine. The engine never calls
 // plugin code itself: it hands a batch of work per wake-up (open a session, ask for the next
-// request, a response's start, body bytes, its end, close) to a SessionBackend, which runs it on
-// its own thread and posts the results back, waking the engine. Work and results are plain data,
-// copied in and out (no pointer into libcurl's buffers survives a call), so that a backend in
-// another process can implement the same interface. InProcessBackend (in_process_backend.cpp) runs
-// them on a plugin thread in this process; ProcessBackend (../isolation/process_backend.cpp) in a
-// worker process per provider.
+// request, a response's start, body bytes, its end, close) to a SessionBackend, and collects the
+// results when they are ready. Work and results are plain data, copied in and out (no pointer into
+// libcurl's buffers survives a call), so that a backend in another process can implement the same
+// interface. InProcessBackend (in_process_backend.cpp) runs them on a plugin thread in this
+// process, which posts the results back and wakes the engine; ProcessBackend
+// (../isolation/process_backend.cpp) in a worker process per provider, whose sockets the engine
+// polls itself beside libcurl's (watch(), ready()), with its call timeouts in the engine's
+// deadline queue (deadline_due()), so that a round trip to a worker wakes the engine once.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,9 @@
 #include <utility>
 #include <vector>
 
+#include "decisions.hpp"
 #include "engine_session.hpp"
+#include "poll_watch.hpp"
 
 namespace provhost::core::engine {
 
@@ -129,6 +133,18 @@ class SessionBackend {
   // Runs the work already submitted, closes every session still open, and stops. Results that
   // come after are dropped.
   virtual void shutdown() = 0;
+
+  // For a backend whose descriptors the engine polls, on the engine's thread. watch() appends what
+  // to poll next; ready() gets the same entries back with what the poll found, and does the I/O
+  // they allow, without ever blocking.
+  virtual void watch(std::vector<PollWatch> &) {}
+  virtual void ready(std::vector<PollWatch> &) {}
+  // Results were posted by the engine's own thread since the last collect(), with no wake: the
+  // engine collects them before it sleeps.
+  virtual bool results_pending() const { return false; }
+  // A deadline the backend armed in the engine's queue (DeadlineKind::backend, `owner` its own id)
+  // came due.
+  virtual void deadline_due(uint64_t /*owner*/, TimePoint /*now*/) {}
 };
 
 // Sessions of `registry`'s providers on plugin threads of this process, one per provider version.

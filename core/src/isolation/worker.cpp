@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <provhost/core/plugin_loader.hpp>
 #include <provhost/core/validate.hpp>
 #include <string>
+#include <vector>
 
 #include "../engine/session_runner.hpp"
 #include "../platform.hpp"
@@ -85,6 +87,48 @@ bool read_frame(std::string &frame, isolation::FrameType &type, std::string_view
   fields = std::string_view(frame).substr(1);
   return true;
 }
+
+// The session loop's frames, read through a buffer: a frame usually arrives whole, and then costs
+// one read rather than one for its length and one for the rest.
+class FrameReader {
+ public:
+  // The next whole frame: its type and its fields (valid until the next call); false at the end of
+  // the channel or on a length no host sends.
+  bool next(isolation::FrameType &type, std::string_view &fields) {
+    begin_ += taken_;
+    taken_ = 0;
+    for (;;) {
+      const size_t have = end_ - begin_;
+      uint32_t length = 0;
+      if (have >= sizeof length) {
+        std::memcpy(&length, buffer_.data() + begin_, sizeof length);
+        if (length == 0 || length > isolation::max_frame_size) return false;
+        if (have - sizeof length >= length) {
+          type = static_cast<isolation::FrameType>(buffer_[begin_ + sizeof length]);
+          fields = std::string_view(buffer_.data() + begin_ + sizeof length + 1, length - 1);
+          taken_ = sizeof length + length;
+          return true;
+        }
+      }
+      // Room for the whole frame (as far as its length is known) after what is here.
+      if (begin_ > 0 && have > 0) std::memmove(buffer_.data(), buffer_.data() + begin_, have);
+      begin_ = 0;
+      end_ = have;
+      const size_t wanted = std::max(have + read_size, sizeof length + static_cast<size_t>(length));
+      if (buffer_.size() < wanted) buffer_.resize(std::max(wanted, 2 * buffer_.size()));
+      ssize_t n = ::read(channel, buffer_.data() + end_, buffer_.size() - end_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      end_ += static_cast<size_t>(n);
+    }
+  }
+
+ private:
+  static constexpr size_t read_size = 64 * 1024;
+  std::vector<char> buffer_;
+  size_t begin_ = 0, end_ = 0;  // what was read and not yet taken
+  size_t taken_ = 0;            // the frame handed out last, taken on the next call
+};
 
 isolation::ScanAnswer load(const WorkerArgs &args, std::shared_ptr<const HostSettings> settings, PluginLoad &load) {
   load = load_plugin(args.file, std::move(settings), args.instance);
@@ -159,7 +203,8 @@ int serve_sessions(const WorkerArgs &args) {
   engine::SessionRunner runner(provider);
   engine::Batch<engine::SessionWork> work;
   engine::Batch<engine::SessionResult> results;
-  while (read_frame(frame, type, fields)) {
+  FrameReader frames;
+  while (frames.next(type, fields)) {
     if (type != isolation::FrameType::work) break;
     isolation::WireReader reader(fields);
     work.clear();

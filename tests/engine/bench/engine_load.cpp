@@ -2,11 +2,13 @@
 // not pass/fail; scripts/bench engine runs it against the emulator).
 //
 //   provhost-engine-load --plugin-dir DIR --upstream http://127.0.0.1:PORT --chats N [--rounds R]
-//                        [--provider Ylokh]
+//                        [--provider Ylokh] [--isolation none|process]
 //
 // Each round submits N chats at once to one engine and runs it until all have ended; the figure is
 // the process's CPU time (getrusage: the engine's thread, the plugins' threads, the sinks) over the
-// rounds, divided by the chats. The emulator runs in another process, so its work is not counted.
+// rounds, divided by the chats. The emulator runs in another process, so its work is not counted,
+// and so do the plugin workers of --isolation process (the default is none, plugins in this
+// process): count those with perf stat or strace -f, which follow them.
 // Every chat must end with on_done and the same text as the first one, or the run fails.
 #include <sys/resource.h>
 
@@ -30,12 +32,13 @@ struct Settings {
   std::string provider = "Ylokh";
   size_t chats = 1;
   size_t rounds = 1;
+  bool isolated = false;
 };
 
 [[noreturn]] void usage(const std::string &problem) {
   std::fprintf(stderr,
                "provhost-engine-load: %s\nusage: provhost-engine-load --plugin-dir DIR --upstream URL --chats N "
-               "[--rounds R] [--provider NAME]\n",
+               "[--rounds R] [--provider NAME] [--isolation none|process]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -63,6 +66,10 @@ Settings parse(int argc, char **argv) {
       settings.chats = positive("--chats", value);
     } else if (option == "--rounds") {
       settings.rounds = positive("--rounds", value);
+    } else if (option == "--isolation") {
+      if (std::strcmp(value, "none") != 0 && std::strcmp(value, "process") != 0)
+        usage(std::string("--isolation is none or process, got \"") + value + "\"");
+      settings.isolated = std::strcmp(value, "process") == 0;
     } else {
       usage("unknown option " + option);
     }
@@ -110,6 +117,7 @@ int main(int argc, char **argv) {
   Settings settings = parse(argc, argv);
   raise_file_limit(settings.chats);
   Registry registry;
+  if (settings.isolated) registry.use_isolation(IsolationOptions{});  // the worker next to this executable
   registry.load({settings.plugin_dir});
   if (!registry.find(settings.provider)) usage("no provider " + settings.provider + " in " + settings.plugin_dir);
   EngineOptions options;
