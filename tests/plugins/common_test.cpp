@@ -32,6 +32,24 @@ TEST_CASE("parse_json survives nesting a million deep: cut short, not a crash") 
   CHECK(parse_json(closed, document));
 }
 
+TEST_CASE("parse_json refuses bytes that are not UTF-8 wherever they are, and reads every script and escape") {
+  // Text that is UTF-8 as a whole skips RapidJSON's per-byte check; other text must still be refused as
+  // RapidJSON refuses it, with its error and offset.
+  rapidjson::Document document;
+  REQUIRE_FALSE(parse_json("{\"data\": \"ab\xC3(\"}", document));
+  CHECK(document.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding);
+  CHECK(document.GetErrorOffset() == 12);
+  REQUIRE_FALSE(parse_json("{\"d\xFF\": 1}", document));
+  CHECK(document.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding);
+  REQUIRE_FALSE(parse_json("[1, \xE4\xBD\xA0]", document));  // a character where no string is
+  CHECK(document.GetParseError() == rapidjson::kParseErrorValueInvalid);
+  REQUIRE(
+      parse_json("{\"data\": \"\xD0\x9F\xD1\x80\xD0\xB8 \xE4\xBD\xA0 \xF0\x9F\xA6\x8A \\u00e9\\ud83d\\ude80 \\udc00\"}",
+                 document));
+  CHECK(as_view(document["data"]) ==
+        "\xD0\x9F\xD1\x80\xD0\xB8 \xE4\xBD\xA0 \xF0\x9F\xA6\x8A \xC3\xA9\xF0\x9F\x9A\x80 \xEF\xBF\xBD");
+}
+
 TEST_CASE("ended_early tells a document cut short from garbage") {
   auto cut_short = [](const std::string &text) {
     rapidjson::Document document;
