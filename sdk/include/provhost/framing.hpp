@@ -64,7 +64,7 @@ class LineFramer {
         partial_.clear();
       } else if (*at == '\n' || *at == '\r') {
         line_end = at;  // an empty line, as between server-sent events: no search
-        on_line(std::string_view(at, 0));
+        on_line(std::string_view());
       } else if (const size_t taken = take_line(std::string_view(at, static_cast<size_t>(end - at)))) {
         line_end = at + taken;
       } else {
