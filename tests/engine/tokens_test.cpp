@@ -112,18 +112,28 @@ void check_pieces_against_reference(const std::string &text, uint64_t limit, std
   }
 }
 
+// 500 rounds of text drawn from `pieces`, up to `max_length` bytes, half of them under a limit below
+// `max_limit`, each fed in random pieces of up to `max_piece` bytes and checked against the reference.
+void check_random_texts(const std::vector<std::string> &pieces, std::mt19937::result_type seed, size_t max_length,
+                        uint64_t max_limit, size_t max_piece) {
+  std::mt19937 random(seed);
+  for (int round = 0; round < 500; ++round) {
+    std::string text;
+    for (size_t length = random() % max_length; text.size() < length;) text += pieces[random() % pieces.size()];
+    const uint64_t limit = round % 2 ? UINT64_MAX : random() % max_limit;
+    INFO("round " << round << ", limit " << limit);
+    check_pieces_against_reference(text, limit, random, max_piece);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("tokens: random text in random pieces under random limits counts as the rules say") {
+  // Single bytes, so that multi-byte characters come out whole, cut short and out of order.
   const std::string alphabet = std::string("abcXYZ019 \t\n.,!-") + "\xC3\xA9" + "\xE4\xB8\x96" + "\xF0\x9F\x99\x82";
-  std::mt19937 random(20261203);
-  for (int round = 0; round < 500; ++round) {
-    std::string text;
-    for (size_t length = random() % 200; text.size() < length;) text += alphabet[random() % alphabet.size()];
-    const uint64_t limit = round % 2 ? UINT64_MAX : random() % 60;
-    INFO("round " << round << ", limit " << limit);
-    check_pieces_against_reference(text, limit, random, 20);
-  }
+  std::vector<std::string> bytes;
+  for (char c : alphabet) bytes.emplace_back(1, c);
+  check_random_texts(bytes, 20261203, 200, 60, 20);
 }
 
 TEST_CASE("tokens: text mostly in other scripts, in long pieces, counts as the rules say") {
@@ -138,12 +148,5 @@ TEST_CASE("tokens: text mostly in other scripts, in long pieces, counts as the r
                                            "1",
                                            " ",
                                            "!"};
-  std::mt19937 random(8);
-  for (int round = 0; round < 500; ++round) {
-    std::string text;
-    for (size_t length = random() % 400; text.size() < length;) text += pieces[random() % pieces.size()];
-    const uint64_t limit = round % 2 ? UINT64_MAX : random() % 200;
-    INFO("round " << round << ", limit " << limit);
-    check_pieces_against_reference(text, limit, random, 64);
-  }
+  check_random_texts(pieces, 8, 400, 200, 64);
 }

@@ -128,6 +128,16 @@ class Harness {
     return nullptr;
   }
   bool has(SessionId session, SessionResult::Kind kind) const { return find(session, kind) != nullptr; }
+  // Runs until `session` has a result of `kind` (true) or hang_bound (false).
+  bool wait_for(SessionId session, SessionResult::Kind kind) {
+    return run_until([&] { return has(session, kind); });
+  }
+  // Opens `session` and runs until it is open (true) or hang_bound (false).
+  bool open_and_wait(SessionId session) {
+    open(session);
+    submit();
+    return wait_for(session, SessionResult::Kind::opened);
+  }
 
   std::vector<Seen> seen;
 
@@ -152,9 +162,7 @@ bool writes_pending(const std::vector<PollWatch> &watches) {
 TEST_CASE("a worker that stops reading while frames are queued is killed at the call timeout", "[isolation][channel]") {
   // A long timeout while the worker starts (however loaded the machine), a short one once it runs.
   Harness harness(fake_worker, fake("stall"), 30s);
-  harness.open(1);
-  harness.submit();
-  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::opened); }));
+  REQUIRE(harness.open_and_wait(1));
   harness.set_call_timeout(300ms);
   // Far more than the body region and the socket's buffers hold: most of the frame must wait.
   harness.body(1, 32u << 20);
@@ -162,7 +170,7 @@ TEST_CASE("a worker that stops reading while frames are queued is killed at the 
   CHECK(writes_pending(harness.watches()));
   harness.open(2);  // queued behind the frame in progress
   harness.submit();
-  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::failed); }));
+  REQUIRE(harness.wait_for(1, SessionResult::Kind::failed));
   REQUIRE(harness.has(1, SessionResult::Kind::failed));  // the same worker held it
   CHECK(harness.find(1, SessionResult::Kind::failed)->message ==
         "Fake: the plugin did not answer within 0.3 s (killed)");
@@ -172,18 +180,16 @@ TEST_CASE("a worker that stops reading while frames are queued is killed at the 
 TEST_CASE("a worker that dies with frames queued fails its sessions, and the next start backs off",
           "[isolation][channel]") {
   Harness harness(fake_worker, fake("die"), 30s);
-  harness.open(1);
-  harness.submit();
-  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::opened); }));
+  REQUIRE(harness.open_and_wait(1));
   harness.body(1, 32u << 20);  // the worker dies while this frame is on its way
   harness.submit();
   harness.open(2);  // queued behind it: goes to the next worker
   harness.submit();
-  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::failed); }));
+  REQUIRE(harness.wait_for(1, SessionResult::Kind::failed));
   CHECK(harness.find(1, SessionResult::Kind::failed)->message == "Fake: the plugin exited with status 7");
   // The first death is restarted at once; deaths that keep coming are restarted later and later
   // (0.1 s, 0.2 s, ...), and a session that needs a worker meanwhile fails at once, saying why.
-  REQUIRE(harness.run_until([&] { return harness.has(2, SessionResult::Kind::opened); }));
+  REQUIRE(harness.wait_for(2, SessionResult::Kind::opened));
   const Seen *refused = nullptr;
   for (SessionId session = 2; session < 12 && !refused; ++session) {
     if (session > 2) {
@@ -192,11 +198,11 @@ TEST_CASE("a worker that dies with frames queued fails its sessions, and the nex
       harness.collect();
       refused = harness.find(session, SessionResult::Kind::failed);
       if (refused) break;
-      REQUIRE(harness.run_until([&] { return harness.has(session, SessionResult::Kind::opened); }));
+      REQUIRE(harness.wait_for(session, SessionResult::Kind::opened));
     }
     harness.body(session, 10);
     harness.submit();
-    REQUIRE(harness.run_until([&] { return harness.has(session, SessionResult::Kind::failed); }));
+    REQUIRE(harness.wait_for(session, SessionResult::Kind::failed));
     CHECK(harness.find(session, SessionResult::Kind::failed)->message == "Fake: the plugin exited with status 7");
   }
   REQUIRE(refused);
@@ -217,13 +223,11 @@ TEST_CASE("frames that arrive in pieces are read whole, the hello included", "[i
 
 TEST_CASE("a frame cut short and never finished is a call that did not answer", "[isolation][channel]") {
   Harness harness(fake_worker, fake("half"), 30s);
-  harness.open(1);
-  harness.submit();
-  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::opened); }));
+  REQUIRE(harness.open_and_wait(1));
   harness.set_call_timeout(300ms);
   harness.open(2);  // answered by half a frame
   harness.submit();
-  REQUIRE(harness.run_until([&] { return harness.has(2, SessionResult::Kind::failed); }));
+  REQUIRE(harness.wait_for(2, SessionResult::Kind::failed));
   CHECK(harness.find(2, SessionResult::Kind::failed)->message ==
         "Fake: the plugin did not answer within 0.3 s (killed)");
   REQUIRE(harness.has(1, SessionResult::Kind::failed));  // the same worker held it
@@ -236,7 +240,7 @@ TEST_CASE("a frame nobody asked for ends the worker as unreadable", "[isolation]
   Harness harness(fake_worker, fake("unasked"), 30s);
   harness.open(1);
   harness.submit();
-  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::failed); }));
+  REQUIRE(harness.wait_for(1, SessionResult::Kind::failed));
   CHECK(harness.has(1, SessionResult::Kind::opened));
   CHECK(harness.find(1, SessionResult::Kind::failed)->message ==
         "Fake: the plugin's worker sent an unreadable answer (killed)");
@@ -249,7 +253,7 @@ TEST_CASE("a worker that never says hello fails the sessions waiting for it, and
   harness.submit();
   harness.collect();
   CHECK(harness.seen.empty());  // the start is under way, not waited for
-  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::failed); }));
+  REQUIRE(harness.wait_for(1, SessionResult::Kind::failed));
   CHECK(harness.find(1, SessionResult::Kind::failed)->message ==
         "Fake: the plugin did not answer within 0.3 s (killed)");
 }
@@ -273,10 +277,10 @@ TEST_CASE("a real worker reads a frame far larger than its buffer, arriving in m
   Harness harness("", fs::path(PROVHOST_HOSTILE_SESSION_DIR) / "provhost-calm.so", 30s);
   harness.open(1, "Calm");
   harness.submit();
-  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::opened); }));
+  REQUIRE(harness.wait_for(1, SessionResult::Kind::opened));
   harness.response_start(1);
   harness.body(1, 32u << 20);  // beyond the body region: in the frame, through the socket
   harness.submit();
-  REQUIRE(harness.run_until([&] { return harness.has(1, SessionResult::Kind::body_taken); }));
+  REQUIRE(harness.wait_for(1, SessionResult::Kind::body_taken));
   CHECK(harness.count(SessionResult::Kind::failed) == 0);
 }

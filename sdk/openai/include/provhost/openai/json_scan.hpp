@@ -463,24 +463,6 @@ inline const char *find_plain_run_end(const char *at, const char *end, bool &non
   return at;
 }
 
-// What each byte is worth as a hex digit; kNotHex for any other byte. kNotHex survives the shifts of
-// parse_hex4_present above 16 bits, so one comparison tells a bad digit anywhere.
-inline constexpr uint32_t kNotHex = 0x10000;
-inline constexpr std::array<uint32_t, 256> kHexValue = [] {
-  std::array<uint32_t, 256> values{};
-  for (uint32_t &value : values) value = kNotHex;
-  for (int c = 0; c < 10; ++c) values['0' + c] = static_cast<uint32_t>(c);
-  for (int c = 0; c < 6; ++c) values['a' + c] = values['A' + c] = static_cast<uint32_t>(10 + c);
-  return values;
-}();
-
-// parse_hex4 for four bytes known to be there: all four are read, by table and without a branch per digit.
-inline long parse_hex4_present(const char *at) {
-  const auto digit = [&](int i) { return kHexValue[static_cast<unsigned char>(at[i])]; };
-  const uint32_t value = digit(0) << 12 | digit(1) << 8 | digit(2) << 4 | digit(3);
-  return value > 0xFFFF ? -1 : static_cast<long>(value);
-}
-
 // Makes room for `size` bytes of decoded text, growing geometrically: a buffer grows a few times per session, not
 // per token.
 inline void reserve_decoded(std::string &buffer, size_t size) {
@@ -508,7 +490,7 @@ inline const char *scan_escaped_string(const char *run, const char *at, const ch
       const char escaped = at[1];
       at += 2;
       if (escaped == 'u') {
-        const long unit = end - at >= 4 ? parse_hex4_present(at) : -1;
+        const long unit = end - at >= 4 ? parse_hex4(at) : -1;
         if (unit < 0) return nullptr;
         at += 4;
         char *const out = buffer.data() + decoded;
