@@ -5,6 +5,7 @@
 #include <fstream>
 #include <provhost/bundled_providers.hpp>
 #include <provhost/core/isolation.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,15 @@ TEST_CASE("provhost and its engine module have the C++ library linked in, except
     CHECK(result.err.find("libstdc++.so") == std::string::npos);
 #endif
   }
+}
+
+TEST_CASE("the engine module exports its entry variable alone, so that loading it looks up none of its own") {
+  ProcessResult symbols = run({"nm", "-D", "--defined-only", module_file.string()});
+  REQUIRE(symbols.exit_code == 0);
+  std::vector<std::string> names;
+  std::istringstream lines(symbols.out);
+  for (std::string line; std::getline(lines, line);) names.push_back(line.substr(line.rfind(' ') + 1));
+  CHECK(names == std::vector<std::string>{"provhost_engine_module"});
 }
 
 TEST_CASE("no provhost process loads libseccomp: the sandbox and the names of calls were made at build time") {
