@@ -48,7 +48,9 @@ function(provhost_add_plugin name)
       "LINKER:-undefined,error")
   else()
     set(exports "${sdk_cmake_dir}/provhost-plugin.map")
-    target_link_options(${target} PRIVATE "LINKER:--version-script=${exports}")
+    # --gc-sections: what nothing reachable from the entry uses (of the C++ library linked in, most)
+    # is left out of the file.
+    target_link_options(${target} PRIVATE "LINKER:--version-script=${exports}" "LINKER:--gc-sections")
     # A sanitized plugin (-fsanitize=... in the compiler flags) calls into a runtime that only the
     # executable loading it links, so its undefined symbols are expected there and nowhere else.
     if(NOT "${CMAKE_C_FLAGS} ${CMAKE_CXX_FLAGS}" MATCHES "-fsanitize=")
