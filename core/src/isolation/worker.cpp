@@ -76,21 +76,8 @@ void limit_memory(std::uint64_t bytes) {
   ::setrlimit(RLIMIT_AS, &limit);
 }
 
-// Reads one whole frame into `frame`: its type, then its fields (`fields`, a view into `frame`);
-// false at the end of the channel.
-bool read_frame(std::string &frame, isolation::FrameType &type, std::string_view &fields) {
-  uint32_t length = 0;
-  if (!isolation::read_exactly(channel, reinterpret_cast<char *>(&length), sizeof length)) return false;
-  if (length == 0 || length > isolation::max_frame_size) return false;
-  frame.resize(length);
-  if (!isolation::read_exactly(channel, frame.data(), length)) return false;
-  type = static_cast<isolation::FrameType>(frame[0]);
-  fields = std::string_view(frame).substr(1);
-  return true;
-}
-
-// The session loop's frames, read through a buffer: a frame usually arrives whole, and then costs
-// one read rather than one for its length and one for the rest.
+// The worker's frames (its settings, then the session loop's), read through a buffer: a frame
+// usually arrives whole, and then costs one read rather than one for its length and one for the rest.
 class FrameReader {
  public:
   // The next whole frame: its type and its fields (valid until the next call); false at the end of
@@ -193,10 +180,10 @@ int serve_sessions(const WorkerArgs &args) {
   std::optional<std::string_view> region = map_body_region(args.body_region);
   if (!region) return 1;
   auto settings = std::make_shared<HostSettings>();
+  FrameReader frames;
   isolation::FrameType type{};
-  std::string frame;
   std::string_view fields;
-  if (!read_frame(frame, type, fields) || type != isolation::FrameType::settings) return 1;
+  if (!frames.next(type, fields) || type != isolation::FrameType::settings) return 1;
   isolation::WireReader settings_reader(fields);
   if (!isolation::read_settings(settings_reader, *settings)) return 1;
 
@@ -214,7 +201,6 @@ int serve_sessions(const WorkerArgs &args) {
   engine::SessionRunner runner(provider);
   engine::Batch<engine::SessionWork> work;
   engine::Batch<engine::SessionResult> results;
-  FrameReader frames;
   while (frames.next(type, fields)) {
     if (type != isolation::FrameType::work) break;
     isolation::WireReader reader(fields);
