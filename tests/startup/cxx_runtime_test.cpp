@@ -79,3 +79,14 @@ TEST_CASE("a plugin built with provhost_add_plugin chats with the C++ library li
     }
   }
 }
+
+TEST_CASE("a plugin with its own C++ library that asks new for more than the memory limit ends its worker for it") {
+  ProcessResult chat =
+      run_process({provhost_binary(), "--plugin-cache", "off", "--plugin-dir", PROVHOST_ALLOC_PLUGIN_DIR, "--isolation",
+                   "process", "chat", "-p", "CxxAlloc", "Hello"},
+                  "", 60s, {{"PROVHOST_PLUGIN_PATH", ""}});
+  REQUIRE_FALSE(chat.timed_out);
+  CHECK(chat.exit_code == 3);
+  CHECK(chat.out.empty());
+  CHECK(chat.err == "provhost: CxxAlloc: the plugin went over its memory limit of 1 GiB (killed)\n");
+}
