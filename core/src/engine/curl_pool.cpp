@@ -55,12 +55,11 @@ CurlPool::~CurlPool() {
     report_libcurl_failure(failure("curl_multi_cleanup", code));
 }
 
-CURL *CurlPool::take() {
-  if (idle_.empty()) return curl_easy_init();
+CurlPool::Taken CurlPool::take() {
+  if (idle_.empty()) return {curl_easy_init(), true};
   CURL *easy = idle_.back();
   idle_.pop_back();
-  curl_easy_reset(easy);
-  return easy;
+  return {easy, false};
 }
 
 std::string CurlPool::add(CURL *easy) {

@@ -29,8 +29,15 @@ class CurlPool {
 
   CURLM *multi() const { return multi_; }
 
-  // A clean easy handle (a reused one is reset), or nullptr when libcurl is out of memory.
-  CURL *take();
+  // An easy handle, or a null one when libcurl is out of memory. A reused handle keeps every option
+  // it was given (`fresh` false): the options all of an engine's transfers share are set once per
+  // handle, and a transfer sets each of its own every time (transfer.hpp), which spares each
+  // request curl_easy_reset and a dozen options set again.
+  struct Taken {
+    CURL *easy = nullptr;
+    bool fresh = false;
+  };
+  Taken take();
   // Adds a configured handle to the multi; the error text when libcurl refuses it.
   std::string add(CURL *easy);
   // Takes the handle out of the multi (if it is in) and keeps it for reuse.
