@@ -125,7 +125,10 @@ bool CurlPool::timer_due() const {
 }
 
 void CurlPool::wake() const {
-  woken_.store(true);
+  // A wake the loop has not seen yet wrote the descriptor already if the loop slept, or the loop
+  // sees the flag before it sleeps: the wakes that follow it (the requests that arrived in one turn
+  // of serve's event loop, say) cost nothing.
+  if (woken_.exchange(true)) return;
   if (!polling_.load()) return;
   wakeups_sent_.fetch_add(1, std::memory_order_relaxed);
 #if defined(__linux__)

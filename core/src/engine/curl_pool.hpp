@@ -53,8 +53,9 @@ class CurlPool {
     return poll(timeout_ms, ready, none);
   }
   // Ends the poll in progress, or makes the next one return at once. From any thread. Only a
-  // sleeping loop needs a system call (a write to the wake-up descriptor, and a read after it): a
-  // loop that is busy sees the wake when it next polls, at no cost.
+  // sleeping loop needs a system call (a write to the wake-up descriptor, and a read after it), and
+  // only for the first wake it has not seen yet: a loop that is busy sees the wake when it next
+  // polls, at no cost.
   void wake() const;
   // How many wakes had to wake a sleeping poll.
   uint64_t wakeups_sent() const { return wakeups_sent_.load(std::memory_order_relaxed); }
