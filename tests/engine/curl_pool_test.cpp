@@ -104,3 +104,15 @@ TEST_CASE("a burst of wakes costs at most one write per sleep of the loop, and n
   // A wake writes the descriptor only when it is the first the sleeping loop has not seen.
   CHECK(pool.wakeups_sent() <= polls);
 }
+
+TEST_CASE("libcurl's connection cache keeps the floor's connections, or four per running transfer when more",
+          "[engine][curl_pool]") {
+  CurlPool pool;
+  CHECK(pool.connection_cache_size() == CurlPool::connection_cache_floor);
+  pool.size_connection_cache(3);
+  CHECK(pool.connection_cache_size() == CurlPool::connection_cache_floor);
+  pool.size_connection_cache(10'000);
+  CHECK(pool.connection_cache_size() == 40'000);
+  pool.size_connection_cache(0);  // the streams ended: the idle connections past the floor go as others come back
+  CHECK(pool.connection_cache_size() == CurlPool::connection_cache_floor);
+}

@@ -1,8 +1,10 @@
 // The pool's easy handles keep their options from one transfer to the next (no curl_easy_reset):
 // what one request set must not reach the next one sent on the same handle. Each request here goes
 // on the handle the last one used, to the emulator, which records what it received.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <emulator/emulator.hpp>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,29 +31,40 @@ class Sender {
     bool fresh = false;
   };
 
-  Sent send(const detail::OutgoingRequest &request) {
-    Sent sent;
-    auto [easy, fresh] = pool_.take();
-    REQUIRE(easy);
-    sent.easy = easy;
-    sent.fresh = fresh;
-    if (fresh) REQUIRE(configure_handle(easy, "", 0).empty());
-    Transfer transfer(next_id_++, chat_, easy, touched_, buffer_limit_);
-    REQUIRE(configure_transfer(transfer, request).empty());
-    REQUIRE(pool_.add(easy).empty());
-    bool done = false;
-    while (!done) {
+  Sent send(const detail::OutgoingRequest &request) { return send_together({request}).front(); }
+
+  // Runs the requests at once, each on a handle of its own, and gives each handle back as its
+  // transfer ends, as the engine does.
+  std::vector<Sent> send_together(const std::vector<detail::OutgoingRequest> &requests) {
+    std::vector<Sent> sent(requests.size());
+    std::vector<std::unique_ptr<Transfer>> transfers;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      auto [easy, fresh] = pool_.take();
+      REQUIRE(easy);
+      sent[i].easy = easy;
+      sent[i].fresh = fresh;
+      if (fresh) REQUIRE(configure_handle(easy, "", 0).empty());
+      transfers.push_back(std::make_unique<Transfer>(next_id_++, chat_, easy, touched_, buffer_limit_));
+      REQUIRE(configure_transfer(*transfers.back(), requests[i]).empty());
+      REQUIRE(pool_.add(easy).empty());
+    }
+    pool_.size_connection_cache(requests.size());
+    size_t done = 0;
+    while (done < requests.size()) {
       REQUIRE(pool_.perform().empty());
       int queued = 0;
       while (CURLMsg *message = curl_multi_info_read(pool_.multi(), &queued)) {
         if (message->msg != CURLMSG_DONE) continue;
-        done = true;
-        sent.result = message->data.result;
+        auto found =
+            std::find_if(sent.begin(), sent.end(), [&](const Sent &s) { return s.easy == message->easy_handle; });
+        REQUIRE(found != sent.end());
+        found->result = message->data.result;
+        pool_.release(found->easy);
+        pool_.size_connection_cache(requests.size() - ++done);
       }
       int ready = 0;
-      if (!done) REQUIRE(pool_.poll(poll_ms, ready).empty());
+      if (done < requests.size()) REQUIRE(pool_.poll(poll_ms, ready).empty());
     }
-    pool_.release(easy);
     touched_.clear();
     return sent;
   }
@@ -155,4 +168,24 @@ TEST_CASE("a handle whose transfer failed sends the next request whole", "[engin
   CHECK(last.path == "/after");
   CHECK(last.body.empty());
   CHECK_FALSE(has_header(last, "x-failed"));
+}
+
+TEST_CASE("the connections of a burst of transfers stay open for the next burst", "[engine][curl_pool]") {
+  Emulator upstream;
+  upstream.start();
+  const std::string origin = upstream.origin();
+  Sender sender;
+  // More than libcurl's own rule keeps once the burst has thinned (four per transfer still running).
+  constexpr size_t burst = 24;
+  static_assert(burst <= CurlPool::connection_cache_floor);
+  std::vector<detail::OutgoingRequest> requests;
+  for (size_t i = 0; i < burst; ++i) requests.push_back(request("GET", origin + "/burst/" + std::to_string(i)));
+
+  for (const Sender::Sent &sent : sender.send_together(requests)) CHECK(sent.result == CURLE_OK);
+  REQUIRE(upstream.requests().size() == burst);
+  // None was closed as the transfers ended one by one: the emulator still holds each of them.
+  CHECK(upstream.open_connections() == burst);
+  for (const Sender::Sent &sent : sender.send_together(requests)) CHECK(sent.result == CURLE_OK);
+  CHECK(upstream.requests().size() == 2 * burst);
+  CHECK(upstream.open_connections() == burst);  // the second burst opened none
 }

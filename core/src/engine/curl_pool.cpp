@@ -41,9 +41,18 @@ CurlPool::CurlPool() {
   initialise_libcurl();
   multi_ = curl_multi_init();
   if (!multi_) throw std::runtime_error("cannot start libcurl's multi interface");
+  size_connection_cache(0);
 #if defined(__linux__)
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 #endif
+}
+
+void CurlPool::size_connection_cache(size_t transfers) {
+  const size_t size = std::max(connection_cache_floor, 4 * transfers);
+  if (size == connection_cache_size_) return;
+  // Refused only for a bad argument, which this is not; the cache then keeps the size it had.
+  if (curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(size)) == CURLM_OK)
+    connection_cache_size_ = size;
 }
 
 CurlPool::~CurlPool() {

@@ -43,6 +43,15 @@ class CurlPool {
   // Takes the handle out of the multi (if it is in) and keeps it for reuse.
   void release(CURL *easy);
 
+  // Sizes libcurl's connection cache for `transfers` running: room for connection_cache_floor
+  // connections, or four per transfer when that is more (libcurl's own rule, by the handles in
+  // the multi at the moment a connection comes back, let a burst's connections be closed as soon as
+  // the burst thinned, and opened again for the next: a connect, an accept and a handshake each).
+  // Idle connections past the size are closed as connections come back.
+  void size_connection_cache(size_t transfers);
+  static constexpr size_t connection_cache_floor = 64;
+  size_t connection_cache_size() const { return connection_cache_size_; }
+
   // curl_multi_perform and curl_multi_poll (`ready`: how many of libcurl's sockets are ready; a
   // wake-up is not counted, nor are `also`'s); "" or why they failed. `also` are polled with
   // libcurl's sockets, and their revents filled in.
@@ -74,6 +83,7 @@ class CurlPool {
   mutable std::atomic<bool> woken_{false};    // a wake the loop has not seen yet
   mutable std::atomic<uint64_t> wakeups_sent_{0};
   void consume_wake() const;
+  size_t connection_cache_size_ = 0;
   std::vector<CURL *> idle_;        // reused so that their buffers and state are not rebuilt
   std::vector<curl_waitfd> waits_;  // the wake-up descriptor and the watches of one poll
 };

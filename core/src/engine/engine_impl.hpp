@@ -100,8 +100,12 @@ struct Engine::Impl {
   const Result<std::string> &origin_of(const std::string &provider);
 
   void flush_work() { backend->submit(work); }
-  // A transfer started or ended: the batches of body bytes each may take change.
-  void transfers_changed() { buffer_limit = transfer_buffer_limit(transfers.size()); }
+  // A transfer started or ended: the batches of body bytes each may take change, and so do the
+  // idle connections libcurl keeps.
+  void transfers_changed() {
+    buffer_limit = transfer_buffer_limit(transfers.size());
+    pool.size_connection_cache(transfers.size());
+  }
   SessionWork &post(SessionWork::Kind kind, const Chat &chat) { return post(kind, chat.session); }
 
   // The loop and the mailbox (engine.cpp).
