@@ -9,13 +9,19 @@ void write_to_stderr(std::string_view line) { std::fwrite(line.data(), 1, line.s
 
 namespace {
 
-// Appends without a temporary: a line is written for every request.
+// Appends without a temporary: a line is written for every request. The text goes in whole and is
+// then mended in place, a loop the compiler vectorises, where a push_back per character checked the
+// string's capacity each time.
 void append_printable(std::string &out, std::string_view text, std::size_t limit = 200) {
   if (text.empty()) {
     out.push_back('-');
     return;
   }
-  for (char c : text.substr(0, limit)) out.push_back(c > 0x20 && c < 0x7f ? c : '?');
+  const std::size_t start = out.size();
+  out.append(text.substr(0, limit));
+  for (auto it = out.begin() + static_cast<std::ptrdiff_t>(start); it != out.end(); ++it) {
+    if (*it <= 0x20 || *it >= 0x7f) *it = '?';
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <thread>
 
@@ -77,4 +78,41 @@ TEST_CASE(
   REQUIRE(pool.poll(long_wait_ms, ready, watches).empty());
   CHECK((watches[0].revents & POLLIN) != 0);
   ::close(ends[0]);
+}
+
+TEST_CASE("a burst of wakes costs at most one write per sleep of the loop, and none of them is lost",
+          "[engine][curl_pool]") {
+  CurlPool pool;
+  std::atomic<bool> done{false};
+  constexpr int bursts = 200, burst_size = 50;
+  std::thread waker([&] {
+    for (int burst = 0; burst < bursts; ++burst) {
+      for (int i = 0; i < burst_size; ++i) pool.wake();
+      std::this_thread::yield();
+    }
+    done = true;
+    pool.wake();  // the loop must see this one, whatever the wakes before it did
+  });
+  uint64_t polls = 0;
+  while (!done) {
+    int ready = -1;
+    REQUIRE(pool.poll(long_wait_ms, ready).empty());
+    CHECK(ready == 0);
+    ++polls;
+  }
+  waker.join();
+  // A wake writes the descriptor only when it is the first the sleeping loop has not seen.
+  CHECK(pool.wakeups_sent() <= polls);
+}
+
+TEST_CASE("libcurl's connection cache keeps the floor's connections, or four per running transfer when more",
+          "[engine][curl_pool]") {
+  CurlPool pool;
+  CHECK(pool.connection_cache_size() == CurlPool::connection_cache_floor);
+  pool.size_connection_cache(3);
+  CHECK(pool.connection_cache_size() == CurlPool::connection_cache_floor);
+  pool.size_connection_cache(10'000);
+  CHECK(pool.connection_cache_size() == 40'000);
+  pool.size_connection_cache(0);  // the streams ended: the idle connections past the floor go as others come back
+  CHECK(pool.connection_cache_size() == CurlPool::connection_cache_floor);
 }

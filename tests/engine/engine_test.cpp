@@ -205,6 +205,27 @@ TEST_CASE("many chats run at once on the engine's one thread") {
   }
 }
 
+TEST_CASE("chats submitted from several threads at once are all answered, however their wakes fall") {
+  Harness harness;
+  constexpr int threads = 4, chats_each = 10;
+  std::vector<std::vector<std::shared_ptr<Recorder>>> started(threads);
+  std::vector<std::thread> submitters;
+  for (int i = 0; i < threads; ++i) {
+    submitters.emplace_back([&, i] {
+      for (int j = 0; j < chats_each; ++j) started[i].push_back(harness.start(ask("Ylokh")));
+    });
+  }
+  for (std::thread &submitter : submitters) submitter.join();
+  for (const auto &chats : started) {
+    for (const auto &chat : chats) {
+      REQUIRE(chat->wait_end());
+      CHECK(chat->text() == harness.upstream.expected_text());
+      CHECK(chat->events().back() == "done");
+    }
+  }
+  CHECK(harness.upstream.requests().size() == threads * chats_each);
+}
+
 TEST_CASE("a plugin that throws across the ABI fails its own chat, and is closed exactly once") {
   provhost::test::TempDir dir;
   Harness harness;

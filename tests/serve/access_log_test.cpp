@@ -34,6 +34,17 @@ TEST_CASE("printable keeps printable ASCII, cuts at the limit and turns empty in
   CHECK(printable("") == "-");
 }
 
+TEST_CASE("printable keeps exactly the bytes from '!' to '~', each in its place") {
+  std::string every_byte;
+  for (int byte = 0; byte < 256; ++byte) every_byte.push_back(static_cast<char>(byte));
+  const std::string shown = printable(every_byte, every_byte.size());
+  REQUIRE(shown.size() == every_byte.size());
+  for (int byte = 0; byte < 256; ++byte) {
+    INFO(byte);
+    CHECK(shown[static_cast<size_t>(byte)] == (byte > 0x20 && byte < 0x7f ? static_cast<char>(byte) : '?'));
+  }
+}
+
 TEST_CASE("escaped text keeps spaces and UTF-8 but no control bytes") {
   CHECK(escaped("HTTP 503; retrying in 0.2 s") == "HTTP 503; retrying in 0.2 s");
   CHECK(escaped("caf\xc3\xa9") == "caf\xc3\xa9");

@@ -41,9 +41,18 @@ CurlPool::CurlPool() {
   initialise_libcurl();
   multi_ = curl_multi_init();
   if (!multi_) throw std::runtime_error("cannot start libcurl's multi interface");
+  size_connection_cache(0);
 #if defined(__linux__)
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 #endif
+}
+
+void CurlPool::size_connection_cache(size_t transfers) {
+  const size_t size = std::max(connection_cache_floor, 4 * transfers);
+  if (size == connection_cache_size_) return;
+  // Refused only for a bad argument, which this is not; the cache then keeps the size it had.
+  if (curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(size)) == CURLM_OK)
+    connection_cache_size_ = size;
 }
 
 CurlPool::~CurlPool() {
@@ -55,12 +64,11 @@ CurlPool::~CurlPool() {
     report_libcurl_failure(failure("curl_multi_cleanup", code));
 }
 
-CURL *CurlPool::take() {
-  if (idle_.empty()) return curl_easy_init();
+CurlPool::Taken CurlPool::take() {
+  if (idle_.empty()) return {curl_easy_init(), true};
   CURL *easy = idle_.back();
   idle_.pop_back();
-  curl_easy_reset(easy);
-  return easy;
+  return {easy, false};
 }
 
 std::string CurlPool::add(CURL *easy) {
@@ -126,7 +134,10 @@ bool CurlPool::timer_due() const {
 }
 
 void CurlPool::wake() const {
-  woken_.store(true);
+  // A wake the loop has not seen yet wrote the descriptor already if the loop slept, or the loop
+  // sees the flag before it sleeps: the wakes that follow it (the requests that arrived in one turn
+  // of serve's event loop, say) cost nothing.
+  if (woken_.exchange(true)) return;
   if (!polling_.load()) return;
   wakeups_sent_.fetch_add(1, std::memory_order_relaxed);
 #if defined(__linux__)

@@ -29,12 +29,28 @@ class CurlPool {
 
   CURLM *multi() const { return multi_; }
 
-  // A clean easy handle (a reused one is reset), or nullptr when libcurl is out of memory.
-  CURL *take();
+  // An easy handle, or a null one when libcurl is out of memory. A reused handle keeps every option
+  // it was given (`fresh` false): the options all of an engine's transfers share are set once per
+  // handle, and a transfer sets each of its own every time (transfer.hpp), which spares each
+  // request curl_easy_reset and a dozen options set again.
+  struct Taken {
+    CURL *easy = nullptr;
+    bool fresh = false;
+  };
+  Taken take();
   // Adds a configured handle to the multi; the error text when libcurl refuses it.
   std::string add(CURL *easy);
   // Takes the handle out of the multi (if it is in) and keeps it for reuse.
   void release(CURL *easy);
+
+  // Sizes libcurl's connection cache for `transfers` running: room for connection_cache_floor
+  // connections, or four per transfer when that is more (libcurl's own rule, by the handles in
+  // the multi at the moment a connection comes back, let a burst's connections be closed as soon as
+  // the burst thinned, and opened again for the next: a connect, an accept and a handshake each).
+  // Idle connections past the size are closed as connections come back.
+  void size_connection_cache(size_t transfers);
+  static constexpr size_t connection_cache_floor = 64;
+  size_t connection_cache_size() const { return connection_cache_size_; }
 
   // curl_multi_perform and curl_multi_poll (`ready`: how many of libcurl's sockets are ready; a
   // wake-up is not counted, nor are `also`'s); "" or why they failed. `also` are polled with
@@ -46,8 +62,9 @@ class CurlPool {
     return poll(timeout_ms, ready, none);
   }
   // Ends the poll in progress, or makes the next one return at once. From any thread. Only a
-  // sleeping loop needs a system call (a write to the wake-up descriptor, and a read after it): a
-  // loop that is busy sees the wake when it next polls, at no cost.
+  // sleeping loop needs a system call (a write to the wake-up descriptor, and a read after it), and
+  // only for the first wake it has not seen yet: a loop that is busy sees the wake when it next
+  // polls, at no cost.
   void wake() const;
   // How many wakes had to wake a sleeping poll.
   uint64_t wakeups_sent() const { return wakeups_sent_.load(std::memory_order_relaxed); }
@@ -66,6 +83,7 @@ class CurlPool {
   mutable std::atomic<bool> woken_{false};    // a wake the loop has not seen yet
   mutable std::atomic<uint64_t> wakeups_sent_{0};
   void consume_wake() const;
+  size_t connection_cache_size_ = 0;
   std::vector<CURL *> idle_;        // reused so that their buffers and state are not rebuilt
   std::vector<curl_waitfd> waits_;  // the wake-up descriptor and the watches of one poll
 };

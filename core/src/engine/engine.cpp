@@ -169,9 +169,14 @@ std::shared_ptr<ChatHandle> Engine::submit(ChatSpec spec, std::shared_ptr<ChatSi
   }
   auto handle = std::make_shared<Impl::Handle>(chat, impl_->mailbox);
   shaper->attach(handle);
-  std::lock_guard lock(impl_->mailbox->mutex);
-  impl_->mailbox->incoming.push_back(chat);
-  impl_->mailbox->wake();
+  {
+    std::lock_guard lock(impl_->mailbox->mutex);
+    impl_->mailbox->incoming.push_back(chat);
+  }
+  // Woken after the lock is let go: the loop that wakes takes the mailbox's lock at once, and
+  // would otherwise find it held by this thread, still in the wake's system call. The engine
+  // outlives every submit, so its pool needs no lock here, unlike a handle's.
+  impl_->pool.wake();
   return handle;
 }
 

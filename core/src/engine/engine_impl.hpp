@@ -18,6 +18,7 @@
 #include "curl_pool.hpp"
 #include "deadlines.hpp"
 #include "decisions.hpp"
+#include "request_checks.hpp"
 #include "session_backend.hpp"
 #include "transfer.hpp"
 
@@ -94,12 +95,17 @@ struct Engine::Impl {
   // Each provider's upstream origin from options.upstreams (a value or why it is invalid), worked out
   // on its first chat: finding and parsing it is libcurl's URL parser and a dozen allocations, per chat.
   std::unordered_map<std::string, Result<std::string>> origins;
+  KnownUrls known_urls;  // plugins' URLs that passed check_request, not parsed again
 
   const Result<std::string> &origin_of(const std::string &provider);
 
   void flush_work() { backend->submit(work); }
-  // A transfer started or ended: the batches of body bytes each may take change.
-  void transfers_changed() { buffer_limit = transfer_buffer_limit(transfers.size()); }
+  // A transfer started or ended: the batches of body bytes each may take change, and so do the
+  // idle connections libcurl keeps.
+  void transfers_changed() {
+    buffer_limit = transfer_buffer_limit(transfers.size());
+    pool.size_connection_cache(transfers.size());
+  }
   SessionWork &post(SessionWork::Kind kind, const Chat &chat) { return post(kind, chat.session); }
 
   // The loop and the mailbox (engine.cpp).

@@ -47,7 +47,7 @@ void Engine::Impl::on_result(SessionResult &result) {
                              "the plugin asked for more than " + std::to_string(options.limits.max_requests) +
                                  " requests in one chat (--max-requests)"));
       }
-      if (std::optional<std::string> defect = check_request(result.request, options.limits))
+      if (std::optional<std::string> defect = check_request(result.request, options.limits, &known_urls))
         return provider_failed(chat, make_error(ErrorKind::plugin, chat.provider, "the plugin " + *defect));
       chat.request = std::move(result.request);
       return send_request(chat);

@@ -216,7 +216,13 @@ void Engine::Impl::answer_complete(Chat &chat) {
 void Engine::Impl::start_attempt(Chat &chat) {
   ++chat.attempt;
   chat.retry_at = never;
-  CURL *easy = pool.take();
+  auto [easy, fresh] = pool.take();
+  std::string refused = easy && fresh ? configure_handle(easy, options.proxy, options.timeouts.connect_ms) : "";
+  if (!refused.empty()) {
+    curl_easy_cleanup(easy);
+    return provider_failed(chat,
+                           make_error(ErrorKind::connection, chat.provider, "cannot start a transfer: " + refused));
+  }
   if (!easy) {
     return provider_failed(chat,
                            make_error(ErrorKind::connection, chat.provider, "cannot start a transfer (out of memory)"));
@@ -228,7 +234,7 @@ void Engine::Impl::start_attempt(Chat &chat) {
   transfers_changed();
   transition(chat, ChatState::transferring);
   if (chat.recording) record_request(chat, t);
-  std::string refused = configure_transfer(t, chat.request, options.proxy, options.timeouts.connect_ms);
+  refused = configure_transfer(t, chat.request);
   if (refused.empty()) refused = pool.add(easy);
   if (!refused.empty()) {
     return provider_failed(chat,

@@ -47,15 +47,30 @@ bool is_http_token(std::string_view text) {
   });
 }
 
-std::optional<std::string> check_request(const detail::OutgoingRequest &request, const EngineLimits &limits) {
+bool KnownUrls::contains(std::string_view url) const {
+  // Slots not filled yet hold "", which no URL that parses is.
+  return !url.empty() && std::find(urls_.begin(), urls_.end(), url) != urls_.end();
+}
+
+void KnownUrls::add(const std::string &url) {
+  if (url.size() > longest_kept) return;
+  urls_[next_].assign(url);
+  next_ = (next_ + 1) % capacity;
+}
+
+std::optional<std::string> check_request(const detail::OutgoingRequest &request, const EngineLimits &limits,
+                                         KnownUrls *known) {
   if (!is_http_token(request.method)) return "asked for a request with the method " + shown_quoted(request.method);
   // libcurl reads the URL up to its first NUL: what it would send is not what was checked.
   if (request.url.find('\0') != std::string::npos) return "asked for a URL that contains a NUL byte";
-  std::string why;
-  std::optional<std::string> scheme = url_scheme(request.url, why);
-  if (!scheme) return "asked for a URL that cannot be parsed (" + why + "): " + shown_quoted(request.url);
-  if (*scheme != "http" && *scheme != "https")
-    return "asked for a " + one_line(*scheme) + ": URL; only http and https are allowed";
+  if (!known || !known->contains(request.url)) {
+    std::string why;
+    std::optional<std::string> scheme = url_scheme(request.url, why);
+    if (!scheme) return "asked for a URL that cannot be parsed (" + why + "): " + shown_quoted(request.url);
+    if (*scheme != "http" && *scheme != "https")
+      return "asked for a " + one_line(*scheme) + ": URL; only http and https are allowed";
+    if (known) known->add(request.url);
+  }
   if (request.headers.size() > limits.max_request_headers) {
     return "asked for a request with " + std::to_string(request.headers.size()) + " headers, more than the limit of " +
            std::to_string(limits.max_request_headers) + " (--max-request-headers)";

@@ -95,6 +95,21 @@ std::string refused(const char *option, CURLcode code) {
   return code == CURLE_OK ? std::string() : std::string(option) + ": " + curl_easy_strerror(code);
 }
 
+// Collects the first option libcurl refused.
+class OptionSetter {
+ public:
+  explicit OptionSetter(CURL *easy) : easy_(easy) {}
+  template <class Value>
+  void operator()(const char *name, CURLoption option, Value value) {
+    if (error_.empty()) error_ = refused(name, curl_easy_setopt(easy_, option, value));
+  }
+  std::string error() && { return std::move(error_); }
+
+ private:
+  CURL *easy_;
+  std::string error_;
+};
+
 }  // namespace
 
 std::string_view to_string(TransferState state) {
@@ -136,8 +151,31 @@ void transition(Transfer &transfer, TransferState to) {
   transfer.state = to;
 }
 
-std::string configure_transfer(Transfer &t, const detail::OutgoingRequest &request, const std::string &proxy,
-                               uint32_t connect_ms) {
+std::string configure_handle(CURL *easy, const std::string &proxy, uint32_t connect_ms) {
+  OptionSetter set(easy);
+  // HTTP only, redirects included: a plugin's URL must not read a file or reach another protocol's
+  // service (check_request refuses such URLs first; this is libcurl's own guard behind it).
+#if LIBCURL_VERSION_NUM >= 0x075500  // 7.85.0 replaced the bitmasks by lists
+  set("CURLOPT_PROTOCOLS_STR", CURLOPT_PROTOCOLS_STR, "http,https");
+  set("CURLOPT_REDIR_PROTOCOLS_STR", CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  set("CURLOPT_PROTOCOLS", CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  set("CURLOPT_REDIR_PROTOCOLS", CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  if (!proxy.empty()) {
+    set("CURLOPT_PROXY", CURLOPT_PROXY, proxy.c_str());
+    set("CURLOPT_NOPROXY", CURLOPT_NOPROXY, "");  // an explicit proxy is for every host
+  }
+  set("CURLOPT_SUPPRESS_CONNECT_HEADERS", CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  set("CURLOPT_NOSIGNAL", CURLOPT_NOSIGNAL, 1L);
+  if (connect_ms) set("CURLOPT_CONNECTTIMEOUT_MS", CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms));
+  set("CURLOPT_HEADERFUNCTION", CURLOPT_HEADERFUNCTION, &on_header);
+  set("CURLOPT_WRITEFUNCTION", CURLOPT_WRITEFUNCTION, &on_write);
+  set("CURLOPT_PREREQFUNCTION", CURLOPT_PREREQFUNCTION, &on_connected);
+  return std::move(set).error();
+}
+
+std::string configure_transfer(Transfer &t, const detail::OutgoingRequest &request) {
   CURL *easy = t.easy;
   bool has_expect = false, has_accept_encoding = false;
   auto add_header = [&](const char *line) {
@@ -156,57 +194,30 @@ std::string configure_transfer(Transfer &t, const detail::OutgoingRequest &reque
   // never asked for, and wait for an answer many servers do not give.
   if (!has_expect && !add_header("Expect:")) return "curl_slist_append: out of memory";
 
-  std::string error;
-  auto set = [&](const char *name, CURLcode code) {
-    if (error.empty()) error = refused(name, code);
-  };
-  set("CURLOPT_URL", curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str()));
-  // HTTP only, redirects included: a plugin's URL must not read a file or reach another protocol's
-  // service (check_request refuses such URLs first; this is libcurl's own guard behind it).
-#if LIBCURL_VERSION_NUM >= 0x075500  // 7.85.0 replaced the bitmasks by lists
-  set("CURLOPT_PROTOCOLS_STR", curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https"));
-  set("CURLOPT_REDIR_PROTOCOLS_STR", curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"));
-#else
-  set("CURLOPT_PROTOCOLS",
-      curl_easy_setopt(easy, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS)));
-  set("CURLOPT_REDIR_PROTOCOLS",
-      curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS)));
-#endif
-  set("CURLOPT_HTTPHEADER", curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t.request_headers));
-  if (request.method == "GET") {
-    set("CURLOPT_HTTPGET", curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L));
-  } else if (request.method == "HEAD") {
-    set("CURLOPT_NOBODY", curl_easy_setopt(easy, CURLOPT_NOBODY, 1L));
-  } else {
-    if (request.method != "POST") {
-      set("CURLOPT_CUSTOMREQUEST", curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str()));
-    }
-    set("CURLOPT_POSTFIELDS", curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data()));
-    set("CURLOPT_POSTFIELDSIZE_LARGE",
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size())));
-  }
-  // The provider chose the encodings it accepts; libcurl decodes what comes back.
-  if (has_accept_encoding) set("CURLOPT_ACCEPT_ENCODING", curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""));
-  if (!proxy.empty()) {
-    set("CURLOPT_PROXY", curl_easy_setopt(easy, CURLOPT_PROXY, proxy.c_str()));
-    set("CURLOPT_NOPROXY", curl_easy_setopt(easy, CURLOPT_NOPROXY, ""));  // an explicit proxy is for every host
-  }
-  set("CURLOPT_SUPPRESS_CONNECT_HEADERS", curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L));
-  set("CURLOPT_NOSIGNAL", curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L));
-  set("CURLOPT_BUFFERSIZE",
-      curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, static_cast<long>(receive_buffer_size(t.buffer_limit))));
-  if (connect_ms) {
-    set("CURLOPT_CONNECTTIMEOUT_MS", curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms)));
-  }
-  set("CURLOPT_ERRORBUFFER", curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.error_buffer));
-  set("CURLOPT_PRIVATE", curl_easy_setopt(easy, CURLOPT_PRIVATE, &t));
-  set("CURLOPT_HEADERFUNCTION", curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header));
-  set("CURLOPT_HEADERDATA", curl_easy_setopt(easy, CURLOPT_HEADERDATA, &t));
-  set("CURLOPT_WRITEFUNCTION", curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_write));
-  set("CURLOPT_WRITEDATA", curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t));
-  set("CURLOPT_PREREQFUNCTION", curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &on_connected));
-  set("CURLOPT_PREREQDATA", curl_easy_setopt(easy, CURLOPT_PREREQDATA, &t));
-  return error;
+  OptionSetter set(easy);
+  set("CURLOPT_URL", CURLOPT_URL, request.url.c_str());
+  set("CURLOPT_HTTPHEADER", CURLOPT_HTTPHEADER, t.request_headers);
+  // The method in an order that leaves none of the last request's behind: a body (or none) first,
+  // since setting one makes the request a POST; then NOBODY, which HEAD sets and every other
+  // method clears; then GET or a custom method's name.
+  const bool has_body = request.method != "GET" && request.method != "HEAD";
+  set("CURLOPT_POSTFIELDS", CURLOPT_POSTFIELDS, has_body ? request.body.data() : nullptr);
+  set("CURLOPT_POSTFIELDSIZE_LARGE", CURLOPT_POSTFIELDSIZE_LARGE,
+      has_body ? static_cast<curl_off_t>(request.body.size()) : curl_off_t{-1});
+  set("CURLOPT_NOBODY", CURLOPT_NOBODY, request.method == "HEAD" ? 1L : 0L);
+  if (request.method == "GET") set("CURLOPT_HTTPGET", CURLOPT_HTTPGET, 1L);
+  const bool custom = has_body && request.method != "POST";
+  set("CURLOPT_CUSTOMREQUEST", CURLOPT_CUSTOMREQUEST, custom ? request.method.c_str() : nullptr);
+  // The provider chose the encodings it accepts; libcurl decodes what comes back. Otherwise none is
+  // asked for, and nothing is decoded.
+  set("CURLOPT_ACCEPT_ENCODING", CURLOPT_ACCEPT_ENCODING, has_accept_encoding ? "" : nullptr);
+  set("CURLOPT_BUFFERSIZE", CURLOPT_BUFFERSIZE, static_cast<long>(receive_buffer_size(t.buffer_limit)));
+  set("CURLOPT_ERRORBUFFER", CURLOPT_ERRORBUFFER, t.error_buffer);
+  set("CURLOPT_PRIVATE", CURLOPT_PRIVATE, &t);
+  set("CURLOPT_HEADERDATA", CURLOPT_HEADERDATA, &t);
+  set("CURLOPT_WRITEDATA", CURLOPT_WRITEDATA, &t);
+  set("CURLOPT_PREREQDATA", CURLOPT_PREREQDATA, &t);
+  return std::move(set).error();
 }
 
 }  // namespace provhost::core::engine

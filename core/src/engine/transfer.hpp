@@ -123,9 +123,15 @@ struct Transfer {
 // The one place a transfer's state changes.
 void transition(Transfer &transfer, TransferState to);
 
-// Sets every option of the transfer's request (headers, method, body, proxy, timeouts and our
-// callbacks). "" or which option libcurl refused, and why.
-std::string configure_transfer(Transfer &transfer, const detail::OutgoingRequest &request, const std::string &proxy,
-                               uint32_t connect_ms);
+// Sets the options every transfer of an engine shares (the protocols allowed, the proxy, the connect
+// timeout, our callbacks): once per easy handle, which keeps them from one transfer to the next.
+// "" or which option libcurl refused, and why.
+std::string configure_handle(CURL *easy, const std::string &proxy, uint32_t connect_ms);
+
+// Sets every option of the transfer's own (URL, headers, method, body, encodings, receive buffer,
+// where the callbacks record), each one every time, to its default when the request has none, so
+// that nothing of the request a reused handle sent last carries over. "" or which option libcurl
+// refused, and why.
+std::string configure_transfer(Transfer &transfer, const detail::OutgoingRequest &request);
 
 }  // namespace provhost::core::engine
