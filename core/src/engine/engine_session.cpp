@@ -4,8 +4,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <provhost/text.hpp>
+#include <stdexcept>
 #include <vector>
 
 namespace provhost::core::detail {
@@ -58,6 +61,15 @@ std::string passthrough_for(const ProviderMeta &provider, std::string_view passt
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+void EventText::grow(size_t more) {
+  if (more > SIZE_MAX / 2 - size_) throw std::length_error("text events too long");
+  const size_t capacity = std::max({size_ + more, 2 * capacity_, size_t{256}});
+  auto data = std::make_unique_for_overwrite<char[]>(capacity);
+  if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
+  data_ = std::move(data);
+  capacity_ = capacity;
+}
+
 PluginSession::PluginSession(const LoadedProvider &provider, std::string model, SessionListener &listener)
     : provider_(provider), abi_(provider.abi), model_(std::move(model)), listener_(listener) {}
 
@@ -82,7 +94,7 @@ Result PluginSession::guarded(const char *function, Result on_throw, Call &&call
 void PluginSession::deliver_text() {
   if (pending_text_.empty()) return;
   try {
-    listener_.session_text(pending_text_);
+    listener_.session_text(pending_text_.view());
   } catch (const std::exception &e) {
     fail(ErrorKind::protocol, std::string("the answer could not be delivered: ") + e.what());
   }
