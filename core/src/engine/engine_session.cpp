@@ -94,11 +94,13 @@ Result PluginSession::guarded(const char *function, Result on_throw, Call &&call
 void PluginSession::deliver_text() {
   if (pending_text_.empty()) return;
   try {
-    listener_.session_text(pending_text_.view());
+    listener_.session_text(pending_text_.view(), pending_repaired_);
   } catch (const std::exception &e) {
     fail(ErrorKind::protocol, std::string("the answer could not be delivered: ") + e.what());
   }
   pending_text_.clear();
+  pending_checked_ = 0;
+  pending_repaired_ = false;
 }
 
 bool PluginSession::open(const ChatSpec &spec) {
@@ -227,10 +229,31 @@ void PluginSession::on_text(std::string_view text) noexcept {
     return;
   }
   try {
-    pending_text_.append(text);
+    if ((static_cast<unsigned char>(text.front()) & 0xC0) == 0x80) [[unlikely]] {
+      repair_split_text(text);
+    } else {
+      pending_text_.append(text);
+    }
   } catch (const std::exception &e) {
     fail(ErrorKind::protocol, std::string("the answer could not be delivered: ") + e.what());
   }
+}
+
+// Each text event must be UTF-8 on its own (provhost.h), which the trust boundary checks of a call's events
+// together (Engine::Impl::deliver_text): that is the same check, one pass per call instead of a call per event,
+// but for a character split between two events, which only an event that starts with a continuation byte can
+// complete. Such an event, and the text since the last one (which may end with the character's first bytes), are
+// repaired here, each on its own, where the events' boundaries are still known; the boundary warns.
+void PluginSession::repair_split_text(std::string_view text) {
+  const std::string before = repair_utf8(pending_text_.view().substr(pending_checked_));
+  const std::string event = repair_utf8(text);
+  EventText repaired;
+  repaired.append(pending_text_.view().substr(0, pending_checked_));
+  repaired.append(before);
+  repaired.append(event);
+  pending_text_ = std::move(repaired);
+  pending_checked_ = pending_text_.view().size();
+  pending_repaired_ = true;
 }
 
 void PluginSession::on_finish() noexcept { finished_ = true; }

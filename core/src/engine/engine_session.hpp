@@ -4,7 +4,6 @@
 // process. The session is closed exactly once.
 #pragma once
 
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <provhost/core/chat.hpp>
@@ -12,6 +11,7 @@
 #include <provhost/core/plugin_abi.hpp>
 #include <provhost/core/registry.hpp>
 #include <provhost/core/retry.hpp>
+#include <provhost/text.hpp>
 #include <string>
 #include <string_view>
 
@@ -20,8 +20,9 @@ namespace provhost::core::detail {
 // Receives what the session reports while the engine feeds it.
 class SessionListener {
  public:
-  // All the text one call into the plugin produced, when that call returns.
-  virtual void session_text(std::string_view text) = 0;
+  // All the text one call into the plugin produced, when that call returns; `repaired` when an event of
+  // it was not UTF-8 on its own and was repaired here (the rest is the trust boundary's to check).
+  virtual void session_text(std::string_view text, bool repaired) = 0;
   virtual void session_warning(std::string_view message) = 0;
   // ABI 1.1's events; a listener that has no use for them keeps these.
   virtual void session_tool_call(const ToolCallDelta &call) { (void)call; }
@@ -44,26 +45,13 @@ std::string passthrough_for(const ProviderMeta &provider, std::string_view passt
 
 // The text events of one call into a plugin, gathered to be handed on in one piece. A stream reports
 // a few bytes per event and hundreds of events per call: std::string::append cost a call to memcpy
-// and its checks for each, where a short piece is copied here by a few moves.
+// and its checks for each, where a short piece is copied here by a few moves (provhost::copy_bytes).
 class EventText {
  public:
   void append(std::string_view text) {
     const size_t size = text.size();
     if (capacity_ - size_ < size) grow(size);
-    char *const out = data_.get() + size_;
-    const char *const in = text.data();
-    // Two copies of a fixed width that overlap cover any size between that width and twice it.
-    if (size >= 8 && size <= 16) {
-      copy_fixed<8>(out, in);
-      copy_fixed<8>(out + size - 8, in + size - 8);
-    } else if (size >= 4 && size < 8) {
-      copy_fixed<4>(out, in);
-      copy_fixed<4>(out + size - 4, in + size - 4);
-    } else if (size > 16) {
-      std::memcpy(out, in, size);
-    } else {
-      for (size_t i = 0; i < size; ++i) out[i] = in[i];
-    }
+    copy_bytes(data_.get() + size_, text.data(), size);
     size_ += size;
   }
   std::string_view view() const { return {data_.get(), size_}; }
@@ -71,12 +59,6 @@ class EventText {
   void clear() { size_ = 0; }
 
  private:
-  template <size_t Width>
-  static void copy_fixed(char *out, const char *in) {
-    char bytes[Width];
-    std::memcpy(bytes, in, Width);
-    std::memcpy(out, bytes, Width);
-  }
   void grow(size_t more);  // throws std::bad_alloc, or std::length_error past what a size holds
 
   std::unique_ptr<char[]> data_;
@@ -128,6 +110,7 @@ class PluginSession final : private SessionEventListener {
   template <class Result, class Call>
   Result guarded(const char *function, Result on_throw, Call &&call);
   void deliver_text();
+  void repair_split_text(std::string_view text);
   void fail(ErrorKind kind, std::string_view message);
   void plugin_bug(std::string_view what);
   ph_status checked_status(ph_status status, const char *function, bool done_allowed);
@@ -140,7 +123,9 @@ class PluginSession final : private SessionEventListener {
   bool finished_ = false;
   bool warned_after_finish_ = false;
   std::optional<ChatError> failure_;
-  EventText pending_text_;  // text reported during the current call into the plugin
+  EventText pending_text_;      // text reported during the current call into the plugin
+  size_t pending_checked_ = 0;  // its bytes that are each event's own (see on_text)
+  bool pending_repaired_ = false;
 };
 
 }  // namespace provhost::core::detail

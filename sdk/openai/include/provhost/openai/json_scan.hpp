@@ -477,7 +477,7 @@ inline const char *scan_escaped_string(const char *run, const char *at, const ch
   for (;;) {
     const std::string_view plain(run, static_cast<size_t>(at - run));
     reserve_decoded(buffer, decoded + plain.size());
-    if (!plain.empty()) std::memcpy(buffer.data() + decoded, plain.data(), plain.size());
+    copy_bytes(buffer.data() + decoded, plain.data(), plain.size());
     decoded += plain.size();
     if (*at == '"') {
       text = std::string_view(buffer.data(), decoded);
