@@ -233,6 +233,7 @@ class StdoutSink final : public core::ChatSink {
     WholeWrite whole;
     std::cerr << core::format_log_line(provider, PH_LOG_WARNING, message) << std::flush;
   }
+  bool reads_usage() const override { return usage_; }
   void on_summary(const core::AnswerSummary &summary) override {
     if (!usage_) return;
     WholeWrite whole;

@@ -26,7 +26,9 @@ struct RecordingSink final : ChatSink {
     done = true;
   }
   void on_error(const ChatError &chat_error) override { errors.push_back(chat_error); }
+  bool reads_usage() const override { return wants_usage; }
 
+  bool wants_usage = true;
   std::string text;
   std::vector<std::string> pieces;
   std::optional<AnswerSummary> summary;
@@ -89,6 +91,27 @@ TEST_CASE("shaper: without stop or max_tokens the text passes as it came, and us
   CHECK(shaped.sink->summary->usage.completion_tokens == estimate_tokens(answer));
   CHECK(shaped.sink->summary->usage.prompt_tokens == estimate_prompt_tokens({{"user", "Hello"}}));
   CHECK(shaped.sink->done);
+}
+
+TEST_CASE("shaper: a sink that does not read usage gets the same text and end, and no completion count") {
+  Shaped shaped("{}");
+  shaped.sink->wants_usage = false;
+  shaped.answer(answer, 7);
+  CHECK(shaped.sink->text == answer);
+  REQUIRE(shaped.sink->summary);
+  CHECK(shaped.sink->summary->finish_reason == FinishReason::stop);
+  CHECK(shaped.sink->summary->usage.completion_tokens == 0);
+  CHECK(shaped.sink->done);
+
+  SECTION("max_tokens still counts them, and ends the answer where a sink that reads usage sees it end") {
+    Shaped limited(R"({"max_tokens": 5})");
+    limited.sink->wants_usage = false;
+    limited.answer(answer, 3);
+    CHECK(limited.sink->text == "Hello! I am a ");
+    CHECK(limited.sink->summary->finish_reason == FinishReason::length);
+    CHECK(limited.sink->summary->usage.completion_tokens == 5);
+    CHECK(limited.handle->cancels == 1);
+  }
 }
 
 TEST_CASE("shaper: the answer ends before the first stop string, in every split, and the upstream is cancelled") {

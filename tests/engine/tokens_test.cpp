@@ -150,3 +150,13 @@ TEST_CASE("tokens: text mostly in other scripts, in long pieces, counts as the r
                                            "!"};
   check_random_texts(pieces, 8, 400, 200, 64);
 }
+
+TEST_CASE("tokens: every byte value, in any place of the eight bytes read at once, counts as the rules say") {
+  // Each of the 256 bytes, and runs of letters of every length up to two tokens, so that runs start, end and
+  // carry on at each position of an eight-byte word; fed in pieces long enough to hold several such words.
+  std::vector<std::string> pieces;
+  for (int c = 0; c < 256; ++c) pieces.emplace_back(1, static_cast<char>(c));
+  for (size_t length = 1; length <= 17; ++length) pieces.push_back(std::string("aZ9yB8xC7wD6vE5uF").substr(0, length));
+  pieces.insert(pieces.end(), {"\xD0\x9F", "\xE4\xBD\xA0", "\xF0\x9F\xA6\x8A", " ", "\t\n", "."});
+  check_random_texts(pieces, 256, 600, 300, 120);
+}

@@ -80,6 +80,7 @@ TEST_CASE("results read back as written") {
   request.session = 3;
   request.warnings = {"careful"};
   request.text = "partial";
+  request.text_repaired = true;
   request.request.method = "POST";
   request.request.url = "https://example.invalid/v1";
   request.request.headers = {{"a", "b"}};
@@ -98,6 +99,8 @@ TEST_CASE("results read back as written") {
   REQUIRE(back.size() == 2);
   CHECK(back[0].warnings == std::vector<std::string>{"careful"});
   CHECK(back[0].text == "partial");
+  CHECK(back[0].text_repaired);
+  CHECK_FALSE(back[1].text_repaired);
   CHECK(back[0].request.url == "https://example.invalid/v1");
   CHECK(back[0].request.timeout_ms == 1234);
   CHECK(back[0].request.retry.max_attempts == 3);
@@ -165,8 +168,9 @@ TEST_CASE("a worker's frame that is cut short, too long or out of range is refus
 
   std::string bad_action = whole;
   uint32_t action_value = 99;
-  // The action follows the count (4), kind (1), session (8), warnings count (4) and text (4).
-  std::memcpy(bad_action.data() + 21, &action_value, 4);
+  // The action follows the count (4), kind (1), session (8), warnings count (4), text (4), the text's repair
+  // flag (1), the tool calls' count (4) and the report's flag (1).
+  std::memcpy(bad_action.data() + 27, &action_value, 4);
   WireReader r_action(bad_action);
   back.clear();
   CHECK_FALSE(read_results(r_action, back));

@@ -57,6 +57,7 @@ struct Script {
   ph_status open_status = PH_OK;
   bool hand_out_session = true;
   std::string error_on_open = "slow down";  // the error event session_open sends; none when empty
+  bool finish_on_open = true;
   std::string request_header_name = "Accept";
   const ph_retry_policy *retry = nullptr;
   std::vector<std::string> seen;  // each call, in order
@@ -66,6 +67,7 @@ struct Script {
   bool stream = false;
   Pairs response_headers;
   std::vector<std::string> chunks;
+  std::vector<std::string> body_events;  // the text events on_body reports; the chunk itself when none
   size_t request_struct_size = 0;
   int closes = 0;
 };
@@ -94,7 +96,7 @@ ph_status fake_open(const ph_provider *, const ph_chat_request *request, const p
   events->text(events, ph_str{nullptr, 3});  // a NULL pointer reads as empty, whatever the size
   events->warning(events, s("odd line"));
   if (!script.error_on_open.empty()) events->error(events, PH_FAIL_RATE_LIMITED, s(script.error_on_open));
-  events->finish(events);
+  if (script.finish_on_open) events->finish(events);
   if (script.hand_out_session) *out = new ph_session{&script, events, {}};
   return script.open_status;
 }
@@ -122,7 +124,8 @@ ph_response_action fake_response_start(ph_session *session, int32_t status, cons
 
 ph_status fake_body(ph_session *session, ph_str chunk) {
   session->script->chunks.push_back(text_of(chunk));
-  session->events->text(session->events, chunk);
+  if (session->script->body_events.empty()) session->events->text(session->events, chunk);
+  for (const std::string &text : session->script->body_events) session->events->text(session->events, s(text));
   return PH_OK;
 }
 
@@ -398,7 +401,11 @@ using provhost::core::detail::PluginSession;
 
 struct SessionRecorder final : provhost::core::detail::SessionListener {
   std::vector<std::string> texts, warnings;
-  void session_text(std::string_view text) override { texts.emplace_back(text); }
+  std::vector<bool> repaired;
+  void session_text(std::string_view text, bool was_repaired) override {
+    texts.emplace_back(text);
+    repaired.push_back(was_repaired);
+  }
   void session_warning(std::string_view message) override { warnings.emplace_back(message); }
 };
 
@@ -475,4 +482,43 @@ TEST_CASE("PluginSession copies a well-formed request with its retry policy made
   CHECK(session.next_request(request) == PluginSession::Next::failed);
   CHECK(session.failure().kind == ErrorKind::plugin);
   CHECK(session.failure().message() == "Fake: the plugin asked for a request with a malformed header");
+}
+
+TEST_CASE("PluginSession hands on a call's text events in one piece, each event UTF-8 on its own or repaired") {
+  Guarded g;
+  g.script.error_on_open.clear();
+  g.script.finish_on_open = false;
+  PluginSession session(g.loaded, "m", g.listener);
+  REQUIRE(session.open(g.spec));
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto body = [&](std::vector<std::string> events) {
+    g.script.body_events = std::move(events);
+    g.listener.texts.clear();
+    g.listener.repaired.clear();
+    REQUIRE(session.body("chunk") == PH_OK);
+    REQUIRE(g.listener.texts.size() == 1);
+    return std::make_pair(g.listener.texts[0], static_cast<bool>(g.listener.repaired[0]));
+  };
+
+  SECTION("whole characters pass as they came") {
+    CHECK(body({"caf\xC3\xA9", " ok", "\xF0\x9F\xA6\x8A"}) ==
+          std::make_pair(std::string("caf\xC3\xA9 ok\xF0\x9F\xA6\x8A"), false));
+  }
+  SECTION("valid and invalid events mixed are left to the trust boundary, which checks them together") {
+    CHECK(body({"a\xFF", "b", "\xC3"}) == std::make_pair(std::string("a\xFF"
+                                                                     "b\xC3"),
+                                                         false));
+  }
+  SECTION("a character split between two events is two ill-formed events: both repaired, whatever follows") {
+    CHECK(body({"ok", " caf\xC3", "\xA9", " fin\xE2\x82", "\xAC", "!"}) ==
+          std::make_pair("ok caf" + fffd + fffd + " fin" + fffd + fffd + "!", true));
+    CHECK(body({"\x80\x80x"}) == std::make_pair(fffd + fffd + "x", true));
+    CHECK(body({"next call"}) == std::make_pair(std::string("next call"), false));
+  }
+  SECTION("many events of continuation bytes cost one repair each, of their own bytes") {
+    std::vector<std::string> events(20000, "\xBF");
+    std::string expected;
+    for (size_t i = 0; i < events.size(); ++i) expected += fffd;
+    CHECK(body(events) == std::make_pair(expected, true));
+  }
 }

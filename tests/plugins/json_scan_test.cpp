@@ -412,3 +412,29 @@ TEST_CASE("RepeatedFrame::match_line reads a line in the remembered frame up to 
   CHECK(frame.match_line("{\"data\":\n\"b\"}\n", buffer, text) == 0);
   CHECK(frame.match("{\"data\":\n\"b\"}", buffer, text));
 }
+
+TEST_CASE("scan_string_token finds the one special byte of a long run at any place of a sixteen-byte block") {
+  // Plain bytes (ASCII, DEL, whole and broken UTF-8) up to one quote, backslash or control character, with more of
+  // the line after it, so that the run is searched a block at a time and at its tail alike.
+  std::mt19937 random(16);
+  const std::vector<std::string> plain = {"a", "Z", " ", "\x7f", "\xC3\xA9", "\xE4\xB8\x96", "\xFF"};
+  const std::string specials = std::string("\"\\\x1f\n", 4) + std::string(1, '\0');
+  std::string buffer;
+  for (int round = 0; round < 4000; ++round) {
+    std::string body;
+    const size_t length = random() % 70;
+    while (body.size() < length) body += plain[random() % (round % 3 ? plain.size() - 1 : plain.size())];
+    const char special = specials[random() % specials.size()];
+    const std::string json = "\"" + body + special + std::string(random() % 40, 'x') + "\"}";
+    INFO("round " << round << ", special " << int(special));
+    std::string_view text;
+    const char *end = scan_string_token(json.data(), json.data() + json.size(), buffer, text);
+    const bool utf8 = provhost::is_utf8(body);
+    if (special == '"') {
+      REQUIRE((end == json.data() + body.size() + 2) == utf8);
+      if (utf8) REQUIRE(text == body);
+    } else if (special != '\\') {  // a control character: no string
+      REQUIRE(end == nullptr);
+    }
+  }
+}

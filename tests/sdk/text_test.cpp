@@ -112,3 +112,16 @@ TEST_CASE("is_utf8 refuses overlong forms, surrogates, code points past U+10FFFF
     }
   }
 }
+
+TEST_CASE("copy_bytes copies every size exactly, and nothing before or after it") {
+  std::string source;
+  for (int i = 0; i < 40; ++i) source += static_cast<char>('a' + i % 26 + (i / 26) * 0x80);
+  for (size_t size = 0; size <= 40; ++size) {
+    std::string out(44, '#');
+    provhost::copy_bytes(out.data() + 2, source.data(), size);
+    INFO("size " << size);
+    CHECK(out.substr(2, size) == source.substr(0, size));
+    CHECK(out.substr(0, 2) == "##");
+    CHECK(out.substr(2 + size) == std::string(42 - size, '#'));
+  }
+}

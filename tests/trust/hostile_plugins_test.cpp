@@ -90,10 +90,15 @@ TEST_CASE("each hostile request fails its chat with kind plugin, and Koala still
 }
 
 TEST_CASE("chat prints text that is not UTF-8 repaired, and warns once") {
-  ProcessResult r = run_provhost({"chat", "-p", "BadText", "hi"});
-  CHECK(r.exit_code == 0);
-  CHECK(r.out == "ok \xEF\xBF\xBD\xEF\xBF\xBD end \x1b[1m!");
-  CHECK_THAT(r.err, Catch::Contains("the plugin sent text that is not UTF-8; shown as U+FFFD"));
+  for (const char *isolation : {"process", "none"}) {
+    INFO("--isolation " << isolation);
+    ProcessResult r = run_provhost({"--isolation", isolation, "chat", "-p", "BadText", "hi"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "ok \xEF\xBF\xBD\xEF\xBF\xBD end \x1b[1m! caf\xEF\xBF\xBD\xEF\xBF\xBD");
+    const std::string warning = "the plugin sent text that is not UTF-8; shown as U+FFFD";
+    CHECK_THAT(r.err, Catch::Contains(warning));
+    CHECK(r.err.find(warning) == r.err.rfind(warning));
+  }
 }
 
 TEST_CASE("a chat whose answer is longer than --max-answer-bytes ends with a clear message") {

@@ -65,6 +65,7 @@ AnswerShaper::AnswerShaper(const ChatSpec &spec, std::shared_ptr<ChatSink> sink,
 void AnswerShaper::on_start(const std::string &provider, const std::string &model) {
   ProviderPtr answering = registry_.find(provider);
   limit_tokens_ = max_tokens_ && !(answering && answering->meta.has_capability(PH_CAP_PARAM_MAX_TOKENS));
+  count_tokens_ = limit_tokens_ || sink_->reads_usage();
   sink_->on_start(provider, model);
 }
 
@@ -120,7 +121,8 @@ void AnswerShaper::on_error(const ChatError &error) {
 
 void AnswerShaper::emit(std::string_view text) {
   if (ended_ || text.empty()) return;
-  size_t counted = completion_.feed(text, limit_tokens_ ? *max_tokens_ : UINT64_MAX);
+  const size_t counted =
+      count_tokens_ ? completion_.feed(text, limit_tokens_ ? *max_tokens_ : UINT64_MAX) : text.size();
   if (counted > 0) sink_->on_text(text.substr(0, counted));
   if (counted < text.size()) end_early(FinishReason::length);
 }

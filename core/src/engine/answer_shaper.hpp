@@ -45,6 +45,7 @@ class AnswerShaper final : public ChatSink {
   size_t held_back_ = 0;  // bytes of text kept until a stop string can no longer start in them
   std::optional<uint64_t> max_tokens_;
   bool limit_tokens_ = false;  // max_tokens given and the answering provider does not count them
+  bool count_tokens_ = true;   // the completion's tokens are estimated: for the sink's usage, or max_tokens
   std::string pending_;        // text not yet given to the sink, while stop strings are looked for
   TokenEstimator completion_;
   uint64_t prompt_tokens_;

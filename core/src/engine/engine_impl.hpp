@@ -143,7 +143,7 @@ struct Engine::Impl {
   void on_result(SessionResult &result);
   // The warnings and text one call into the plugin produced, to the sink.
   void deliver(Chat &chat, SessionResult &result);
-  void deliver_text(Chat &chat, std::string &text);
+  void deliver_text(Chat &chat, std::string &text, bool repaired);
   void deliver_tool_call(Chat &chat, ToolCallDelta &call);
   bool count_answer_bytes(Chat &chat, size_t bytes);
 

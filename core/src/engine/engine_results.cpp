@@ -95,7 +95,7 @@ void Engine::Impl::deliver(Chat &chat, SessionResult &result) {
     for (const std::string &warning : result.warnings) chat.sink->on_warning(chat.provider, one_line(warning));
     // Each step may fail the provider (the answer's size): what follows is then not this session's.
     auto still_ours = [&] { return chat.state != ChatState::closing && chat.session == result.session; };
-    if (!result.text.empty()) deliver_text(chat, result.text);
+    if (!result.text.empty()) deliver_text(chat, result.text, result.text_repaired);
     for (ToolCallDelta &call : result.tool_calls) {
       if (!still_ours()) return;
       deliver_tool_call(chat, call);
@@ -135,9 +135,12 @@ void Engine::Impl::deliver_tool_call(Chat &chat, ToolCallDelta &call) {
   chat.sink->on_tool_call(call);
 }
 
-void Engine::Impl::deliver_text(Chat &chat, std::string &text) {
-  if (!is_utf8(text)) {
-    text = repair_utf8(text);
+// `repaired`: the session repaired an event already, which started inside a character (see
+// PluginSession::repair_split_text); the text is checked all the same, whatever ran the plugin.
+void Engine::Impl::deliver_text(Chat &chat, std::string &text, bool repaired) {
+  const bool utf8 = is_utf8(text);
+  if (!utf8) text = repair_utf8(text);
+  if (!utf8 || repaired) {
     if (!chat.warned_not_utf8) {
       chat.warned_not_utf8 = true;
       chat.sink->on_warning(chat.provider, "the plugin sent text that is not UTF-8; shown as U+FFFD");

@@ -4,8 +4,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <provhost/text.hpp>
+#include <stdexcept>
 #include <vector>
 
 namespace provhost::core::detail {
@@ -58,6 +61,15 @@ std::string passthrough_for(const ProviderMeta &provider, std::string_view passt
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+void EventText::grow(size_t more) {
+  if (more > SIZE_MAX / 2 - size_) throw std::length_error("text events too long");
+  const size_t capacity = std::max({size_ + more, 2 * capacity_, size_t{256}});
+  auto data = std::make_unique_for_overwrite<char[]>(capacity);
+  if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
+  data_ = std::move(data);
+  capacity_ = capacity;
+}
+
 PluginSession::PluginSession(const LoadedProvider &provider, std::string model, SessionListener &listener)
     : provider_(provider), abi_(provider.abi), model_(std::move(model)), listener_(listener) {}
 
@@ -82,11 +94,13 @@ Result PluginSession::guarded(const char *function, Result on_throw, Call &&call
 void PluginSession::deliver_text() {
   if (pending_text_.empty()) return;
   try {
-    listener_.session_text(pending_text_);
+    listener_.session_text(pending_text_.view(), pending_repaired_);
   } catch (const std::exception &e) {
     fail(ErrorKind::protocol, std::string("the answer could not be delivered: ") + e.what());
   }
   pending_text_.clear();
+  pending_checked_ = 0;
+  pending_repaired_ = false;
 }
 
 bool PluginSession::open(const ChatSpec &spec) {
@@ -215,10 +229,31 @@ void PluginSession::on_text(std::string_view text) noexcept {
     return;
   }
   try {
-    pending_text_.append(text);
+    if ((static_cast<unsigned char>(text.front()) & 0xC0) == 0x80) [[unlikely]] {
+      repair_split_text(text);
+    } else {
+      pending_text_.append(text);
+    }
   } catch (const std::exception &e) {
     fail(ErrorKind::protocol, std::string("the answer could not be delivered: ") + e.what());
   }
+}
+
+// Each text event must be UTF-8 on its own (provhost.h), which the trust boundary checks of a call's events
+// together (Engine::Impl::deliver_text): that is the same check, one pass per call instead of a call per event,
+// but for a character split between two events, which only an event that starts with a continuation byte can
+// complete. Such an event, and the text since the last one (which may end with the character's first bytes), are
+// repaired here, each on its own, where the events' boundaries are still known; the boundary warns.
+void PluginSession::repair_split_text(std::string_view text) {
+  const std::string before = repair_utf8(pending_text_.view().substr(pending_checked_));
+  const std::string event = repair_utf8(text);
+  EventText repaired;
+  repaired.append(pending_text_.view().substr(0, pending_checked_));
+  repaired.append(before);
+  repaired.append(event);
+  pending_text_ = std::move(repaired);
+  pending_checked_ = pending_text_.view().size();
+  pending_repaired_ = true;
 }
 
 void PluginSession::on_finish() noexcept { finished_ = true; }

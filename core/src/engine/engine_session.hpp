@@ -4,12 +4,14 @@
 // process. The session is closed exactly once.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <provhost/core/chat.hpp>
 #include <provhost/core/http_error.hpp>
 #include <provhost/core/plugin_abi.hpp>
 #include <provhost/core/registry.hpp>
 #include <provhost/core/retry.hpp>
+#include <provhost/text.hpp>
 #include <string>
 #include <string_view>
 
@@ -18,8 +20,9 @@ namespace provhost::core::detail {
 // Receives what the session reports while the engine feeds it.
 class SessionListener {
  public:
-  // All the text one call into the plugin produced, when that call returns.
-  virtual void session_text(std::string_view text) = 0;
+  // All the text one call into the plugin produced, when that call returns; `repaired` when an event of
+  // it was not UTF-8 on its own and was repaired here (the rest is the trust boundary's to check).
+  virtual void session_text(std::string_view text, bool repaired) = 0;
   virtual void session_warning(std::string_view message) = 0;
   // ABI 1.1's events; a listener that has no use for them keeps these.
   virtual void session_tool_call(const ToolCallDelta &call) { (void)call; }
@@ -39,6 +42,29 @@ struct OutgoingRequest : PluginRequest {
 // parallel_tool_calls and messages with "param:tools", response_format with "param:response_format"; "{}" when
 // none.
 std::string passthrough_for(const ProviderMeta &provider, std::string_view passthrough_json);
+
+// The text events of one call into a plugin, gathered to be handed on in one piece. A stream reports
+// a few bytes per event and hundreds of events per call: std::string::append cost a call to memcpy
+// and its checks for each, where a short piece is copied here by a few moves (provhost::copy_bytes).
+class EventText {
+ public:
+  void append(std::string_view text) {
+    const size_t size = text.size();
+    if (capacity_ - size_ < size) grow(size);
+    copy_bytes(data_.get() + size_, text.data(), size);
+    size_ += size;
+  }
+  std::string_view view() const { return {data_.get(), size_}; }
+  bool empty() const { return size_ == 0; }
+  void clear() { size_ = 0; }
+
+ private:
+  void grow(size_t more);  // throws std::bad_alloc, or std::length_error past what a size holds
+
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
 
 class PluginSession final : private SessionEventListener {
  public:
@@ -84,6 +110,7 @@ class PluginSession final : private SessionEventListener {
   template <class Result, class Call>
   Result guarded(const char *function, Result on_throw, Call &&call);
   void deliver_text();
+  void repair_split_text(std::string_view text);
   void fail(ErrorKind kind, std::string_view message);
   void plugin_bug(std::string_view what);
   ph_status checked_status(ph_status status, const char *function, bool done_allowed);
@@ -96,7 +123,9 @@ class PluginSession final : private SessionEventListener {
   bool finished_ = false;
   bool warned_after_finish_ = false;
   std::optional<ChatError> failure_;
-  std::string pending_text_;  // text reported during the current call into the plugin
+  EventText pending_text_;      // text reported during the current call into the plugin
+  size_t pending_checked_ = 0;  // its bytes that are each event's own (see on_text)
+  bool pending_repaired_ = false;
 };
 
 }  // namespace provhost::core::detail

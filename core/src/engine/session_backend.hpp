@@ -103,6 +103,7 @@ struct SessionResult {
   SessionId session = 0;
   std::vector<std::string> warnings;  // what the call reported, in order, before its text
   std::string text;                   // all the text the call produced
+  bool text_repaired = false;         // an event of it was not UTF-8 on its own (see PluginSession::on_text)
   detail::OutgoingRequest request;
   bool finished = false;
   ph_response_action action = PH_RESPONSE_READ;
@@ -115,6 +116,7 @@ struct SessionResult {
   void recycle() {
     warnings.clear();
     text.clear();
+    text_repaired = false;
     tool_calls.clear();
     report.reset();
     bytes.clear();

@@ -9,7 +9,10 @@ namespace {
 // Collects what a session reports into the result being produced.
 class ResultListener final : public detail::SessionListener {
  public:
-  void session_text(std::string_view text) override { current->text.append(text); }
+  void session_text(std::string_view text, bool repaired) override {
+    current->text.append(text);
+    current->text_repaired |= repaired;
+  }
   void session_warning(std::string_view message) override { current->warnings.emplace_back(message); }
   void session_tool_call(const ToolCallDelta &call) override { current->tool_calls.push_back(call); }
   void session_report(const UpstreamReport &report) override { current->report = report; }

@@ -326,6 +326,7 @@ void write_results(WireWriter &w, Batch<SessionResult> &results) {
     w.u64(result.session);
     write_strings(w, result.warnings);
     w.str(result.text);
+    w.u8(result.text_repaired ? 1 : 0);
     write_answer_events(w, result);
     switch (result.kind) {
       case Kind::request: {
@@ -372,6 +373,7 @@ bool read_results(WireReader &r, Batch<SessionResult> &results) {
     result.session = r.u64();
     read_strings(r, result.warnings);
     r.str(result.text);
+    result.text_repaired = r.u8() != 0;
     read_answer_events(r, result);
     switch (result.kind) {
       case Kind::request: {

@@ -48,6 +48,8 @@ EventsTables &events_tables() {
 }
 
 // The events table of the call into a session that this thread is making; null outside calls.
+// (Not initial-exec, though read at every event: the engine module is opened with dlopen, and its
+// thread-local storage, serve's random generator with it, does not fit the static TLS surplus.)
 thread_local const ph_session_events *calling_table = nullptr;
 std::atomic<uint64_t> stray_event_count{0};
 std::atomic<bool> stray_event_reported{false};
@@ -280,9 +282,16 @@ void RawSession::close() {
 uint64_t RawSession::stray_events() { return stray_event_count.load(std::memory_order_relaxed); }
 
 // The session an event belongs to, or null when it came from outside its session's calls. Only
-// pointers are compared: a stray table is never read, whatever state it is in.
-RawSession *RawSession::receiver(const ph_session_events *events) {
-  if (events && events == calling_table) return static_cast<RawSession *>(events->host_data);
+// pointers are compared: a stray table is never read, whatever state it is in. Inlined into each
+// event's function, the stray case apart.
+inline RawSession *RawSession::receiver(const ph_session_events *events) {
+  if (events && events == calling_table) [[likely]]
+    return static_cast<RawSession *>(events->host_data);
+  stray();
+  return nullptr;
+}
+
+void RawSession::stray() {
   stray_event_count.fetch_add(1, std::memory_order_relaxed);
   if (calling_table) {
     auto *called = static_cast<RawSession *>(calling_table->host_data);
@@ -298,7 +307,6 @@ RawSession *RawSession::receiver(const ph_session_events *events) {
         "after the session closed); they are dropped\n";
     std::fwrite(line, 1, sizeof line - 1, stderr);
   }
-  return nullptr;
 }
 
 void RawSession::forward_text(const ph_session_events *events, ph_str text) {

@@ -96,6 +96,11 @@ static ph_status hostile_session_open(const ph_provider *provider, const ph_chat
     previous_events->text(previous_events, raw_str("late text"));
   }
   events->text(events, raw_str(HOSTILE_TEXT));
+#if defined(HOSTILE_BAD_TEXT)
+  /* A character split between two events: each event must be UTF-8 on its own, and neither is. */
+  events->text(events, raw_str(" caf\xc3"));
+  events->text(events, raw_str("\xa9"));
+#endif
   events->finish(events);
 #if defined(HOSTILE_LATE_EVENTS)
   events->text(events, raw_str(" after finish"));

@@ -113,6 +113,10 @@ class ChatSink {
   virtual void on_upstream_report(const UpstreamReport &report) { (void)report; }
   // Why the answer ended and what it cost; just before on_done.
   virtual void on_summary(const AnswerSummary &summary) { (void)summary; }
+  // Whether on_summary's usage is read. A sink that ignores it (`chat` without --usage) spares the engine
+  // the estimate of the answer's tokens, a look at every byte, unless max_tokens needs them; its summary's
+  // completion count is then 0. Asked as the answer starts.
+  virtual bool reads_usage() const { return true; }
   virtual void on_done() = 0;
   virtual void on_error(const ChatError &error) = 0;
 };

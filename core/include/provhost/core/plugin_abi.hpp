@@ -151,6 +151,7 @@ class RawSession {
   static void forward_answer_info(const ph_session_events *events, const ph_answer_info *info);
   static void forward_tool_call(const ph_session_events *events, const ph_tool_call *call);
   static RawSession *receiver(const ph_session_events *events);
+  [[gnu::noinline, gnu::cold]] static void stray();  // counts and reports an event receiver() refused
 
   const ph_provider &provider_;
   SessionEventListener &listener_;
