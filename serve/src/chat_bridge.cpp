@@ -10,14 +10,17 @@ namespace provhost::serve {
 class ChatBridge::Sink : public core::ChatSink {
  public:
   Sink(std::weak_ptr<ChatBridge> bridge, std::shared_ptr<ChatInbox> inbox, boost::asio::any_io_executor executor,
-       LogWriter warnings, std::shared_ptr<Metrics> metrics, std::string peer, std::string request_id)
+       LogWriter warnings, std::shared_ptr<Metrics> metrics, std::string peer, std::string request_id, bool reads_usage)
       : bridge_(std::move(bridge)),
         inbox_(std::move(inbox)),
         executor_(std::move(executor)),
         warnings_(std::move(warnings)),
         metrics_(std::move(metrics)),
         peer_(std::move(peer)),
-        request_id_(std::move(request_id)) {}
+        request_id_(std::move(request_id)),
+        reads_usage_(reads_usage) {}
+
+  bool reads_usage() const override { return reads_usage_; }
 
   void on_start(const std::string &provider, const std::string &model) override {
     update([&](ChatInbox &inbox) {
@@ -105,6 +108,7 @@ class ChatBridge::Sink : public core::ChatSink {
   LogWriter warnings_;
   std::shared_ptr<Metrics> metrics_;
   std::string peer_, request_id_;
+  const bool reads_usage_;
 };
 
 ChatBridge::ChatBridge(std::shared_ptr<HttpConnection> connection, CompletionIdentity identity, bool stream,
@@ -121,8 +125,9 @@ void ChatBridge::start(const SubmitChat &submit, core::ChatSpec spec) {
   inbox_ = stream_ ? std::make_shared<ChatInbox>(settings_.max_stream_backlog, settings_.max_stream_backlog / 4)
                    : std::make_shared<ChatInbox>(SIZE_MAX, SIZE_MAX, true);
   update_log_fields(*connection);
-  auto sink = std::make_shared<Sink>(weak_from_this(), inbox_, connection->executor(), settings_.warnings,
-                                     settings_.metrics, connection->peer(), connection->request_id());
+  auto sink =
+      std::make_shared<Sink>(weak_from_this(), inbox_, connection->executor(), settings_.warnings, settings_.metrics,
+                             connection->peer(), connection->request_id(), !stream_ || format_->streams_usage());
   try {
     chat_ = submit(std::move(spec), std::move(sink));
     std::lock_guard lock(inbox_->mutex);

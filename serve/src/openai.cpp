@@ -742,6 +742,7 @@ class ChatCompletionFormat final : public AnswerFormat {
   std::string stream_error(const CompletionIdentity &, const ApiError &error) override {
     return error_event(error).append(done_event);
   }
+  bool streams_usage() const override { return include_usage_; }
   std::string whole(const CompletionIdentity &identity, std::string_view content,
                     const std::vector<ToolCall> &tool_calls, const core::AnswerSummary &summary) override {
     std::vector<ToolCall> calls = tool_calls;

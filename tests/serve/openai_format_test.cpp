@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <provhost/serve/answer_format.hpp>
 #include <provhost/serve/openai.hpp>
+#include <provhost/serve/responses.hpp>
 #include <variant>
 
 using namespace provhost;
@@ -571,4 +572,21 @@ TEST_CASE("a whole answer's tool calls are put together from their pieces; conte
   auto with_text = parse(chat_completion_format(false)->whole(identity, "Let me look.", calls, {}));
   CHECK(str(with_text["choices"][0]["message"]["content"]) == "Let me look.");
   CHECK(with_text["choices"][0]["message"]["tool_calls"].Size() == 2);
+}
+
+// The chat bridge spares the engine its token estimate for a streamed answer whose format says it carries no
+// usage: that answer must indeed write none, and the formats that write one must say so.
+TEST_CASE("a format says it streams the usage exactly when its streamed end carries one") {
+  const CompletionIdentity identity{"chatcmpl-1", 5, "m", ""};
+  const core::AnswerSummary summary{core::FinishReason::stop, {7, 2}};
+  for (bool include_usage : {false, true}) {
+    CAPTURE(include_usage);
+    auto format = chat_completion_format(include_usage);
+    const bool written = format->stream_end(identity, summary).find("\"usage\"") != std::string::npos;
+    CHECK(written == include_usage);
+    CHECK(format->streams_usage() == written);
+  }
+  auto responses = responses_format();
+  CHECK(responses->stream_end(identity, summary).find("\"usage\"") != std::string::npos);
+  CHECK(responses->streams_usage());
 }

@@ -28,6 +28,10 @@ class AnswerFormat {
   virtual std::string stream_end(const CompletionIdentity &identity, const core::AnswerSummary &summary) = 0;
   virtual std::string stream_error(const CompletionIdentity &identity, const ApiError &error) = 0;
 
+  // Whether a streamed answer carries its usage (a whole one always does). A chat whose answer does not is
+  // not counted in tokens: the engine's estimate looks at every byte of the text.
+  virtual bool streams_usage() const { return true; }
+
   // A whole answer as one JSON body.
   virtual std::string whole(const CompletionIdentity &identity, std::string_view content,
                             const std::vector<ToolCall> &tool_calls, const core::AnswerSummary &summary) = 0;
