@@ -277,3 +277,21 @@ TEST_CASE("a body placed outside the worker's view of the region is refused") {
     CHECK_FALSE(read_work(r, back, std::string_view(memory, sizeof memory)));
   }
 }
+
+TEST_CASE("a receive buffer keeps what it holds as it grows, and takes values as a vector does") {
+  ReceiveBuffer buffer;
+  std::string written;
+  for (size_t round = 0; round < 6; ++round) {
+    const size_t old_size = buffer.size();
+    buffer.resize(old_size == 0 ? 100 : 2 * old_size + 7);
+    // What a read would put in the new room: a pattern that differs from round to round.
+    for (size_t i = old_size; i < buffer.size(); ++i) buffer[i] = static_cast<char>('a' + (i * 7 + round) % 26);
+    written.append(buffer.data() + old_size, buffer.size() - old_size);
+    REQUIRE(std::string(buffer.data(), buffer.size()) == written);
+  }
+  buffer.resize(10);
+  CHECK(std::string(buffer.data(), buffer.size()) == written.substr(0, 10));
+  ReceiveBuffer filled(5, 'x');
+  filled.push_back('y');
+  CHECK(std::string(filled.data(), filled.size()) == "xxxxxy");
+}

@@ -506,7 +506,7 @@ class WorkerLane final : public Lane {
   Batch<SessionResult> produced_;           // for the outbox
   std::string out_;                         // the frame being sent: [sent_, size) still to go
   size_t sent_ = 0;
-  std::vector<char> in_;  // received: [0, received_), a partial frame at most once acted on
+  isolation::ReceiveBuffer in_;  // received: [0, received_), a partial frame at most once acted on
   size_t received_ = 0;
   Batch<SessionResult> results_;
   isolation::BodyRegion region_;

@@ -89,22 +89,22 @@ class FrameReader {
       const size_t have = end_ - begin_;
       uint32_t length = 0;
       if (have >= sizeof length) {
-        std::memcpy(&length, buffer_.get() + begin_, sizeof length);
+        std::memcpy(&length, buffer_.data() + begin_, sizeof length);
         if (length == 0 || length > isolation::max_frame_size) return false;
         if (have - sizeof length >= length) {
           type = static_cast<isolation::FrameType>(buffer_[begin_ + sizeof length]);
-          fields = std::string_view(buffer_.get() + begin_ + sizeof length + 1, length - 1);
+          fields = std::string_view(buffer_.data() + begin_ + sizeof length + 1, length - 1);
           taken_ = sizeof length + length;
           return true;
         }
       }
       // Room for the whole frame (as far as its length is known) after what is here.
-      if (begin_ > 0 && have > 0) std::memmove(buffer_.get(), buffer_.get() + begin_, have);
+      if (begin_ > 0 && have > 0) std::memmove(buffer_.data(), buffer_.data() + begin_, have);
       begin_ = 0;
       end_ = have;
       const size_t wanted = std::max(have + read_size, sizeof length + static_cast<size_t>(length));
-      if (capacity_ < wanted) grow(std::max(wanted, 2 * capacity_));
-      ssize_t n = ::read(channel, buffer_.get() + end_, capacity_ - end_);
+      if (buffer_.size() < wanted) buffer_.resize(std::max(wanted, 2 * buffer_.size()));
+      ssize_t n = ::read(channel, buffer_.data() + end_, buffer_.size() - end_);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
       end_ += static_cast<size_t>(n);
@@ -112,20 +112,10 @@ class FrameReader {
   }
 
  private:
-  // Not zeroed, unlike a vector's growth: a page of the buffer is touched only when a read fills it,
-  // where zeroing 64 KiB cost every worker's start 16 page faults for its first frames of 100 bytes.
-  void grow(size_t capacity) {
-    std::unique_ptr<char[]> bigger(new char[capacity]);
-    if (end_ > 0) std::memcpy(bigger.get(), buffer_.get(), end_);
-    buffer_ = std::move(bigger);
-    capacity_ = capacity;
-  }
-
   static constexpr size_t read_size = 64 * 1024;
-  std::unique_ptr<char[]> buffer_;
-  size_t capacity_ = 0;
-  size_t begin_ = 0, end_ = 0;  // what was read and not yet taken
-  size_t taken_ = 0;            // the frame handed out last, taken on the next call
+  isolation::ReceiveBuffer buffer_;  // grows without zeroing (wire.hpp)
+  size_t begin_ = 0, end_ = 0;       // what was read and not yet taken
+  size_t taken_ = 0;                 // the frame handed out last, taken on the next call
 };
 
 isolation::ScanAnswer load(const WorkerArgs &args, std::shared_ptr<const HostSettings> settings, PluginLoad &load) {
