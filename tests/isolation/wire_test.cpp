@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/byte_buffer.hpp"
+
 using namespace provhost::core;
 using namespace provhost::core::isolation;
 
@@ -279,7 +281,7 @@ TEST_CASE("a body placed outside the worker's view of the region is refused") {
 }
 
 TEST_CASE("a receive buffer keeps what it holds as it grows, and takes values as a vector does") {
-  ReceiveBuffer buffer;
+  engine::ByteBuffer buffer;
   std::string written;
   for (size_t round = 0; round < 6; ++round) {
     const size_t old_size = buffer.size();
@@ -291,7 +293,7 @@ TEST_CASE("a receive buffer keeps what it holds as it grows, and takes values as
   }
   buffer.resize(10);
   CHECK(std::string(buffer.data(), buffer.size()) == written.substr(0, 10));
-  ReceiveBuffer filled(5, 'x');
+  engine::ByteBuffer filled(5, 'x');
   filled.push_back('y');
   CHECK(std::string(filled.data(), filled.size()) == "xxxxxy");
 }

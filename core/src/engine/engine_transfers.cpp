@@ -217,15 +217,15 @@ void Engine::Impl::start_attempt(Chat &chat) {
   ++chat.attempt;
   chat.retry_at = never;
   auto [easy, fresh] = pool.take();
-  std::string refused = easy && fresh ? configure_handle(easy, options.proxy, options.timeouts.connect_ms) : "";
+  if (!easy) {
+    return provider_failed(chat,
+                           make_error(ErrorKind::connection, chat.provider, "cannot start a transfer (out of memory)"));
+  }
+  std::string refused = fresh ? configure_handle(easy, options.proxy, options.timeouts.connect_ms) : std::string();
   if (!refused.empty()) {
     curl_easy_cleanup(easy);
     return provider_failed(chat,
                            make_error(ErrorKind::connection, chat.provider, "cannot start a transfer: " + refused));
-  }
-  if (!easy) {
-    return provider_failed(chat,
-                           make_error(ErrorKind::connection, chat.provider, "cannot start a transfer (out of memory)"));
   }
   chat.transfer = std::make_unique<Transfer>(next_id++, chat, easy, touched, buffer_limit);
   Transfer &t = *chat.transfer;

@@ -46,6 +46,7 @@
 #include <utility>
 #include <vector>
 
+#include "../engine/byte_buffer.hpp"
 #include "../engine/deadlines.hpp"
 #include "../engine/lane_backend.hpp"
 #include "../engine/transfer.hpp"
@@ -506,7 +507,7 @@ class WorkerLane final : public Lane {
   Batch<SessionResult> produced_;           // for the outbox
   std::string out_;                         // the frame being sent: [sent_, size) still to go
   size_t sent_ = 0;
-  isolation::ReceiveBuffer in_;  // received: [0, received_), a partial frame at most once acted on
+  engine::ByteBuffer in_;  // received: [0, received_), a partial frame at most once acted on
   size_t received_ = 0;
   Batch<SessionResult> results_;
   isolation::BodyRegion region_;

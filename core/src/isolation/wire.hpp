@@ -8,13 +8,10 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <provhost/core/registry.hpp>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "../engine/session_backend.hpp"
 
@@ -36,27 +33,6 @@ enum class FrameType : uint8_t {
 // The largest frame either side accepts: far beyond any honest batch (bodies come in 64 KiB
 // buffers), small enough that a worker cannot make the host allocate without bound.
 inline constexpr uint32_t max_frame_size = 256u << 20;
-
-// An allocator whose elements made without a value are left uninitialised: a vector's resize then grows
-// without zeroing, so that a page of a receive buffer is touched only when a read fills it.
-template <class T>
-struct UninitializedAllocator : std::allocator<T> {
-  UninitializedAllocator() noexcept = default;
-  template <class U>
-  UninitializedAllocator(const UninitializedAllocator<U> &) noexcept {}
-  template <class U>
-  void construct(U *at) noexcept {
-    ::new (static_cast<void *>(at)) U;
-  }
-  template <class U, class... Args>
-  void construct(U *at, Args &&...args) {
-    ::new (static_cast<void *>(at)) U(std::forward<Args>(args)...);
-  }
-};
-
-// Where either end of the socket receives frames. Zeroing its 64 KiB on the first resize cost every
-// worker's start and every lane's first answer 16 page faults, for first frames of 100 bytes.
-using ReceiveBuffer = std::vector<char, UninitializedAllocator<char>>;
 
 // What the fatal frame says.
 enum class FatalCause : uint8_t { out_of_memory = 1, sandbox = 2 };

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "../engine/byte_buffer.hpp"
 #include "../engine/session_runner.hpp"
 #include "../platform.hpp"
 #include "child.hpp"
@@ -113,9 +114,9 @@ class FrameReader {
 
  private:
   static constexpr size_t read_size = 64 * 1024;
-  isolation::ReceiveBuffer buffer_;  // grows without zeroing (wire.hpp)
-  size_t begin_ = 0, end_ = 0;       // what was read and not yet taken
-  size_t taken_ = 0;                 // the frame handed out last, taken on the next call
+  engine::ByteBuffer buffer_;   // grows without zeroing (byte_buffer.hpp)
+  size_t begin_ = 0, end_ = 0;  // what was read and not yet taken
+  size_t taken_ = 0;            // the frame handed out last, taken on the next call
 };
 
 isolation::ScanAnswer load(const WorkerArgs &args, std::shared_ptr<const HostSettings> settings, PluginLoad &load) {

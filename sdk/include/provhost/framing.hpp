@@ -33,9 +33,11 @@ class LineFramer {
   // during the call.
   template <class OnLine>
   void feed(std::string_view chunk, OnLine &&on_line) {
-    feed(
-        chunk, [](std::string_view) { return size_t{0}; }, on_line);
+    feed(chunk, take_no_line, on_line);
   }
+
+  // The take_line of a reader that reads every line in on_line.
+  static size_t take_no_line(std::string_view) { return 0; }
 
   // The same, offering each line that starts in `chunk` to take_line(std::string_view rest) first, `rest`
   // being the chunk from the line's start on. A reader that recognises its usual line there, without looking
@@ -282,9 +284,7 @@ class NdjsonFramer {
   // Calls on_record(std::string_view record) for every complete non-blank line.
   template <class OnRecord>
   void feed(std::string_view chunk, OnRecord &&on_record) {
-    lines_.feed(chunk, [&](std::string_view line) {
-      if (!is_blank(line)) on_record(line);
-    });
+    feed(chunk, LineFramer::take_no_line, on_record);
   }
 
   // The same, offering each record to take_record(std::string_view rest) first, as LineFramer offers lines:
